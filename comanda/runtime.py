@@ -1,0 +1,90 @@
+"""Wiring: start the embedded parts when no URL is given, migrate, seed the demo, open pools."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from redis.asyncio import Redis
+
+from comanda.embedded import EmbeddedServers
+from comanda.settings import Settings
+from memory.db import Pool, open_pool
+from memory.embeddings import default_embedder
+from memory.migrate import migrate
+from memory.repos import tenants as tenant_repo
+from tools.menu.importer import ImportReport, import_menu
+from tools.menu.menu_file import parse_json
+
+log = logging.getLogger(__name__)
+
+DEMO_MENU = Path(__file__).parent / "fixtures" / "demo-restaurant.json"
+
+
+@dataclass
+class Infra:
+    """Where Postgres and Redis are, and the embedded servers we started to get them (if any)."""
+
+    database_url: str
+    redis_url: str | None
+    embedded: EmbeddedServers | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def stop(self) -> None:
+        """Stop the embedded servers we started."""
+        if self.embedded is not None:
+            self.embedded.stop()
+
+
+def start_infra(settings: Settings, *, need_redis: bool = True) -> Infra:
+    """Use DATABASE_URL / REDIS_URL when set; otherwise start the embedded servers under the data dir."""
+    embedded = EmbeddedServers(settings.data_dir)
+    db_url = settings.database_url
+    notes = []
+    if db_url is None:
+        db_url = embedded.start_postgres()
+        notes.append(f"Postgres 18 + pgvector (embedded, data in {settings.data_dir / 'pg'})")
+    redis_url = settings.redis_url
+    if redis_url is None and need_redis:
+        redis_url = embedded.start_redis()
+        notes.append(f"Valkey (embedded, {redis_url}, data in {settings.data_dir / 'valkey'})")
+    uses_embedded = settings.database_url is None or (need_redis and settings.redis_url is None)
+    return Infra(db_url, redis_url, embedded if uses_embedded else None, notes)
+
+
+async def prepare_database(database_url: str, *, seed_demo: bool) -> ImportReport | None:
+    """Apply migrations and, on an empty database, import the demo restaurant."""
+    await migrate(database_url)
+    if not seed_demo:
+        return None
+    pool = await open_pool(database_url, max_size=2, name="seed")
+    try:
+        async with pool.connection() as conn:
+            if await tenant_repo.list_all(conn):
+                return None
+        menu = parse_json(DEMO_MENU.read_text())
+        return await import_menu(pool, "demo", menu, default_embedder())
+    finally:
+        await pool.close()
+
+
+@dataclass
+class Connections:
+    """Open pools for the app and the worker."""
+
+    pool: Pool
+    redis: Redis
+
+    async def close(self) -> None:
+        """Close both pools."""
+        await self.pool.close()
+        await self.redis.aclose()
+
+
+async def open_connections(settings: Settings, infra: Infra) -> Connections:
+    """Open the Postgres pool and the Redis client."""
+    assert infra.redis_url is not None
+    pool = await open_pool(infra.database_url, max_size=settings.db_pool_size)
+    redis = Redis.from_url(infra.redis_url, socket_timeout=2, socket_connect_timeout=2)
+    return Connections(pool, redis)

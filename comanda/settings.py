@@ -1,0 +1,100 @@
+"""Settings from the environment (`COMANDA_` prefix) and `.env`, with the production parts' credential checks."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfigError(Exception):
+    """A chosen part lacks what it needs to start; the message names the missing variable."""
+
+
+class Settings(BaseSettings):
+    """Everything the service can be told. Unset production parts fall back to the embedded defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="COMANDA_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Path(".comanda")
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    # Unprefixed names too, because every hosting platform already sets these two.
+    database_url: str | None = Field(None, validation_alias=AliasChoices("DATABASE_URL", "COMANDA_DATABASE_URL"))
+    redis_url: str | None = Field(None, validation_alias=AliasChoices("REDIS_URL", "COMANDA_REDIS_URL"))
+    db_pool_size: int = 10
+
+    model: str = "offline"
+    bedrock_endpoint_url: str | None = None
+    aws_region: str | None = Field(
+        None, validation_alias=AliasChoices("COMANDA_AWS_REGION", "AWS_REGION", "AWS_DEFAULT_REGION")
+    )
+    openai_api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("COMANDA_OPENAI_API_KEY", "OPENAI_API_KEY")
+    )
+    openai_base_url: str | None = Field(
+        None, validation_alias=AliasChoices("COMANDA_OPENAI_BASE_URL", "OPENAI_BASE_URL")
+    )
+
+    public_base_url: str = "http://127.0.0.1:8000"
+    secret_key: SecretStr | None = None
+
+    twilio_account_sid: str | None = Field(
+        None, validation_alias=AliasChoices("COMANDA_TWILIO_ACCOUNT_SID", "TWILIO_ACCOUNT_SID")
+    )
+    twilio_auth_token: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("COMANDA_TWILIO_AUTH_TOKEN", "TWILIO_AUTH_TOKEN")
+    )
+
+    payments: Literal["simulated", "asaas"] = "simulated"
+    asaas_api_key: SecretStr | None = None
+    asaas_base_url: str = "https://sandbox.asaas.com/api/v3"
+    asaas_webhook_token: SecretStr | None = None
+
+    pos: Literal["outbox", "sqs"] = "outbox"
+    sqs_endpoint_url: str | None = None
+
+    demo_seed: bool = True
+    log_level: str = "INFO"
+
+    def check_production_parts(self) -> None:
+        """Refuse to start when a chosen production part has no credentials (never fall back silently)."""
+        missing: list[str] = []
+        if self.model.startswith("bedrock:"):
+            if not self.aws_region:
+                missing.append("AWS_REGION (or AWS_DEFAULT_REGION) for COMANDA_MODEL=bedrock:...")
+            if not _aws_credentials_available():
+                missing.append(
+                    "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) for COMANDA_MODEL=bedrock:..."
+                )
+        elif self.model.startswith("openai:"):
+            if self.openai_api_key is None:
+                missing.append("OPENAI_API_KEY for COMANDA_MODEL=openai:...")
+        elif self.model != "offline":
+            raise ConfigError(
+                f"COMANDA_MODEL={self.model!r} is not a model we know: "
+                "use offline, bedrock:<model-id> or openai:<model>"
+            )
+        if self.payments == "asaas":
+            if self.asaas_api_key is None:
+                missing.append("COMANDA_ASAAS_API_KEY for COMANDA_PAYMENTS=asaas")
+            if self.asaas_webhook_token is None:
+                missing.append("COMANDA_ASAAS_WEBHOOK_TOKEN for COMANDA_PAYMENTS=asaas")
+        if self.pos == "sqs" and not (self.aws_region or self.sqs_endpoint_url):
+            missing.append("AWS_REGION (or COMANDA_SQS_ENDPOINT_URL) for COMANDA_POS=sqs")
+        if bool(self.twilio_account_sid) != bool(self.twilio_auth_token):
+            missing.append("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN go together: set both or neither")
+        if missing:
+            raise ConfigError("missing configuration: " + "; ".join(missing))
+
+
+def _aws_credentials_available() -> bool:
+    if os.environ.get("AWS_ACCESS_KEY_ID") and os.environ.get("AWS_SECRET_ACCESS_KEY"):
+        return True
+    import boto3  # deferred: boto3 is slow to import and only Bedrock/SQS users need it
+
+    return boto3.Session().get_credentials() is not None

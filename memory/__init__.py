@@ -1,0 +1,1 @@
+"""Everything persisted: pools, migrations, checkpointer, repositories, search and embeddings."""

@@ -1,0 +1,1 @@
+"""Repositories: typed reads and writes of domain rows, always filtered by tenant."""

@@ -1,0 +1,120 @@
+"""Tenants: a restaurant with its WhatsApp number, hours, fees and locale."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from psycopg.types.json import Jsonb
+from pydantic import BaseModel, ConfigDict
+
+from memory.db import Conn
+
+
+class Tenant(BaseModel):
+    """A restaurant as stored."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    slug: str
+    name: str
+    whatsapp: str
+    address: str
+    timezone: str
+    locale: str
+    delivery_fee: Decimal
+    hours: dict[str, str]
+
+
+class TenantFields(BaseModel):
+    """What an operator (or a menu file) sets on a tenant."""
+
+    slug: str
+    name: str
+    whatsapp: str
+    address: str = ""
+    timezone: str = "America/Sao_Paulo"
+    locale: str = "pt-BR"
+    delivery_fee: Decimal = Decimal("0.00")
+    hours: dict[str, str] = {}
+
+
+_COLUMNS = "id, slug, name, whatsapp, address, timezone, locale, delivery_fee, hours"
+
+
+def _row(row: dict[str, Any] | None) -> Tenant | None:
+    return Tenant.model_validate(row) if row else None
+
+
+async def by_slug(conn: Conn, slug: str) -> Tenant | None:
+    """The tenant with this slug, if any."""
+    cur = await conn.execute(f"SELECT {_COLUMNS} FROM tenants WHERE slug = %s", (slug,))
+    return _row(await cur.fetchone())
+
+
+async def by_id(conn: Conn, tenant_id: int) -> Tenant | None:
+    """The tenant with this id, if any."""
+    cur = await conn.execute(f"SELECT {_COLUMNS} FROM tenants WHERE id = %s", (tenant_id,))
+    return _row(await cur.fetchone())
+
+
+async def by_whatsapp(conn: Conn, number: str) -> Tenant | None:
+    """The tenant that owns this WhatsApp number (E.164), if any."""
+    cur = await conn.execute(f"SELECT {_COLUMNS} FROM tenants WHERE whatsapp = %s", (number,))
+    return _row(await cur.fetchone())
+
+
+async def list_all(conn: Conn) -> list[Tenant]:
+    """Every tenant, by slug."""
+    cur = await conn.execute(f"SELECT {_COLUMNS} FROM tenants ORDER BY slug")
+    return [Tenant.model_validate(r) for r in await cur.fetchall()]
+
+
+async def insert(conn: Conn, fields: TenantFields) -> Tenant:
+    """Create a tenant; the slug and WhatsApp number must be free."""
+    cur = await conn.execute(
+        f"""INSERT INTO tenants (slug, name, whatsapp, address, timezone, locale, delivery_fee, hours)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING {_COLUMNS}""",
+        (
+            fields.slug,
+            fields.name,
+            fields.whatsapp,
+            fields.address,
+            fields.timezone,
+            fields.locale,
+            fields.delivery_fee,
+            Jsonb(fields.hours),
+        ),
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return Tenant.model_validate(row)
+
+
+async def update_if_changed(conn: Conn, tenant_id: int, fields: TenantFields) -> bool:
+    """Overwrite a tenant's settings; returns False (and writes nothing) when they are already equal."""
+    cur = await conn.execute(
+        """UPDATE tenants SET name = %s, whatsapp = %s, address = %s, timezone = %s, locale = %s,
+                  delivery_fee = %s, hours = %s, updated_at = now()
+            WHERE id = %s AND (name, whatsapp, address, timezone, locale, delivery_fee, hours)
+                  IS DISTINCT FROM (%s, %s, %s, %s, %s, %s::numeric(12,2), %s::jsonb)""",
+        (
+            fields.name,
+            fields.whatsapp,
+            fields.address,
+            fields.timezone,
+            fields.locale,
+            fields.delivery_fee,
+            Jsonb(fields.hours),
+            tenant_id,
+            fields.name,
+            fields.whatsapp,
+            fields.address,
+            fields.timezone,
+            fields.locale,
+            fields.delivery_fee,
+            Jsonb(fields.hours),
+        ),
+    )
+    return cur.rowcount > 0

@@ -1,0 +1,1 @@
+"""The HTTP service: webhooks, health, console; the queue worker; outbound channels."""

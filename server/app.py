@@ -1,0 +1,31 @@
+"""The FastAPI application: thin routes over the resources the composition root hands in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+from redis.asyncio import Redis
+
+from memory.db import Pool
+from server import health
+
+
+@dataclass
+class Resources:
+    """What the routes need, opened and closed by the caller (`comanda serve`, tests)."""
+
+    pool: Pool
+    redis: Redis
+
+
+def create_app(resources: Resources) -> FastAPI:
+    """Build the app around already-open resources."""
+    app = FastAPI(
+        title="Comanda",
+        summary="WhatsApp ordering agent for restaurants",
+        version="0.1.0",
+    )
+    app.state.resources = resources
+    app.include_router(health.router)
+    return app

@@ -1,0 +1,1 @@
+"""Typed tools, one package per domain, with the domain services they call."""

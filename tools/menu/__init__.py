@@ -1,0 +1,1 @@
+"""The menu: file format and import, opening hours, search and item details."""
