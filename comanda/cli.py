@@ -31,7 +31,7 @@ app.add_typer(tenants_app, name="tenants")
 app.add_typer(menu_app, name="menu")
 
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # error lines must stay whole for grep and logs
 T = TypeVar("T")
 
 

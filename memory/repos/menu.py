@@ -141,6 +141,17 @@ async def make_unavailable(conn: Conn, tenant_id: int, skus: Sequence[str]) -> N
     )
 
 
+async def set_positions(conn: Conn, tenant_id: int, positions: dict[str, int]) -> int:
+    """Set each item's menu position; only rows whose position differs are written. Returns how many."""
+    cur = await conn.execute(
+        """UPDATE menu_items m SET position = p.position, updated_at = now()
+             FROM unnest(%s::text[], %s::int[]) AS p(sku, position)
+            WHERE m.tenant_id = %s AND m.sku = p.sku AND m.position IS DISTINCT FROM p.position""",
+        (list(positions), list(positions.values()), tenant_id),
+    )
+    return cur.rowcount
+
+
 def _vector_literal(embedding: Sequence[float] | None) -> str | None:
     if embedding is None:
         return None

@@ -24,15 +24,24 @@ class ImportReport(BaseModel):
     updated: list[str] = []
     unchanged: int = 0
     made_unavailable: list[str] = []
+    reordered: int = 0
 
     @property
     def changed(self) -> bool:
         """False when the import wrote nothing at all."""
-        return bool(self.tenant_created or self.tenant_updated or self.added or self.updated or self.made_unavailable)
+        return bool(
+            self.tenant_created
+            or self.tenant_updated
+            or self.added
+            or self.updated
+            or self.made_unavailable
+            or self.reordered
+        )
 
 
-def _fingerprint(item: ItemFile, position: int) -> str:
-    return hashlib.sha256(f"{position}|{item.model_dump_json()}".encode()).hexdigest()
+def _fingerprint(item: ItemFile) -> str:
+    # position is left out: moving an item must not re-embed it
+    return hashlib.sha256(item.model_dump_json().encode()).hexdigest()
 
 
 def _embedding_text(item: ItemFile) -> str:
@@ -71,7 +80,7 @@ async def import_menu(pool: Pool, slug: str, menu: MenuFile, embedder: Embedder)
             **item.model_dump(exclude={"options"}),
             options=[menu_repo.OptionGroup.model_validate(g.model_dump()) for g in item.options],
             position=pos,
-            source_hash=_fingerprint(item, pos),
+            source_hash=_fingerprint(item),
         )
         for pos, item in enumerate(menu.items)
     ]
@@ -98,5 +107,6 @@ async def import_menu(pool: Pool, slug: str, menu: MenuFile, embedder: Embedder)
         gone = sorted(sku for sku, (_, available) in known.items() if sku not in file_skus and available)
         await menu_repo.make_unavailable(conn, tenant.id, gone)
         report.made_unavailable = gone
+        report.reordered = await menu_repo.set_positions(conn, tenant.id, {f.sku: f.position for f in fields})
         report.unchanged = len(fields) - len(to_write)
     return report
