@@ -1,0 +1,1 @@
+"""The conversation: typed state, the router, the five subgraphs, build_graph()."""

@@ -1,0 +1,1 @@
+"""Deterministic, LLM-free chat model: text understanding for pt-BR and English customers."""

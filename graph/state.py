@@ -1,0 +1,50 @@
+"""The conversation state: typed pieces only, no bag of loose keys."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from langchain_core.messages import AnyMessage
+from langgraph.graph.message import add_messages
+from pydantic import BaseModel, ConfigDict, Field
+
+from tools.cart.models import Cart, PendingLine
+from tools.customers.models import CustomerInfo, RegistrationDraft
+from tools.orders.models import Checkout, OrderInfo
+
+Intent = Literal["menu", "cart", "registration", "payment", "handoff", "smalltalk"]
+INTENTS: tuple[Intent, ...] = ("menu", "cart", "registration", "payment", "handoff", "smalltalk")
+Locale = Literal["pt-BR", "en"]
+
+
+class RouteDecision(BaseModel):
+    """Where the router sent this turn, how sure it was, and who decided (evals count model calls)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    intent: Intent
+    confidence: float
+    decided_by: Literal["fast", "model", "rule"]
+    reason: str = ""
+
+
+class ConversationState(BaseModel):
+    """Everything a conversation carries from turn to turn (checkpointed in Postgres)."""
+
+    messages: Annotated[list[AnyMessage], add_messages] = Field(default_factory=list)
+    locale: Locale = "pt-BR"
+    customer: CustomerInfo | None = None
+    cart: Cart = Field(default_factory=Cart)
+    # an item waiting for a required choice ("qual tamanho?"); the next answer completes it
+    pending: PendingLine | None = None
+    checkout: Checkout = Field(default_factory=Checkout)
+    registration: RegistrationDraft = Field(default_factory=RegistrationDraft)
+    order: OrderInfo | None = None
+    # the subgraph that spoke last and what it asked for: short answers ("sim", "grande") go back to it
+    intent: Intent | None = None
+    awaiting: str | None = None
+    route: RouteDecision | None = None
+    handoff: bool = False
+    # consecutive turns the bot could not help with; two in a row open a handoff
+    failures: int = 0
+    turns: int = 0

@@ -1,0 +1,1 @@
+"""Customers: identification by phone, registration, addresses."""

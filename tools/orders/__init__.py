@@ -1,0 +1,1 @@
+"""Checkout and orders: summary priced from the database, placement with its outbox event."""

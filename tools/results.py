@@ -1,0 +1,43 @@
+"""Typed tool results. A tool never raises into the graph: failures are `ToolError`s the model can recover from."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+ErrorCode = Literal[
+    "unknown_item",  # no menu item matches; `suggestions` has the closest names
+    "ambiguous_item",  # several items match equally; `suggestions` lists them
+    "unavailable_item",  # the item exists but is not available now; `suggestions` has alternatives
+    "invalid_quantity",  # qty < 1 or above the per-line limit
+    "invalid_option",  # an option or removal that the item doesn't have; `suggestions` has valid ones
+    "missing_option",  # a required option group was not chosen; `suggestions` has its choices
+    "too_many_options",  # more choices than the group's max
+    "empty_cart",
+    "not_in_cart",
+    "not_registered",  # the customer must register first
+    "missing_field",  # registration or checkout lacks a field; `fields` names them
+    "invalid_field",  # a field failed validation; `fields` names them
+    "no_address",
+    "no_payment_method",
+    "closed",  # the restaurant is closed now
+    "not_confirmed",
+    "nothing_to_repeat",
+    "payment_failed",
+    "internal",  # our fault; the message says what to tell the customer
+]
+
+
+class ToolError(BaseModel):
+    """A recoverable failure, with what the model needs to ask the customer the right question."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["error"] = "error"
+    error: ErrorCode
+    message: str
+    item: str | None = None
+    group: str | None = None
+    suggestions: list[str] = []
+    fields: list[str] = []
