@@ -45,6 +45,7 @@ class ConversationState(BaseModel):
     awaiting: str | None = None
     route: RouteDecision | None = None
     handoff: bool = False
+    handoff_reason: str | None = None
     # consecutive turns the bot could not help with; two in a row open a handoff
     failures: int = 0
     turns: int = 0

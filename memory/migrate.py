@@ -60,7 +60,7 @@ async def migrate(url: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
                         )
                     continue
                 async with conn.transaction():
-                    await conn.execute(sql.SQL(m.sql))  # type: ignore[arg-type]
+                    await conn.execute(sql.SQL(m.sql))  # type: ignore[arg-type,unused-ignore]
                     await conn.execute(
                         "INSERT INTO schema_migrations (version, checksum) VALUES (%s, %s)",
                         (m.version, m.checksum),

@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 
 from memory.db import Pool
 from server import health
+from server.payments import PaymentDeps, payments_router
 
 
 @dataclass
@@ -17,6 +18,7 @@ class Resources:
 
     pool: Pool
     redis: Redis
+    payments: PaymentDeps | None = None
 
 
 def create_app(resources: Resources) -> FastAPI:
@@ -28,4 +30,6 @@ def create_app(resources: Resources) -> FastAPI:
     )
     app.state.resources = resources
     app.include_router(health.router)
+    if resources.payments is not None:
+        app.include_router(payments_router(resources.payments))
     return app

@@ -1,0 +1,148 @@
+"""The conversation graph.
+
+START → prepare ─(bad input)────────────────────────────────→ finish → END
+                └→ router ─→ menu | cart | registration | payment | smalltalk → finish ─→ END
+                           └→ handoff → pause (interrupt) → END          finish ─(failed twice)→ handoff
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, RemoveMessage, ToolMessage
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.runtime import Runtime
+from langgraph.types import Command, interrupt
+from tools.cart.tools import CART_TOOLS
+from tools.handoff.tools import HANDOFF_TOOLS
+from tools.orders.tools import PAYMENT_TOOLS
+
+from graph import guard
+from graph.agent import build_agent, current_turn_start
+from graph.classifier import FastClassifier
+from graph.offline.parsing import detect_locale
+from graph.router import make_router, turn_text
+from graph.state import ConversationState
+from prompts import PromptSet, load_prompt_set
+from tools.context import TurnContext
+from tools.customers.service import identify_customer
+from tools.customers.tools import REGISTRATION_TOOLS
+from tools.menu.tools import MENU_TOOLS
+
+# enough for the model to follow the conversation; older turns live in the database (orders, customer)
+KEEP_MESSAGES = 30
+
+_GUARD_REPLIES = {
+    "empty": "fallback.empty",
+    "emoji": "fallback.emoji",
+    "too_long": "fallback.too_long",
+    "other_language": "fallback.other_language",
+    "gibberish": "fallback.not_understood",
+}
+
+
+def build_graph(
+    model: BaseChatModel, prompts: PromptSet | None = None, *, checkpointer: Any = None
+) -> CompiledStateGraph[ConversationState, TurnContext, ConversationState, ConversationState]:
+    """Compile the whole conversation graph around one chat model and one prompt set."""
+    prompts = prompts or load_prompt_set()
+    classifier = FastClassifier(
+        {intent: [e.text for e in examples] for intent, examples in prompts.routing_examples().items()}
+    )
+
+    async def prepare(state: ConversationState, runtime: Runtime[TurnContext]) -> Command[str]:
+        ctx = runtime.context
+        text = turn_text(state)
+        async with ctx.pool.connection() as conn:
+            customer = await identify_customer(conn, ctx.tenant.id, ctx.phone)
+        locale = detect_locale(text) or (state.locale if state.turns else ctx.tenant.locale)
+        update: dict[str, Any] = {"customer": customer, "locale": locale, "route": None}
+        verdict = guard.check(text)
+        if verdict != "ok":
+            reply = AIMessage(
+                prompts.reply(_GUARD_REPLIES[verdict], locale),
+                name="guard",
+                response_metadata={"comanda_understood": verdict not in ("gibberish",)},
+            )
+            return Command(goto="finish", update={**update, "messages": [reply]})
+        return Command(goto="router", update=update)
+
+    def pause(state: ConversationState) -> dict[str, Any]:
+        # nothing before interrupt(): this node re-runs from the top when the agent hands the conversation back
+        interrupt({"reason": state.handoff_reason or "customer asked for a human"})
+        return {
+            "handoff": False,
+            "handoff_reason": None,
+            "failures": 0,
+            "awaiting": None,
+            "messages": [AIMessage(prompts.reply("handoff.resumed", state.locale), name="handoff_pause")],
+        }
+
+    def after_handoff(state: ConversationState) -> str:
+        return "pause" if state.handoff else "finish"
+
+    def finish(state: ConversationState) -> Command[str]:
+        this_turn = state.messages[current_turn_start(state.messages) :]
+        failures = state.failures + 1 if _turn_failed(this_turn) else 0
+        update: dict[str, Any] = {
+            "turns": state.turns + 1,
+            "failures": failures,
+            "intent": state.route.intent if state.route else state.intent,
+            "messages": _trim(state.messages),
+        }
+        if failures >= 2 and not state.handoff:
+            update["handoff_reason"] = "the bot failed twice in a row"
+            update["failures"] = 0
+            return Command(goto="handoff", update=update)
+        return Command(goto=END, update=update)
+
+    g = StateGraph(ConversationState, context_schema=TurnContext)
+    g.add_node("prepare", prepare, destinations=("router", "finish"))
+    g.add_node(
+        "router",
+        make_router(classifier, model, prompts),
+        destinations=("menu", "cart", "registration", "payment", "handoff", "smalltalk"),
+    )
+    g.add_node("menu", build_agent("menu", MENU_TOOLS, model, prompts))
+    g.add_node("cart", build_agent("cart", CART_TOOLS, model, prompts))
+    g.add_node("registration", build_agent("registration", REGISTRATION_TOOLS, model, prompts))
+    g.add_node("payment", build_agent("payment", PAYMENT_TOOLS, model, prompts))
+    g.add_node("smalltalk", build_agent("smalltalk", [], model, prompts))
+    g.add_node("handoff", build_agent("handoff", HANDOFF_TOOLS, model, prompts))
+    g.add_node("pause", pause)
+    g.add_node("finish", finish, destinations=("handoff", END))
+    g.add_edge(START, "prepare")
+    for name in ("menu", "cart", "registration", "payment", "smalltalk"):
+        g.add_edge(name, "finish")
+    g.add_conditional_edges("handoff", after_handoff, ["pause", "finish"])
+    g.add_edge("pause", END)
+    return g.compile(checkpointer=checkpointer, name="comanda")
+
+
+def _turn_failed(messages: list[AnyMessage]) -> bool:
+    answers = [m for m in messages if isinstance(m, AIMessage) and not m.tool_calls]
+    if answers and answers[-1].response_metadata.get("comanda_understood") is False:
+        return True
+    results = [m for m in messages if isinstance(m, ToolMessage)]
+    return bool(results) and all(_is_error(m) for m in results)
+
+
+def _is_error(message: ToolMessage) -> bool:
+    try:
+        data = json.loads(message.text)
+    except ValueError:
+        return message.status == "error"
+    return isinstance(data, dict) and data.get("kind") == "error"
+
+
+def _trim(messages: list[AnyMessage]) -> list[AnyMessage]:
+    """Remove the oldest messages beyond KEEP_MESSAGES, cutting only where a customer message starts."""
+    if len(messages) <= KEEP_MESSAGES:
+        return []
+    cut = len(messages) - KEEP_MESSAGES
+    while cut < len(messages) and not isinstance(messages[cut], HumanMessage):
+        cut += 1
+    return [RemoveMessage(id=m.id) for m in messages[:cut] if m.id]

@@ -1,0 +1,46 @@
+"""Input we answer without routing: empty, emoji-only, far too long, or in a language we don't speak."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from graph.offline.parsing import detect_locale, is_gibberish_or_empty, normalize, parse_yes_no
+
+MAX_MESSAGE_CHARS = 2000
+
+# words that only another language uses (Spanish shares most words with Portuguese, so only clear markers)
+_FOREIGN = {
+    "es": {"quiero", "hola", "gracias", "usted", "quisiera", "cuanto", "tienen", "necesito", "buenas", "noches"},
+    "fr": {"je", "voudrais", "bonjour", "merci", "avec", "vous", "pouvez", "une", "est", "sil"},
+    "de": {"ich", "mochte", "hallo", "danke", "bitte", "eine", "und", "mit", "haben", "sie"},
+    "it": {"vorrei", "ciao", "grazie", "buongiorno", "buonasera", "della", "sono"},
+}
+
+GuardVerdict = Literal["ok", "empty", "emoji", "too_long", "other_language", "gibberish"]
+
+
+def foreign_language(text: str) -> str | None:
+    """The other language a message is clearly written in (es/fr/de/it), if any."""
+    if detect_locale(text) is not None:
+        return None
+    words = set(normalize(text).split())
+    for lang, markers in _FOREIGN.items():
+        if len(words & markers) >= 2:
+            return lang
+    return None
+
+
+def check(text: str) -> GuardVerdict:
+    """Whether a turn's text can go to the router, or which canned answer it gets."""
+    stripped = text.strip()
+    if not stripped:
+        return "empty"
+    if len(stripped) > MAX_MESSAGE_CHARS:
+        return "too_long"
+    if parse_yes_no(stripped) is not None:
+        return "ok"  # "👍" answers a question
+    if is_gibberish_or_empty(stripped):
+        return "emoji" if not any(ch.isalnum() for ch in stripped) else "gibberish"
+    if foreign_language(stripped):
+        return "other_language"
+    return "ok"

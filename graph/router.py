@@ -1,0 +1,92 @@
+"""The router node: fast local classifier first, the chat model only when unsure; hands off with Command."""
+
+from __future__ import annotations
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import HumanMessage, SystemMessage
+from langgraph.runtime import Runtime
+from langgraph.types import Command
+from pydantic import BaseModel, Field
+
+from graph.agent import current_turn_start
+from graph.classifier import FastClassifier
+from graph.context import prompt_context
+from graph.state import ConversationState, Intent, RouteDecision
+from prompts import PromptSet
+from tools.context import TurnContext
+
+# a confident classification of another intent may pull the customer out of a question we asked them
+_OVERRIDE_AWAITING = 0.9
+
+
+class RouteChoice(BaseModel):
+    """Classify the customer's latest message into one intent."""
+
+    intent: Intent = Field(description="menu | cart | registration | payment | handoff | smalltalk")
+
+
+def turn_text(state: ConversationState) -> str:
+    """The customer's messages of this turn, joined (they often split one thought over several)."""
+    start = current_turn_start(state.messages)
+    parts = [m.text for m in state.messages[start:] if isinstance(m, HumanMessage)]
+    return "\n".join(p for p in parts if p)
+
+
+def _awaiting_intent(state: ConversationState) -> Intent | None:
+    if state.pending is not None:
+        return "cart"
+    if not state.awaiting:
+        return None
+    head = state.awaiting.split(".", 1)[0]
+    return head if head in ("menu", "cart", "registration", "payment") else None  # type: ignore[return-value]
+
+
+def make_router(classifier: FastClassifier, model: BaseChatModel, prompts: PromptSet):  # type: ignore[no-untyped-def]
+    """The router node, closed over its classifier and model."""
+    structured = model.with_structured_output(RouteChoice)
+
+    async def router(state: ConversationState, runtime: Runtime[TurnContext]) -> Command[Intent]:
+        text = turn_text(state)
+        decision = await _decide(state, text, runtime.context)
+        decision = _gate(state, decision)
+        return Command(goto=decision.intent, update={"route": decision})
+
+    async def _decide(state: ConversationState, text: str, ctx: TurnContext) -> RouteDecision:
+        if state.handoff:
+            return RouteDecision(intent="handoff", confidence=1.0, decided_by="rule", reason="handoff in progress")
+        fast = classifier.classify(text)
+        waiting = _awaiting_intent(state)
+        if waiting is not None:
+            if fast and fast.intent != waiting and fast.intent == "handoff" and fast.confident:
+                return RouteDecision(intent="handoff", confidence=fast.score, decided_by="fast", reason=fast.example)
+            if fast and fast.intent != waiting and fast.score >= _OVERRIDE_AWAITING and fast.confident:
+                return RouteDecision(intent=fast.intent, confidence=fast.score, decided_by="fast", reason=fast.example)
+            return RouteDecision(intent=waiting, confidence=1.0, decided_by="rule", reason=f"awaiting {state.awaiting}")
+        if fast and fast.confident:
+            return RouteDecision(intent=fast.intent, confidence=fast.score, decided_by="fast", reason=fast.example)
+        system = prompts.system("router", state.locale, **prompt_context(state, ctx))
+        try:
+            choice = await structured.ainvoke([SystemMessage(system), HumanMessage(text or "(vazio)")])
+            intent: Intent = (
+                choice.intent if isinstance(choice, RouteChoice) else RouteChoice.model_validate(choice).intent
+            )
+        except Exception:  # a model outage must not lose the turn: fall back to the best local guess
+            intent = fast.intent if fast else "smalltalk"
+            return RouteDecision(
+                intent=intent, confidence=fast.score if fast else 0.0, decided_by="fast", reason="model failed"
+            )
+        return RouteDecision(intent=intent, confidence=fast.score if fast else 0.0, decided_by="model")
+
+    return router
+
+
+def _gate(state: ConversationState, decision: RouteDecision) -> RouteDecision:
+    """Domain rules that no classifier may skip: checkout needs a registered customer."""
+    registered = bool(state.customer and state.customer.registered)
+    if decision.intent == "payment" and not registered:
+        return decision.model_copy(
+            update={"intent": "registration", "decided_by": "rule", "reason": "checkout needs registration"}
+        )
+    if decision.intent == "smalltalk" and not registered and state.turns == 0:
+        return decision.model_copy(update={"intent": "registration", "decided_by": "rule", "reason": "first contact"})
+    return decision

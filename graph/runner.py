@@ -1,0 +1,166 @@
+"""Runs one conversation turn through the graph and reports what happened (replies, route, tools, model calls)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, RemoveMessage, ToolMessage
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Command
+from pydantic import BaseModel, ConfigDict
+
+from graph.agent import current_turn_start
+from graph.state import ConversationState, RouteDecision
+from memory.checkpointer import prune_thread
+from tools.context import TurnContext
+
+
+class ToolCallTrace(BaseModel):
+    """A tool the model called this turn, with its arguments and result."""
+
+    model_config = ConfigDict(frozen=True)
+
+    node: str | None
+    name: str
+    args: dict[str, Any]
+    result: str
+
+
+class ModelCallTrace(BaseModel):
+    """One chat-model call this turn, with its token counts when the provider reports them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    node: str | None
+    tokens_in: int = 0
+    tokens_out: int = 0
+
+
+class TurnResult(BaseModel):
+    """What a turn produced: the bot's replies and how it got there."""
+
+    replies: list[str] = []
+    route: RouteDecision | None = None
+    tool_calls: list[ToolCallTrace] = []
+    model_calls: list[ModelCallTrace] = []
+    paused: bool = False  # a human agent has the conversation: the bot stayed silent
+    duplicate: bool = False  # these messages were already handled in an earlier turn
+    elapsed_ms: float = 0.0
+    state: ConversationState | None = None
+
+
+def human_message_id(message_id: str) -> str:
+    """The id a customer message gets in the state (so a replayed delivery replaces instead of duplicating)."""
+    return f"in:{message_id}"
+
+
+class ConversationRunner:
+    """Turns customer messages into replies, one conversation turn at a time."""
+
+    def __init__(self, graph: CompiledStateGraph[Any, Any, Any, Any], *, prune: bool = True) -> None:
+        self.graph = graph
+        self.prune = prune
+
+    def _config(self, ctx: TurnContext) -> dict[str, Any]:
+        return {"configurable": {"thread_id": ctx.thread_id}, "recursion_limit": 60}
+
+    async def is_paused(self, ctx: TurnContext) -> bool:
+        """True while the conversation waits for a human agent (the graph is interrupted)."""
+        snapshot = await self.graph.aget_state(self._config(ctx))
+        return bool(snapshot.interrupts)
+
+    async def run_turn(
+        self, ctx: TurnContext, texts: Sequence[str], message_ids: Sequence[str] | None = None
+    ) -> TurnResult:
+        """Handle the customer's messages (one turn, possibly several coalesced messages)."""
+        started = time.perf_counter()
+        config = self._config(ctx)
+        snapshot = await self.graph.aget_state(config)
+        if snapshot.interrupts:
+            return TurnResult(paused=True, elapsed_ms=(time.perf_counter() - started) * 1000)
+        ids = [human_message_id(i) for i in message_ids] if message_ids else [None] * len(texts)
+        existing: list[AnyMessage] = list(snapshot.values.get("messages", [])) if snapshot.values else []
+        known = {m.id for m in existing}
+        if message_ids and all(i in known for i in ids) and not _unfinished(existing):
+            return TurnResult(duplicate=True, elapsed_ms=(time.perf_counter() - started) * 1000)
+        humans: list[AnyMessage] = [HumanMessage(t, id=i) for t, i in zip(texts, ids, strict=True)]
+        repair: list[AnyMessage] = [RemoveMessage(id=m.id) for m in _orphans(existing) if m.id]
+        out = await self.graph.ainvoke({"messages": [*repair, *humans]}, config, context=ctx, durability="exit")
+        return await self._result(ctx, out, started)
+
+    async def resume(self, ctx: TurnContext, value: Any) -> TurnResult:
+        """Give the conversation back to the bot after a human agent handled it."""
+        started = time.perf_counter()
+        out = await self.graph.ainvoke(Command(resume=value), self._config(ctx), context=ctx, durability="exit")
+        return await self._result(ctx, out, started, resumed=True)
+
+    async def _result(self, ctx: TurnContext, out: Any, started: float, *, resumed: bool = False) -> TurnResult:
+        state = ConversationState.model_validate(out) if isinstance(out, dict) else out
+        paused = bool(out.get("__interrupt__")) if isinstance(out, dict) else False
+        messages = state.messages
+        turn = messages[current_turn_start(messages) :] if not resumed else messages[-1:]
+        if self.prune:
+            await prune_thread(ctx.pool, ctx.thread_id)
+        return TurnResult(
+            replies=[m.text for m in turn if isinstance(m, AIMessage) and not m.tool_calls and m.text],
+            route=state.route,
+            tool_calls=_tool_traces(turn),
+            model_calls=_model_traces(turn, state.route),
+            paused=paused,
+            elapsed_ms=(time.perf_counter() - started) * 1000,
+            state=state,
+        )
+
+
+def _unfinished(messages: Sequence[AnyMessage]) -> bool:
+    """A turn whose last message is still the customer's: it never got an answer (crash mid-turn)."""
+    return bool(messages) and isinstance(messages[-1], HumanMessage)
+
+
+def _orphans(messages: Sequence[AnyMessage]) -> list[AnyMessage]:
+    """Tool calls left without results by a turn that failed mid-way, and their partial results."""
+    answered = {m.tool_call_id for m in messages if isinstance(m, ToolMessage)}
+    broken: list[AnyMessage] = []
+    for m in messages:
+        if isinstance(m, AIMessage) and m.tool_calls and not all(tc["id"] in answered for tc in m.tool_calls):
+            broken.append(m)
+            ids = {tc["id"] for tc in m.tool_calls}
+            broken.extend(t for t in messages if isinstance(t, ToolMessage) and t.tool_call_id in ids)
+    return broken
+
+
+def _tool_traces(turn: Sequence[AnyMessage]) -> list[ToolCallTrace]:
+    results = {m.tool_call_id: m.text for m in turn if isinstance(m, ToolMessage)}
+    return [
+        ToolCallTrace(node=m.name, name=tc["name"], args=tc["args"], result=results.get(tc["id"] or "", ""))
+        for m in turn
+        if isinstance(m, AIMessage)
+        for tc in m.tool_calls
+    ]
+
+
+def _model_traces(turn: Sequence[AnyMessage], route: RouteDecision | None) -> list[ModelCallTrace]:
+    traces = [
+        ModelCallTrace(
+            node=m.name,
+            tokens_in=(m.usage_metadata or {}).get("input_tokens", 0),
+            tokens_out=(m.usage_metadata or {}).get("output_tokens", 0),
+        )
+        for m in turn
+        if isinstance(m, AIMessage) and m.name not in ("guard", "handoff_pause")
+    ]
+    if route is not None and route.decided_by == "model":
+        traces.insert(0, ModelCallTrace(node="router"))
+    return traces
+
+
+def parse_tool_result(text: str) -> dict[str, Any]:
+    """A tool message's JSON content as a dict ({} when it isn't JSON)."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}

@@ -1,0 +1,74 @@
+"""The LangGraph Postgres checkpointer on our pool, its set-up, and our retention policy.
+
+The stock saver never prunes and rewrites whole message lists at every step, so checkpoints grow
+quadratically. We run turns with `durability="exit"` (one checkpoint per turn; our queue replays a turn that
+dies mid-way) and keep only each thread's latest checkpoint: resuming never needs an older one.
+"""
+
+from __future__ import annotations
+
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+
+from memory.db import Pool
+
+_SETUP_LOCK = 0x636B7074  # serialises the saver's own CREATE TABLEs across processes
+
+
+async def make_checkpointer(pool: Pool) -> AsyncPostgresSaver:
+    """An `AsyncPostgresSaver` on our pool, with its tables created if missing."""
+    saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
+    async with pool.connection() as conn:
+        await conn.execute("SELECT pg_advisory_lock(%s)", (_SETUP_LOCK,))
+        try:
+            await saver.setup()
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK,))
+    return saver
+
+
+async def prune_thread(pool: Pool, thread_id: str) -> int:
+    """Delete every checkpoint of a thread but the latest, and blobs/writes nothing points to. Returns rows."""
+    async with pool.connection() as conn, conn.transaction():
+        cur = await conn.execute(
+            """SELECT checkpoint_id FROM checkpoints WHERE thread_id = %s AND checkpoint_ns = ''
+                ORDER BY checkpoint_id DESC LIMIT 1""",
+            (thread_id,),
+        )
+        row = await cur.fetchone()
+        if row is None:
+            return 0
+        latest = row["checkpoint_id"]
+        deleted = 0
+        cur = await conn.execute(
+            "DELETE FROM checkpoints WHERE thread_id = %s AND checkpoint_id <> %s", (thread_id, latest)
+        )
+        deleted += cur.rowcount
+        cur = await conn.execute(
+            "DELETE FROM checkpoint_writes WHERE thread_id = %s AND checkpoint_id <> %s", (thread_id, latest)
+        )
+        deleted += cur.rowcount
+        cur = await conn.execute(
+            """DELETE FROM checkpoint_blobs b
+                WHERE b.thread_id = %s
+                  AND NOT EXISTS (
+                      SELECT 1 FROM checkpoints c, jsonb_each_text(c.checkpoint -> 'channel_versions') v
+                       WHERE c.thread_id = b.thread_id AND c.checkpoint_ns = b.checkpoint_ns
+                         AND v.key = b.channel AND v.value = b.version)""",
+            (thread_id,),
+        )
+        deleted += cur.rowcount
+        return deleted
+
+
+async def thread_bytes(pool: Pool, thread_id: str) -> int:
+    """Bytes stored for a thread across the saver's tables (for the benchmark and the retention check)."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            """SELECT coalesce((SELECT sum(pg_column_size(c.*)) FROM checkpoints c WHERE thread_id = %(t)s), 0)
+                    + coalesce((SELECT sum(pg_column_size(b.*)) FROM checkpoint_blobs b WHERE thread_id = %(t)s), 0)
+                    + coalesce((SELECT sum(pg_column_size(w.*)) FROM checkpoint_writes w WHERE thread_id = %(t)s), 0)
+                    AS n""",
+            {"t": thread_id},
+        )
+        row = await cur.fetchone()
+        return int(row["n"]) if row else 0

@@ -1,0 +1,180 @@
+"""Customers (E.164 phone unique per tenant) and their delivery addresses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from memory.db import Conn
+
+
+class CustomerRow(BaseModel):
+    """A customer as stored."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    tenant_id: int
+    phone: str
+    name: str | None
+    email: str | None
+    cpf: str | None
+    default_address_id: int | None
+
+
+class AddressFields(BaseModel):
+    """What a customer gives for one delivery address."""
+
+    model_config = ConfigDict(frozen=True)
+
+    label: str | None = None
+    street: str
+    number: str
+    complement: str | None = None
+    neighborhood: str
+    city: str
+    state: str
+    postal_code: str | None = None
+    reference: str | None = None
+
+
+class AddressRow(AddressFields):
+    """A saved address."""
+
+    id: int
+    customer_id: int
+
+
+_CUSTOMER = "id, tenant_id, phone, name, email, cpf, default_address_id"
+_ADDRESS = "id, customer_id, label, street, number, complement, neighborhood, city, state, postal_code, reference"
+
+
+def _customer(row: dict[str, Any] | None) -> CustomerRow | None:
+    return CustomerRow.model_validate(row) if row else None
+
+
+async def by_phone(conn: Conn, tenant_id: int, phone: str) -> CustomerRow | None:
+    """The tenant's customer with this E.164 phone, if any."""
+    cur = await conn.execute(
+        f"SELECT {_CUSTOMER} FROM customers WHERE tenant_id = %s AND phone = %s", (tenant_id, phone)
+    )
+    return _customer(await cur.fetchone())
+
+
+async def by_id(conn: Conn, tenant_id: int, customer_id: int, *, for_update: bool = False) -> CustomerRow | None:
+    """One customer; `for_update` locks the row until the transaction ends (serialises address edits)."""
+    lock = " FOR UPDATE" if for_update else ""
+    cur = await conn.execute(
+        f"SELECT {_CUSTOMER} FROM customers WHERE tenant_id = %s AND id = %s{lock}", (tenant_id, customer_id)
+    )
+    return _customer(await cur.fetchone())
+
+
+async def upsert(
+    conn: Conn, tenant_id: int, phone: str, *, name: str, email: str | None, cpf: str | None
+) -> CustomerRow:
+    """Create the customer or update the one with this phone (e-mail and CPF are kept when not given)."""
+    cur = await conn.execute(
+        f"""INSERT INTO customers (tenant_id, phone, name, email, cpf)
+            VALUES (%s, %s, %s, %s, %s)
+            ON CONFLICT (tenant_id, phone) DO UPDATE SET
+                name = EXCLUDED.name,
+                email = COALESCE(EXCLUDED.email, customers.email),
+                cpf = COALESCE(EXCLUDED.cpf, customers.cpf),
+                updated_at = now()
+            RETURNING {_CUSTOMER}""",
+        (tenant_id, phone, name, email, cpf),
+    )
+    row = _customer(await cur.fetchone())
+    assert row is not None
+    return row
+
+
+async def update_fields(
+    conn: Conn,
+    tenant_id: int,
+    customer_id: int,
+    *,
+    name: str | None = None,
+    email: str | None = None,
+    cpf: str | None = None,
+) -> CustomerRow | None:
+    """Change the given fields (None keeps the stored value)."""
+    cur = await conn.execute(
+        f"""UPDATE customers SET name = COALESCE(%s, name), email = COALESCE(%s, email), cpf = COALESCE(%s, cpf),
+                   updated_at = now()
+            WHERE tenant_id = %s AND id = %s RETURNING {_CUSTOMER}""",
+        (name, email, cpf, tenant_id, customer_id),
+    )
+    return _customer(await cur.fetchone())
+
+
+async def addresses(conn: Conn, tenant_id: int, customer_id: int) -> list[AddressRow]:
+    """The customer's addresses, the default first, then oldest first."""
+    cur = await conn.execute(
+        f"""SELECT {", ".join("a." + c.strip() for c in _ADDRESS.split(","))}
+            FROM addresses a JOIN customers c ON c.id = a.customer_id
+            WHERE a.tenant_id = %s AND a.customer_id = %s
+            ORDER BY (a.id = c.default_address_id) DESC NULLS LAST, a.id""",
+        (tenant_id, customer_id),
+    )
+    return [AddressRow.model_validate(r) for r in await cur.fetchall()]
+
+
+async def address_by_id(conn: Conn, tenant_id: int, customer_id: int, address_id: int) -> AddressRow | None:
+    """One of the customer's addresses."""
+    cur = await conn.execute(
+        f"SELECT {_ADDRESS} FROM addresses WHERE tenant_id = %s AND customer_id = %s AND id = %s",
+        (tenant_id, customer_id, address_id),
+    )
+    row = await cur.fetchone()
+    return AddressRow.model_validate(row) if row else None
+
+
+async def find_or_insert_address(conn: Conn, tenant_id: int, customer_id: int, fields: AddressFields) -> AddressRow:
+    """The customer's identical address if saved already, else a new one (a replayed turn adds nothing).
+
+    Callers hold the customer row lock (`by_id(..., for_update=True)`) so two replays can't both insert.
+    """
+    values = (
+        fields.street,
+        fields.number,
+        fields.complement,
+        fields.neighborhood,
+        fields.city,
+        fields.state,
+        fields.postal_code,
+        fields.reference,
+    )
+    cur = await conn.execute(
+        f"""SELECT {_ADDRESS} FROM addresses
+            WHERE tenant_id = %s AND customer_id = %s
+              AND (street, number, complement, neighborhood, city, state, postal_code, reference)
+                  IS NOT DISTINCT FROM (%s, %s, %s, %s, %s, %s, %s, %s)
+            ORDER BY id LIMIT 1""",
+        (tenant_id, customer_id, *values),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        cur = await conn.execute(
+            f"""INSERT INTO addresses (tenant_id, customer_id, label, street, number, complement, neighborhood,
+                                       city, state, postal_code, reference)
+                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING {_ADDRESS}""",
+            (tenant_id, customer_id, fields.label, *values),
+        )
+        row = await cur.fetchone()
+    assert row is not None
+    return AddressRow.model_validate(row)
+
+
+async def set_default_address(conn: Conn, tenant_id: int, customer_id: int, address_id: int) -> bool:
+    """Make one of the customer's addresses the default; False if it isn't theirs."""
+    cur = await conn.execute(
+        """UPDATE customers SET default_address_id = a.id, updated_at = now()
+           FROM addresses a
+           WHERE customers.tenant_id = %s AND customers.id = %s
+             AND a.id = %s AND a.customer_id = customers.id AND a.tenant_id = customers.tenant_id""",
+        (tenant_id, customer_id, address_id),
+    )
+    return cur.rowcount > 0

@@ -1,0 +1,39 @@
+"""Outbound channels: how a message reaches a customer (the console in the embedded mode, Twilio in production)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+from memory.db import Pool
+from memory.repos import outbound
+from memory.repos.outbound import OutboundKind
+from memory.repos.tenants import Tenant
+
+log = logging.getLogger("comanda.console")
+
+
+class OutboundChannel(Protocol):
+    """Sends a message to a customer on behalf of a tenant; returns the recorded outbound message id."""
+
+    async def send(
+        self, tenant: Tenant, to: str, text: str, *, kind: OutboundKind = "reply", media_url: str | None = None
+    ) -> int: ...
+
+
+class ConsoleChannel:
+    """The embedded channel: a message is "sent" once recorded; `comanda chat` reads the rows back."""
+
+    def __init__(self, pool: Pool) -> None:
+        self.pool = pool
+
+    async def send(
+        self, tenant: Tenant, to: str, text: str, *, kind: OutboundKind = "reply", media_url: str | None = None
+    ) -> int:
+        """Record the message as sent and log it as `[to phone] text`."""
+        async with self.pool.connection() as conn:
+            message = await outbound.insert_message(
+                conn, tenant_id=tenant.id, phone=to, body=text, kind=kind, media_url=media_url, status="sent"
+            )
+        log.info("[to %s] %s", to, text if media_url is None else f"{text} ({media_url})")
+        return message.id

@@ -1,0 +1,320 @@
+"""Menu tools: search the menu, describe an item, opening hours, the delivery fee. They only read."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from langchain_core.tools import BaseTool, tool
+from langgraph.prebuilt import ToolRuntime
+from pydantic import BaseModel, ConfigDict, Field
+
+from memory.embeddings import Embedder, default_embedder
+from memory.repos import menu as menu_repo
+from memory.repos.menu import MenuItem
+from memory.repos.menu_search import SearchRow
+from tools.context import TurnContext
+from tools.menu import hours as hours_mod
+from tools.menu.search import resolve_item, search
+from tools.money import format_brl
+from tools.results import ToolError
+
+log = logging.getLogger(__name__)
+
+
+class ItemSummary(BaseModel):
+    """One item as a search lists it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sku: str
+    name: str
+    category: str
+    price: Decimal
+    price_text: str
+    description: str
+    tags: list[str]
+    available: bool
+
+
+class MenuSearchResult(BaseModel):
+    """Items found for a query (available first; unavailable ones only when named, flagged), and all categories."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["menu_search"] = "menu_search"
+    query: str
+    tag: str | None = None  # the diet/label filter applied (from the argument or detected in the query)
+    category: str | None = None  # the category filter applied
+    overview: bool = False  # no query and no filter: a few items of each category
+    items: list[ItemSummary]
+    more: int = 0  # matches left out by the limit
+    categories: list[str]
+
+
+class ChoiceInfo(BaseModel):
+    """One choice of an option group, with its price delta."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    price_delta: Decimal
+    price_delta_text: str
+
+
+class OptionGroupInfo(BaseModel):
+    """An option group: pick between `min` and `max` choices (`required` when min ≥ 1)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    group: str
+    min: int
+    max: int
+    required: bool
+    choices: list[ChoiceInfo]
+
+
+class ItemDetails(BaseModel):
+    """Everything about one item: price, options with their deltas, removable ingredients."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["item_details"] = "item_details"
+    sku: str
+    name: str
+    category: str
+    description: str
+    price: Decimal
+    price_text: str
+    available: bool
+    tags: list[str]
+    removable: list[str]
+    options: list[OptionGroupInfo]
+
+
+class HoursInfo(BaseModel):
+    """Opening hours: open now?, today's range, the week (local times), and when it next opens if closed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["hours"] = "hours"
+    open_now: bool
+    timezone: str
+    today_hours: str | None  # the range of the local day, e.g. "18:00-00:30"; None when closed all day
+    closes_at: str | None = None  # "00:30" when open now
+    week: dict[str, str]  # mon..sun → "18:00-23:30" or "closed"
+    next_opening: str | None  # ISO local datetime of the next opening when closed now
+
+
+class DeliveryFeeInfo(BaseModel):
+    """The restaurant's delivery fee."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["delivery_fee"] = "delivery_fee"
+    fee: Decimal
+    fee_text: str
+
+
+def _locale(runtime: ToolRuntime[Any, Any]) -> str:
+    st = runtime.state
+    value = st.get("locale") if isinstance(st, dict) else getattr(st, "locale", None)
+    return value if value in ("pt-BR", "en") else runtime.context.tenant.locale
+
+
+def embedder_for(ctx: TurnContext) -> Embedder:
+    """The turn's embedder: an injected one (tests, production) or the embedded e5."""
+    injected = ctx.extras.get("embedder")
+    return injected if injected is not None else default_embedder()
+
+
+def _internal() -> str:
+    return ToolError(
+        error="internal", message="Something went wrong on our side; apologise and try again."
+    ).model_dump_json()
+
+
+def _summary(r: SearchRow, locale: str) -> ItemSummary:
+    return ItemSummary(
+        sku=r.sku,
+        name=r.name,
+        category=r.category,
+        price=r.price,
+        price_text=format_brl(r.price, locale),
+        description=r.description,
+        tags=r.tags,
+        available=r.available,
+    )
+
+
+def item_details_of(item: MenuItem, locale: str) -> ItemDetails:
+    """The details view of an item."""
+    return ItemDetails(
+        sku=item.sku,
+        name=item.name,
+        category=item.category,
+        description=item.description,
+        price=item.price,
+        price_text=format_brl(item.price, locale),
+        available=item.available,
+        tags=item.tags,
+        removable=item.removable,
+        options=[
+            OptionGroupInfo(
+                group=g.group,
+                min=g.min,
+                max=g.max,
+                required=g.min >= 1,
+                choices=[
+                    ChoiceInfo(
+                        name=c.name,
+                        price_delta=c.price,
+                        price_delta_text=("+" if c.price > 0 else "") + format_brl(c.price, locale),
+                    )
+                    for c in g.choices
+                ],
+            )
+            for g in item.options
+        ],
+    )
+
+
+def hours_info(hours: dict[str, str], tz: str, at: datetime) -> HoursInfo:
+    """Opening hours as seen at `at`."""
+    local = at.astimezone(ZoneInfo(tz))
+    week = hours_mod.parse_hours(hours)
+    today = hours_mod.DAYS[local.weekday()]
+    yesterday = hours_mod.DAYS[(local.weekday() - 1) % 7]
+    open_now = hours_mod.is_open(hours, tz, at)
+    closes_at: str | None = None
+    if open_now:
+        now = local.time()
+        running = week.get(today)
+        in_today = running is not None and (
+            now >= running.opens if running.crosses_midnight else running.opens <= now < running.closes
+        )
+        if not in_today:
+            running = week.get(yesterday)  # after midnight, the range still running is yesterday's
+        if running is not None:
+            closes_at = running.closes.strftime("%H:%M")
+    nxt = None if open_now else hours_mod.next_opening(hours, tz, at)
+    return HoursInfo(
+        open_now=open_now,
+        timezone=tz,
+        today_hours=hours.get(today),
+        closes_at=closes_at,
+        week={day: hours.get(day, "closed") for day in hours_mod.DAYS},
+        next_opening=nxt.isoformat(timespec="minutes") if nxt else None,
+    )
+
+
+class SearchMenuArgs(BaseModel):
+    """Arguments of search_menu."""
+
+    query: str = Field("", description="What the customer asked for, in their words (typos are fine).")
+    category: str | None = Field(None, description="Only this category, e.g. 'Pizzas' or 'bebidas'.")
+    tag: str | None = Field(None, description="Only items with this label, e.g. 'vegetariano', 'sem glúten'.")
+    limit: int = Field(8, description="How many items at most (1-20).")
+
+
+@tool("search_menu", args_schema=SearchMenuArgs)
+async def search_menu(
+    query: str = "",
+    category: str | None = None,
+    tag: str | None = None,
+    limit: int = 8,
+    *,
+    runtime: ToolRuntime[TurnContext, Any],
+) -> str:
+    """Search the menu by name, ingredient, category or diet; with no arguments, an overview by category."""
+    ctx = runtime.context
+    try:
+        locale = _locale(runtime)
+        async with ctx.pool.connection() as conn:
+            found = await search(
+                conn,
+                ctx.tenant.id,
+                query,
+                category=category,
+                tag=tag,
+                limit=max(1, min(limit, 20)),
+                embedder=embedder_for(ctx),
+            )
+        return MenuSearchResult(
+            query=query,
+            tag=", ".join(found.tags) or None,
+            category=found.category,
+            overview=found.overview,
+            items=[_summary(r, locale) for r in found.items],
+            more=found.more,
+            categories=found.categories,
+        ).model_dump_json()
+    except Exception:
+        log.exception("search_menu failed")
+        return _internal()
+
+
+class ItemDetailsArgs(BaseModel):
+    """Arguments of item_details."""
+
+    item: str = Field(description="The item's name (as the customer said it) or its sku.")
+
+
+@tool("item_details", args_schema=ItemDetailsArgs)
+async def item_details(item: str, *, runtime: ToolRuntime[TurnContext, Any]) -> str:
+    """Describe one item: price, description, option groups with price differences, removable ingredients."""
+    ctx = runtime.context
+    try:
+        locale = _locale(runtime)
+        async with ctx.pool.connection() as conn:
+            match = await resolve_item(conn, ctx.tenant.id, item, embedder_for(ctx))
+            if match.status == "unknown":
+                return ToolError(
+                    error="unknown_item",
+                    message=f"No menu item matches {item!r}; offer the suggestions.",
+                    item=item,
+                    suggestions=match.suggestions,
+                ).model_dump_json()
+            if match.status == "ambiguous" or match.item is None:
+                return ToolError(
+                    error="ambiguous_item",
+                    message=f"Several items match {item!r}; ask which one.",
+                    item=item,
+                    suggestions=match.suggestions,
+                ).model_dump_json()
+            full = await menu_repo.by_sku(conn, ctx.tenant.id, match.item.sku)
+        if full is None:
+            return _internal()
+        return item_details_of(full, locale).model_dump_json()
+    except Exception:
+        log.exception("item_details failed")
+        return _internal()
+
+
+class NoArgs(BaseModel):
+    """No arguments."""
+
+
+@tool("opening_hours", args_schema=NoArgs)
+async def opening_hours(*, runtime: ToolRuntime[TurnContext, Any]) -> str:
+    """Whether the restaurant is open now, today's hours, the week's hours and the next opening."""
+    ctx = runtime.context
+    try:
+        return hours_info(ctx.tenant.hours, ctx.tenant.timezone, ctx.clock()).model_dump_json()
+    except Exception:
+        log.exception("opening_hours failed")
+        return _internal()
+
+
+@tool("delivery_fee", args_schema=NoArgs)
+async def delivery_fee(*, runtime: ToolRuntime[TurnContext, Any]) -> str:
+    """The restaurant's delivery fee."""
+    ctx = runtime.context
+    fee = ctx.tenant.delivery_fee
+    return DeliveryFeeInfo(fee=fee, fee_text=format_brl(fee, _locale(runtime))).model_dump_json()
+
+
+MENU_TOOLS: list[BaseTool] = [search_menu, item_details, opening_hours, delivery_fee]
