@@ -290,6 +290,18 @@ def _delta(amount: Decimal, locale: str) -> str:
     return f" {'+' if amount > 0 else '-'}{format_brl(abs(amount), locale)}"
 
 
+def _register_subcommands() -> None:
+    # imported late: they reuse this module's helpers
+    from comanda.cli_handoff import handoff_app
+    from comanda.cli_orders import orders_app
+
+    app.add_typer(orders_app, name="orders")
+    app.add_typer(handoff_app, name="handoff")
+
+
+_register_subcommands()
+
+
 def main() -> None:
     """Console entry point."""
     app()

@@ -54,15 +54,24 @@ async def make_runner(pool: Pool, model_spec: str = "offline") -> ConversationRu
 
 
 async def open_chat(
-    pool: Pool, phone: str, *, payments: PaymentProvider | None = None, runner: ConversationRunner | None = None,
-    public_base_url: str = "http://127.0.0.1:8000", clock: Any = None,
+    pool: Pool,
+    phone: str,
+    *,
+    payments: PaymentProvider | None = None,
+    runner: ConversationRunner | None = None,
+    public_base_url: str = "http://127.0.0.1:8000",
+    clock: Any = None,
 ) -> Chat:
     """A chat with the demo restaurant."""
     async with pool.connection() as conn:
         tenant = await tenant_repo.by_slug(conn, "demo")
     assert tenant is not None, "import the demo menu first"
     ctx = TurnContext(
-        pool=pool, tenant=tenant, phone=phone, payments=payments, public_base_url=public_base_url,
+        pool=pool,
+        tenant=tenant,
+        phone=phone,
+        payments=payments,
+        public_base_url=public_base_url,
         clock=clock or (lambda: OPEN_CLOCK),
     )
     return Chat(runner or await make_runner(pool), ctx)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import uvicorn
 from fastapi import FastAPI
@@ -13,17 +13,28 @@ from conftest import free_port
 
 
 @contextlib.asynccontextmanager
-async def live_server(app: FastAPI) -> AsyncIterator[str]:
-    """Run `app` with uvicorn on 127.0.0.1 in this event loop; yields its base URL."""
+async def live_app(make_app: Callable[[str], FastAPI]) -> AsyncIterator[str]:
+    """Serve the app `make_app(base_url)` with uvicorn on 127.0.0.1 in this event loop; yields its base URL.
+
+    The factory gets the URL first because some apps must know their own public address (pay links, webhooks).
+    """
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    base = f"http://127.0.0.1:{port}"
+    server = uvicorn.Server(
+        uvicorn.Config(make_app(base), host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
     task = asyncio.create_task(server.serve())
     while not server.started:  # noqa: ASYNC110 - uvicorn exposes no event for "started"
         if task.done():
             task.result()
         await asyncio.sleep(0.01)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield base
     finally:
         server.should_exit = True
         await task
+
+
+def live_server(app: FastAPI) -> contextlib.AbstractAsyncContextManager[str]:
+    """Serve a ready-made app on loopback; yields its base URL."""
+    return live_app(lambda _base: app)

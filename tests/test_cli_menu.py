@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import DEMO_MENU
 from typer.testing import CliRunner
 
 from comanda.cli import app
-from conftest import DEMO_MENU
 from memory.db import Pool
 
 runner = CliRunner()

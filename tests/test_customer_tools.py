@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from conftest import DEMO_MENU
+from tool_harness import call_tool, result
+
 from graph.state import ConversationState
 from memory.db import Pool
 from memory.embeddings import Embedder
 from memory.repos import tenants as tenant_repo
-from tests.tool_harness import call_tool, result
 from tools.context import TurnContext
 from tools.customers.models import CustomerInfo
 from tools.customers.service import identify_customer, normalize_cep, normalize_cpf, tenant_city_state, to_e164
@@ -108,7 +108,13 @@ async def test_registration_step_by_step_creates_one_customer_even_when_confirme
 
 async def test_email_is_asked_once_and_an_answer_without_one_skips_it(ctx: TurnContext) -> None:
     state, res = await run(
-        ctx, new_state(), "update_registration", name="Ana", street="Av. Paulista", number="1000", neighborhood="Bela Vista"
+        ctx,
+        new_state(),
+        "update_registration",
+        name="Ana",
+        street="Av. Paulista",
+        number="1000",
+        neighborhood="Bela Vista",
     )
     assert res["next_step"] == "email"
     state, res = await run(ctx, state, "update_registration", email="Ana.Souza@Example.com")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import httpx
-from redis.asyncio import Redis
-
 from conftest import free_port
+from redis.asyncio import Redis
+from support import live_server
+
 from memory.db import Pool
 from server.app import Resources, create_app
-from support import live_server
 
 
 async def test_ready_when_postgres_and_redis_answer(db: Pool, redis: Redis) -> None:

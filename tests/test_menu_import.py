@@ -8,8 +8,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-
 from conftest import DEMO_MENU
+
 from memory.db import Pool
 from memory.embeddings import Embedder
 from memory.repos import menu as menu_repo

@@ -6,8 +6,8 @@ import subprocess
 import sys
 
 import psycopg
-
 from conftest import create_database
+
 from memory.migrate import load_migrations, migrate
 
 EXPECTED_TABLES = {

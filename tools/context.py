@@ -5,13 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from memory.db import Pool
 from memory.repos.tenants import Tenant
-
-if TYPE_CHECKING:
-    from tools.payments.provider import PaymentProvider
+from tools.payments.provider import PaymentProvider
 
 
 def _utcnow() -> datetime:

@@ -943,6 +943,22 @@ def _number_text(tokens: Sequence[str], keys: Sequence[str], idx: int, used: int
     return tokens[idx].strip(".,;:")
 
 
+def _could_be_street_name(words: Sequence[str]) -> bool:
+    """Whether words without a street type ("Augusta", "Paulista") can name a street ("quero 2" cannot)."""
+    keys = [_addr_key(w) for w in words]
+    if not keys or len(keys) > 5 or any(k.startswith("x-") for k in keys):
+        return False
+    return not any(k in _NOT_STREET for k in keys)
+
+
+def _could_be_place(value: str) -> bool:
+    """Whether leftover text can be a neighborhood, city or reference ("Bom Retiro" yes, "quero pizza" no)."""
+    keys = [_addr_key(w) for w in value.split()]
+    if not keys or "@" in value:
+        return False
+    return not any(k in _NOT_PLACE or k.startswith("x-") for k in keys)
+
+
 def _known_city_suffix(keys: Sequence[str]) -> int:
     """How many trailing tokens spell a known city (0 if none)."""
     for size in range(min(5, len(keys)), 0, -1):
@@ -1113,12 +1129,14 @@ class _AddressBuilder:
                 for i in range(1, len(keys)):
                     hit = _number_at(keys, i)
                     if hit and not any(_number_at(keys, j) for j in range(i)):
-                        self.street_segment(tokens, 0, seg, typed=False)
-                        return
+                        if _could_be_street_name(keys[:i]):
+                            self.street_segment(tokens, 0, seg, typed=False)
+                            return
+                        break
         self.tail(tokens, seg)
 
     def build(self) -> AddressParts:
-        free = list(self.free)
+        free = [(seg, value) for seg, value in self.free if _could_be_place(value)]
         if self.fields["city"] is None and free:
             city_idx: int | None = None
             if self.state_segment is not None:
@@ -1133,7 +1151,7 @@ class _AddressBuilder:
                 self.fields["city"] = free.pop(city_idx)[1]
         if self.fields["street"] is None and free and self.number_segment is not None:
             # "Paulista, 1000": the words before the number are the street
-            if free[0][0] < self.number_segment:
+            if free[0][0] < self.number_segment and _could_be_street_name(free[0][1].split()):
                 self.fields["street"] = free.pop(0)[1]
         if free and self.fields["neighborhood"] is None:
             self.fields["neighborhood"] = free.pop(0)[1]
@@ -1576,3 +1594,19 @@ _KNOWN_WORDS = frozenset(
         "x", "xtudo", "xsalada", "xbacon", "xburger", "cpf", "cep", "pix", "whatsapp", "zap",
     }
 )  # fmt: skip
+
+# words that never appear in a neighborhood or city name, so leftovers holding them are not address parts
+_FILLER_WORDS = {w for p in _LEADING_FILLERS for w in p if len(w) > 2}
+_YES_WORDS = {w for p in _YES_PHRASES for w in p if len(w) > 2}
+_NOT_PLACE = frozenset(
+    (_FILLER_WORDS - _GREETINGS - {"mais", "plus", "well", "bem", "certo"})
+    | (_YES_WORDS - {"top", "show", "claro", "massa", "deal"})
+    | (_NO_WORDS - {"nunca"})
+    | frozenset(
+        "pizza pizzas coca refri refrigerante lanche lanches hamburguer burger pix cartao dinheiro troco cpf "
+        "email cardapio menu pedido sem com with without quanto qual quais custa preco valor reais entrega "
+        "delivery obrigado obrigada valeu vlw thanks cancelar pagar pagamento cebola bacon nome name meu my "
+        "minha sou chamo".split()
+    )
+)
+_NOT_STREET = (_NON_NAMES - _NAME_PARTICLES) | _TOPPINGS | frozenset(_NUMBER_WORDS)

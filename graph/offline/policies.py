@@ -26,9 +26,9 @@ class Decision:
     understood: bool = True
 
 
-def call(name: str, **args: Any) -> Decision:
+def call(tool: str, /, **args: Any) -> Decision:
     """A single tool call."""
-    return Decision(tool_calls=[(name, {k: v for k, v in args.items() if v is not None})])
+    return Decision(tool_calls=[(tool, {k: v for k, v in args.items() if v is not None})])
 
 
 class Say:
@@ -283,7 +283,14 @@ def menu(view: TurnView, say: Say) -> Decision:
             return Decision(text=say.join(say("menu.results_tag", tag=r["tag"], items=listing), say("menu.what_next")))
         if not ex.args.get("query") and r.get("categories"):
             return Decision(
-                text=say.join(say("menu.overview", restaurant=view.context.get("restaurant", ""), categories=say.words(r["categories"])), listing)
+                text=say.join(
+                    say(
+                        "menu.overview",
+                        restaurant=view.context.get("restaurant", ""),
+                        categories=say.words(r["categories"]),
+                    ),
+                    listing,
+                )
             )
         return Decision(text=say.join(say("menu.results", items=listing), say("menu.what_next")))
     return Decision(text=say("menu.what_next"))
@@ -538,7 +545,13 @@ def registration(view: TurnView, say: Say) -> Decision:
         name = p.parse_name(text)
         if name and has_any(text, ("meu nome", "me chamo", "my name", "call me")):
             return call("update_customer", name=name)
-        return Decision(text=say("greeting.returning_no_orders", name=customer.get("name") or "", restaurant=view.context.get("restaurant", "")))
+        return Decision(
+            text=say(
+                "greeting.returning_no_orders",
+                name=customer.get("name") or "",
+                restaurant=view.context.get("restaurant", ""),
+            )
+        )
     if step == "address_choice":
         number = re.fullmatch(r"\s*(\d{1,2})\s*", p.normalize(text))
         if number:
@@ -553,7 +566,7 @@ def registration(view: TurnView, say: Say) -> Decision:
         if fields:
             return call("update_registration", **fields)
         if yes is False:
-            return Decision(text=say("registration.ask_fix"))
+            return Decision(text=say("registration.declined"))
         return not_understood(say, "registration.confirm_again")
     if step == "email":
         email = p.parse_email(text)
@@ -648,7 +661,7 @@ def _registration_reply(view: TurnView, say: Say) -> Decision:
         customer = r.get("customer") or {}
         first = (customer.get("name") or "").split(" ")[0]
         cart_lines = ((ctx.get("cart") or {}).get("lines")) or []
-        follow = say("registration.done_with_cart") if cart_lines else say("registration.done_next")
+        follow = say("registration.done_with_cart") if cart_lines else None
         return Decision(text=say.join(say("registration.done", name=first), follow))
     if kind == "addresses":
         listing = "\n".join(f"{a.get('index')}. {a.get('text')}" for a in r.get("addresses", []))
@@ -839,9 +852,18 @@ def smalltalk(view: TurnView, say: Say) -> Decision:
     if has_any(text, _GREETING):
         last = customer.get("last_order") or {}
         if name and last.get("summary"):
-            return Decision(text=say("greeting.returning", name=name, restaurant=view.context.get("restaurant", ""), last_order=last["summary"]))
+            return Decision(
+                text=say(
+                    "greeting.returning",
+                    name=name,
+                    restaurant=view.context.get("restaurant", ""),
+                    last_order=last["summary"],
+                )
+            )
         if name:
-            return Decision(text=say("greeting.returning_no_orders", name=name, restaurant=view.context.get("restaurant", "")))
+            return Decision(
+                text=say("greeting.returning_no_orders", name=name, restaurant=view.context.get("restaurant", ""))
+            )
         return Decision(text=say("greeting.new", restaurant=view.context.get("restaurant", "")))
     if has_any(text, _BYE):
         return Decision(text=say("smalltalk.bye"))

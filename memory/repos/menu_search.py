@@ -30,7 +30,8 @@ _LIGHT = "id, sku, category, name, description, price, tags, available, position
 
 
 def _filters(tags: Sequence[str], category: str | None) -> tuple[str, list[object]]:
-    sql, params = "", []
+    sql = ""
+    params: list[object] = []
     if tags:
         sql += " AND tags @> %s::text[]"
         params.append(list(tags))
@@ -47,7 +48,7 @@ async def candidates(
     where, params = _filters(tags, category)
     cur = await conn.execute(
         f"SELECT {_LIGHT} FROM menu_items WHERE tenant_id = %s{where} ORDER BY position, id",
-        [tenant_id, *params],  # type: ignore[arg-type]
+        [tenant_id, *params],
     )
     return [SearchRow.model_validate(r) for r in await cur.fetchall()]
 
@@ -66,7 +67,7 @@ async def fts_ranked(
     cur = await conn.execute(
         f"""SELECT id, ts_rank(search, q) AS rank FROM menu_items, to_tsquery('simple', %s) AS q
              WHERE tenant_id = %s AND search @@ q{where} ORDER BY rank DESC, position LIMIT %s""",
-        [tsquery, tenant_id, *params, limit],  # type: ignore[arg-type]
+        [tsquery, tenant_id, *params, limit],
     )
     return [(int(r["id"]), float(r["rank"])) for r in await cur.fetchall()]
 
@@ -85,7 +86,7 @@ async def nearest(
     cur = await conn.execute(
         f"""SELECT id, embedding <=> %s::vector AS dist FROM menu_items
              WHERE tenant_id = %s AND embedding IS NOT NULL{where} ORDER BY dist LIMIT %s""",
-        [_vector_literal(embedding), tenant_id, *params, limit],  # type: ignore[arg-type]
+        [_vector_literal(embedding), tenant_id, *params, limit],
     )
     return [(int(r["id"]), float(r["dist"])) for r in await cur.fetchall()]
 

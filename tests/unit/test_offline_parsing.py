@@ -808,6 +808,18 @@ def test_parse_address(text: str, expected: dict[str, str]) -> None:
     assert parse_address(text).model_dump(exclude_none=True) == expected
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["quero 2 pizzas", "2 x-salada sem cebola", "troco pra 50", "sim", "pix", "me ve 2 coca", "x-tudo 2",
+     "João", "meu nome é João Silva", "joao@gmail.com", "123.456.789-09", "pizza calabresa 1"],
+)  # fmt: skip
+def test_parse_address_ignores_messages_that_are_not_addresses(text: str) -> None:
+    parts = parse_address(text)
+    assert parts.street is None
+    assert parts.city is None
+    assert parts.reference is None
+
+
 def test_parse_address_missing_fields() -> None:
     assert parse_address("").missing() == ["street", "number", "neighborhood"]
     assert parse_address("123").missing() == ["street", "neighborhood"]

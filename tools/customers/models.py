@@ -90,5 +90,6 @@ class RegistrationDraft(BaseModel):
     name: str | None = None
     email: str | None = None
     email_declined: bool = False
+    cpf: str | None = None
     address: AddressDraft = AddressDraft()
     awaiting: RegistrationStep | None = None

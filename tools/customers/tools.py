@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from langchain_core.messages import ToolMessage
 from langchain_core.tools import BaseTool, tool
@@ -162,7 +162,7 @@ async def update_registration(
 ) -> Command[Any] | str:
     """Record registration data the customer gave (name, address, e-mail); returns what to ask next."""
     try:
-        ctx: TurnContext = runtime.context
+        ctx = cast(TurnContext, runtime.context)
         st = _state(runtime)
         given = service.RegistrationInput(
             name=name,
@@ -215,7 +215,7 @@ def _invalid(fields: list[str], reasons: list[str]) -> str:
 async def confirm_registration(*, runtime: ToolRuntime) -> Command[Any] | str:
     """Save the registration after the customer confirmed the summary."""
     try:
-        ctx: TurnContext = runtime.context
+        ctx = cast(TurnContext, runtime.context)
         st = _state(runtime)
         draft, customer = st.registration, st.customer
         missing = service.missing_fields(draft, customer)
@@ -244,7 +244,7 @@ async def confirm_registration(*, runtime: ToolRuntime) -> Command[Any] | str:
 async def list_addresses(*, runtime: ToolRuntime) -> Command[Any] | str:
     """List the customer's saved delivery addresses (numbered, default first)."""
     try:
-        ctx: TurnContext = runtime.context
+        ctx = cast(TurnContext, runtime.context)
         st = _state(runtime)
         if st.customer is None or st.customer.id is None:
             return _not_registered()
@@ -272,7 +272,7 @@ class ChooseAddressArgs(BaseModel):
 async def choose_address(index: int, *, runtime: ToolRuntime) -> Command[Any] | str:
     """Deliver this order to one of the saved addresses (it becomes the default too)."""
     try:
-        ctx: TurnContext = runtime.context
+        ctx = cast(TurnContext, runtime.context)
         st = _state(runtime)
         if st.customer is None or st.customer.id is None:
             return _not_registered()
@@ -329,7 +329,7 @@ async def update_customer(
 ) -> Command[Any] | str:
     """Change a registered customer's name or e-mail ("meu email mudou")."""
     try:
-        ctx: TurnContext = runtime.context
+        ctx = cast(TurnContext, runtime.context)
         st = _state(runtime)
         if st.customer is None or st.customer.id is None:
             return _not_registered()

@@ -27,6 +27,7 @@ from memory.repos.menu_search import SearchRow
 RRF_K = 60
 MATCH = 80  # a query token "matches" a name token at this similarity (0-100)
 STRONG = 85  # a query whose tokens all match this well names an item: no need for embeddings
+VECTOR_SPREAD = 0.025  # vector hits farther than this from the nearest one are noise
 MARGIN = 10  # resolve: candidates within this many points of the best one compete
 
 # words that carry no meaning for matching names ("quero uma pizza de calabresa")
@@ -44,6 +45,7 @@ WEAK_WEIGHT = 0.25
 def weight(token: str) -> float:
     """How much a token counts when matching names."""
     return WEAK_WEIGHT if token in WEAK else 1.0
+
 
 # slang and English → words that appear in Brazilian menus; each alternative is tried, best kept
 SYNONYMS: dict[str, tuple[str, ...]] = {
@@ -136,7 +138,7 @@ def token_sim(q: str, n: str) -> float:
     """How well a query token matches a name token (0-100): exact, prefix ("refri" → "refrigerante"), or typo."""
     if q == n:
         return 100.0
-    if len(q) >= 3 and n.startswith(q):
+    if len(q) >= 4 and n.startswith(q):
         return 90.0
     if len(q) < 3 or len(n) < 3:
         return 0.0
@@ -241,7 +243,7 @@ def or_tsquery(query_tokens: Sequence[str]) -> str:
             lex = re.sub(r"[^a-z0-9]", "", alt)
             if not lex:
                 continue
-            lex = f"{lex}:*" if len(lex) >= 3 else lex
+            lex = f"{lex}:*" if len(lex) >= 4 else lex
             if lex not in lexemes:
                 lexemes.append(lex)
     return " | ".join(lexemes)
@@ -386,7 +388,10 @@ async def search(
     if not strong and len(found) < limit and embedder is not None:
         vector = await asyncio.to_thread(embedder.query, text)
         near = await repo.nearest(conn, tenant_id, vector, tags=tags, category=cat, limit=limit)
-        rankings.append([i for i, _ in near])
+        if near:
+            # cosine distances from e5 bunch together: keep only the ones close to the best
+            cutoff = near[0][1] + VECTOR_SPREAD
+            rankings.append([i for i, d in near if d <= cutoff])
         used_vectors = True
     fused = rrf(rankings)
     ordered = sorted(fused, key=lambda i: (-fused[i], by_id[i].position if i in by_id else 0))
@@ -519,6 +524,12 @@ async def resolve_in(
         if " ".join(words(r.name)) == folded:
             return ItemMatch(status="found", item=_ref(r))
 
+    cats = _categories(rows)
+    cat, rest = detect_category(text, cats)
+    if cat is not None and not tokens(rest):
+        # "hamburguer", "uma pizza": a category, not an item; offer what it has
+        return _category_listing(rows, cat)
+
     raw = _raw_words(text)
     # query tokens keep the index of the raw word they came from, to report the leftover words
     qidx = [(i, singular(fold(w))) for i, w in enumerate(raw) if fold(w) not in STOPWORDS]
@@ -529,14 +540,8 @@ async def resolve_in(
         if m.hit:
             scored.append((r, m))
     if not scored:
-        cats = _categories(rows)
         if cat := category_named(text, cats):
-            in_cat = [r for r in rows if r.category == cat and r.available]
-            return ItemMatch(
-                status="ambiguous",
-                candidates=[Candidate(item=_ref(r), score=0.0, leftover=[]) for r in in_cat[:8]],
-                suggestions=[r.name for r in in_cat[:8]],
-            )
+            return _category_listing(rows, cat)
         return ItemMatch(status="unknown", suggestions=await _suggest(rows, text, embedder, conn, tenant_id))
 
     scored.sort(key=lambda rm: (-rm[1].resolve_score, not rm[0].available, rm[0].position))
@@ -554,6 +559,15 @@ async def resolve_in(
     if len(cands) == 1:
         return ItemMatch(status="found", item=cands[0].item, leftover=cands[0].leftover, candidates=cands)
     return ItemMatch(status="ambiguous", candidates=cands[:8], suggestions=[c.item.name for c in cands[:8]])
+
+
+def _category_listing(rows: Sequence[SearchRow], category: str) -> ItemMatch:
+    in_cat = [r for r in rows if r.category == category and r.available][:8]
+    return ItemMatch(
+        status="ambiguous",
+        candidates=[Candidate(item=_ref(r), score=0.0) for r in in_cat],
+        suggestions=[r.name for r in in_cat],
+    )
 
 
 def _undominated(contenders: list[tuple[SearchRow, NameMatch]]) -> list[tuple[SearchRow, NameMatch]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo
 
 from langchain_core.tools import BaseTool, tool
@@ -227,10 +227,10 @@ async def search_menu(
     tag: str | None = None,
     limit: int = 8,
     *,
-    runtime: ToolRuntime[TurnContext, Any],
+    runtime: ToolRuntime,
 ) -> str:
     """Search the menu by name, ingredient, category or diet; with no arguments, an overview by category."""
-    ctx = runtime.context
+    ctx = cast(TurnContext, runtime.context)
     try:
         locale = _locale(runtime)
         async with ctx.pool.connection() as conn:
@@ -264,9 +264,9 @@ class ItemDetailsArgs(BaseModel):
 
 
 @tool("item_details", args_schema=ItemDetailsArgs)
-async def item_details(item: str, *, runtime: ToolRuntime[TurnContext, Any]) -> str:
+async def item_details(item: str, *, runtime: ToolRuntime) -> str:
     """Describe one item: price, description, option groups with price differences, removable ingredients."""
-    ctx = runtime.context
+    ctx = cast(TurnContext, runtime.context)
     try:
         locale = _locale(runtime)
         async with ctx.pool.connection() as conn:
@@ -294,14 +294,10 @@ async def item_details(item: str, *, runtime: ToolRuntime[TurnContext, Any]) -> 
         return _internal()
 
 
-class NoArgs(BaseModel):
-    """No arguments."""
-
-
-@tool("opening_hours", args_schema=NoArgs)
-async def opening_hours(*, runtime: ToolRuntime[TurnContext, Any]) -> str:
+@tool("opening_hours")
+async def opening_hours(*, runtime: ToolRuntime) -> str:
     """Whether the restaurant is open now, today's hours, the week's hours and the next opening."""
-    ctx = runtime.context
+    ctx = cast(TurnContext, runtime.context)
     try:
         return hours_info(ctx.tenant.hours, ctx.tenant.timezone, ctx.clock()).model_dump_json()
     except Exception:
@@ -309,10 +305,10 @@ async def opening_hours(*, runtime: ToolRuntime[TurnContext, Any]) -> str:
         return _internal()
 
 
-@tool("delivery_fee", args_schema=NoArgs)
-async def delivery_fee(*, runtime: ToolRuntime[TurnContext, Any]) -> str:
+@tool("delivery_fee")
+async def delivery_fee(*, runtime: ToolRuntime) -> str:
     """The restaurant's delivery fee."""
-    ctx = runtime.context
+    ctx = cast(TurnContext, runtime.context)
     fee = ctx.tenant.delivery_fee
     return DeliveryFeeInfo(fee=fee, fee_text=format_brl(fee, _locale(runtime))).model_dump_json()
 

@@ -11,7 +11,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from memory.db import Conn
-from memory.repos import customers as customer_repo
 from memory.repos import menu as menu_repo
 from memory.repos import orders as order_repo
 from memory.repos import outbox as outbox_repo
@@ -32,7 +31,13 @@ log = logging.getLogger(__name__)
 
 # short words inside formatted lines (not sentences): "sem cebola", "Subtotal: R$ 30,00"
 _LABELS = {
-    "pt-BR": {"without": "sem", "subtotal": "Subtotal", "delivery": "Entrega", "total": "Total", "change": "Troco para"},
+    "pt-BR": {
+        "without": "sem",
+        "subtotal": "Subtotal",
+        "delivery": "Entrega",
+        "total": "Total",
+        "change": "Troco para",
+    },
     "en": {"without": "no", "subtotal": "Subtotal", "delivery": "Delivery", "total": "Total", "change": "Change for"},
 }
 ORDER_PLACED_EVENT = "order.placed"
@@ -41,7 +46,9 @@ ORDER_PLACED_EVENT = "order.placed"
 class CheckoutError(Exception):
     """A checkout step that cannot go on; carries the ToolError for the model."""
 
-    def __init__(self, error: ErrorCode, message: str, *, fields: Sequence[str] = (), items: Sequence[str] = ()) -> None:
+    def __init__(
+        self, error: ErrorCode, message: str, *, fields: Sequence[str] = (), items: Sequence[str] = ()
+    ) -> None:
         super().__init__(message)
         self.tool_error = ToolError(error=error, message=message, fields=list(fields), suggestions=list(items))
 
@@ -137,7 +144,12 @@ def labels(locale: str) -> dict[str, str]:
 
 
 def line_text(
-    name: str, qty: int, options: Sequence[ChosenOption | OrderOption], removed: Sequence[str], total: Decimal, locale: str
+    name: str,
+    qty: int,
+    options: Sequence[ChosenOption | OrderOption],
+    removed: Sequence[str],
+    total: Decimal,
+    locale: str,
 ) -> SummaryLine:
     """A line as the customer reads it."""
     options_text = ", ".join(o.choice for o in options)
@@ -157,7 +169,7 @@ def line_text(
 
 
 def totals_text(subtotal: Decimal, fee: Decimal, total: Decimal, locale: str) -> str:
-    """"Subtotal: R$ 30,00 / Entrega: R$ 7,50 / Total: R$ 37,50", one per line."""
+    """ "Subtotal: R$ 30,00 / Entrega: R$ 7,50 / Total: R$ 37,50", one per line."""
     w = labels(locale)
     return "\n".join(
         (
@@ -475,7 +487,12 @@ def order_info(placed: OrderPlaced) -> OrderInfo:
 
 
 async def retry_payment(
-    ctx: TurnContext, customer: CustomerInfo | None, order_id: int, method: PaymentMethod, change_for: Decimal | None, locale: str
+    ctx: TurnContext,
+    customer: CustomerInfo | None,
+    order_id: int,
+    method: PaymentMethod,
+    change_for: Decimal | None,
+    locale: str,
 ) -> OrderPlaced:
     """Pay an unpaid order another way (after a failed charge): cash places it, pix/card start a new payment."""
     known = _require_customer(customer)
@@ -509,7 +526,9 @@ async def retry_payment(
     return await _with_payment(ctx, known, order, items, locale)
 
 
-async def status_of(ctx: TurnContext, customer: CustomerInfo | None, order_id: int | None, locale: str) -> OrderStatus | NoOrder:
+async def status_of(
+    ctx: TurnContext, customer: CustomerInfo | None, order_id: int | None, locale: str
+) -> OrderStatus | NoOrder:
     """The given order (or the customer's last one) with its payment."""
     async with ctx.pool.connection() as conn:
         order = await order_repo.by_id(conn, ctx.tenant.id, order_id) if order_id is not None else None

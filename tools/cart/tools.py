@@ -1,0 +1,236 @@
+"""Cart tools: thin wrappers over tools.cart.service. No tool takes a price; every price comes from the menu."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
+
+from langchain_core.messages import ToolMessage
+from langchain_core.tools import BaseTool, tool
+from langgraph.prebuilt import ToolRuntime
+from langgraph.types import Command
+from pydantic import BaseModel, Field
+
+from memory.db import Conn
+from memory.repos import menu as menu_repo
+from tools.cart import service
+from tools.cart.models import Cart, PendingLine
+from tools.cart.service import CartChange, CartError
+from tools.cart.views import cart_result, needs_option
+from tools.context import TurnContext
+from tools.customers.models import CustomerInfo
+from tools.menu.tools import embedder_for
+from tools.results import ToolError
+
+log = logging.getLogger(__name__)
+
+AWAITING_OPTION = "cart.option"
+
+
+class _View(BaseModel):
+    """The parts of the conversation state cart tools read (tools can't import the graph's state class)."""
+
+    cart: Cart = Cart()
+    pending: PendingLine | None = None
+    locale: str = "pt-BR"
+    customer: CustomerInfo | None = None
+
+
+def _state(runtime: ToolRuntime[Any, Any]) -> _View:
+    st = runtime.state
+    if isinstance(st, dict):
+        return _View.model_validate({k: v for k, v in st.items() if k in _View.model_fields and v is not None})
+    return _View.model_validate({k: getattr(st, k) for k in _View.model_fields if getattr(st, k, None) is not None})
+
+
+def _internal() -> str:
+    return ToolError(
+        error="internal", message="Something went wrong on our side; apologise and try again."
+    ).model_dump_json()
+
+
+async def _apply(
+    runtime: ToolRuntime,
+    name: str,
+    op: Callable[[Conn, TurnContext, _View], Awaitable[CartChange]],
+) -> Command[Any] | str:
+    """Run a cart operation and turn its outcome into a state update and a typed result."""
+    ctx = cast(TurnContext, runtime.context)
+    try:
+        view = _state(runtime)
+        locale = view.locale if view.locale in ("pt-BR", "en") else ctx.tenant.locale
+        async with ctx.pool.connection() as conn:
+            change = await op(conn, ctx, view)
+            if change.pending is not None:
+                item = await menu_repo.by_sku(conn, ctx.tenant.id, change.pending.sku)
+                assert item is not None
+                question = needs_option(
+                    item, change.pending.qty, change.pending.missing_group, change.pending.options, locale
+                )
+                msg = ToolMessage(question.model_dump_json(), tool_call_id=runtime.tool_call_id)
+                return Command(update={"pending": change.pending, "awaiting": AWAITING_OPTION, "messages": [msg]})
+            skus = [ln.sku for ln in change.cart.lines] + ([change.changed.sku] if change.changed else [])
+            items = await menu_repo.by_skus(conn, ctx.tenant.id, skus) if skus else {}
+        result = cart_result(
+            change.action,
+            change.cart,
+            items,
+            ctx.tenant.delivery_fee,
+            locale,
+            changed=change.changed,
+            changed_no=change.changed_no,
+            skipped=change.skipped,
+            price_changed=change.price_changed,
+        )
+        msg = ToolMessage(result.model_dump_json(), tool_call_id=runtime.tool_call_id)
+        return Command(update={"cart": change.cart, "pending": None, "awaiting": None, "messages": [msg]})
+    except CartError as exc:
+        return exc.error.model_dump_json()
+    except Exception:
+        log.exception("%s failed", name)
+        return _internal()
+
+
+class AddToCartArgs(BaseModel):
+    """Arguments of add_to_cart."""
+
+    item: str = Field(description="The item as the customer named it (may include size/extras) or its sku.")
+    qty: int = Field(1, description="How many (1-50).")
+    options: list[str] = Field(default_factory=list, description="Chosen options, e.g. ['grande', 'borda catupiry'].")
+    removals: list[str] = Field(default_factory=list, description="Ingredients to leave out, e.g. ['cebola'].")
+
+
+@tool("add_to_cart", args_schema=AddToCartArgs)
+async def add_to_cart(
+    item: str,
+    qty: int = 1,
+    options: list[str] | None = None,
+    removals: list[str] | None = None,
+    *,
+    runtime: ToolRuntime,
+) -> Command[Any] | str:
+    """Add an item to the cart; if a required choice (e.g. the size) is missing, returns the question to ask."""
+
+    async def op(conn: Conn, ctx: TurnContext, view: _View) -> CartChange:
+        return await service.add_item(
+            conn, ctx.tenant.id, view.cart, item, qty, options or [], removals or [], embedder=embedder_for(ctx)
+        )
+
+    return await _apply(runtime, "add_to_cart", op)
+
+
+class ChooseOptionArgs(BaseModel):
+    """Arguments of choose_option."""
+
+    choice: str = Field(description="The customer's answer to the pending question, e.g. 'grande' or '2'.")
+
+
+@tool("choose_option", args_schema=ChooseOptionArgs)
+async def choose_option(choice: str, *, runtime: ToolRuntime) -> Command[Any] | str:
+    """Answer the pending choice (asked by add_to_cart) and put the item in the cart."""
+
+    async def op(conn: Conn, ctx: TurnContext, view: _View) -> CartChange:
+        return await service.choose(conn, ctx.tenant.id, view.cart, view.pending, choice)
+
+    return await _apply(runtime, "choose_option", op)
+
+
+class LineArgs(BaseModel):
+    """A cart line."""
+
+    item: str = Field(description="The line number shown in the cart ('1', '2') or the item's name.")
+
+
+@tool("remove_from_cart", args_schema=LineArgs)
+async def remove_from_cart(item: str, *, runtime: ToolRuntime) -> Command[Any] | str:
+    """Remove a line from the cart."""
+
+    async def op(conn: Conn, ctx: TurnContext, view: _View) -> CartChange:
+        return service.remove_line(view.cart, item)
+
+    return await _apply(runtime, "remove_from_cart", op)
+
+
+class SetQuantityArgs(BaseModel):
+    """Arguments of set_quantity."""
+
+    item: str = Field(description="The line number shown in the cart ('1', '2') or the item's name.")
+    qty: int = Field(description="The new quantity (0 removes the line, at most 50).")
+
+
+@tool("set_quantity", args_schema=SetQuantityArgs)
+async def set_quantity(item: str, qty: int, *, runtime: ToolRuntime) -> Command[Any] | str:
+    """Change how many of a cart line the customer wants (0 removes it)."""
+
+    async def op(conn: Conn, ctx: TurnContext, view: _View) -> CartChange:
+        return service.set_line_qty(view.cart, item, qty)
+
+    return await _apply(runtime, "set_quantity", op)
+
+
+class UpdateLineArgs(BaseModel):
+    """Arguments of update_line."""
+
+    item: str = Field(description="The line number shown in the cart ('1', '2') or the item's name.")
+    options: list[str] = Field(default_factory=list, description="New choices, e.g. ['grande', 'borda cheddar'].")
+    removals: list[str] = Field(default_factory=list, description="Ingredients to leave out, e.g. ['tomate'].")
+
+
+@tool("update_line", args_schema=UpdateLineArgs)
+async def update_line(
+    item: str,
+    options: list[str] | None = None,
+    removals: list[str] | None = None,
+    *,
+    runtime: ToolRuntime,
+) -> Command[Any] | str:
+    """Change a cart line's choices (a new size replaces the old one) or leave out ingredients."""
+
+    async def op(conn: Conn, ctx: TurnContext, view: _View) -> CartChange:
+        return await service.update_line(conn, ctx.tenant.id, view.cart, item, options or [], removals or [])
+
+    return await _apply(runtime, "update_line", op)
+
+
+@tool("show_cart")
+async def show_cart(*, runtime: ToolRuntime) -> Command[Any] | str:
+    """Show the cart at today's prices with subtotal, delivery fee and total."""
+
+    async def op(conn: Conn, ctx: TurnContext, view: _View) -> CartChange:
+        return await service.show(conn, ctx.tenant.id, view.cart)
+
+    return await _apply(runtime, "show_cart", op)
+
+
+@tool("clear_cart")
+async def clear_cart(*, runtime: ToolRuntime) -> Command[Any] | str:
+    """Empty the cart."""
+
+    async def op(conn: Conn, ctx: TurnContext, view: _View) -> CartChange:
+        return service.clear(view.cart)
+
+    return await _apply(runtime, "clear_cart", op)
+
+
+@tool("repeat_last_order")
+async def repeat_last_order(*, runtime: ToolRuntime) -> Command[Any] | str:
+    """Replace the cart with the customer's last order at today's prices (reports what is no longer available)."""
+
+    async def op(conn: Conn, ctx: TurnContext, view: _View) -> CartChange:
+        customer_id = view.customer.id if view.customer else None
+        return await service.repeat_last(conn, ctx.tenant.id, customer_id, view.cart)
+
+    return await _apply(runtime, "repeat_last_order", op)
+
+
+CART_TOOLS: list[BaseTool] = [
+    add_to_cart,
+    choose_option,
+    remove_from_cart,
+    set_quantity,
+    update_line,
+    show_cart,
+    clear_cart,
+    repeat_last_order,
+]

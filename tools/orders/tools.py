@@ -1,0 +1,163 @@
+"""Checkout tools: summary, payment method, placing the order, its status. The model never sets an amount."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from typing import Any, cast
+
+from langchain_core.messages import ToolMessage
+from langchain_core.tools import BaseTool, tool
+from langgraph.prebuilt import ToolRuntime
+from langgraph.types import Command
+from pydantic import BaseModel, Field
+
+from tools.cart.models import Cart
+from tools.context import TurnContext
+from tools.customers.models import CustomerInfo
+from tools.money import format_brl
+from tools.orders import service
+from tools.orders.models import Checkout, OrderInfo, PaymentMethod
+from tools.results import ToolError
+
+log = logging.getLogger(__name__)
+
+
+class _View(BaseModel):
+    """The parts of the conversation state these tools read (tools can't import the graph's state class)."""
+
+    locale: str = "pt-BR"
+    customer: CustomerInfo | None = None
+    cart: Cart = Cart()
+    checkout: Checkout = Checkout()
+    order: OrderInfo | None = None
+
+
+def _state(runtime: ToolRuntime) -> _View:
+    st = runtime.state
+    if isinstance(st, dict):
+        return _View.model_validate(st)
+    return _View.model_validate({k: getattr(st, k) for k in _View.model_fields if hasattr(st, k)})
+
+
+def _reply(runtime: ToolRuntime, result: BaseModel | str, **updates: Any) -> Command[Any]:
+    body = result if isinstance(result, str) else result.model_dump_json()
+    return Command(update={**updates, "messages": [ToolMessage(body, tool_call_id=runtime.tool_call_id)]})
+
+
+def _internal() -> str:
+    return ToolError(
+        error="internal", message="Something went wrong on our side; apologise and try again."
+    ).model_dump_json()
+
+
+@tool("checkout_summary")
+async def checkout_summary(*, runtime: ToolRuntime) -> Command[Any] | str:
+    """Show the order before paying: lines at today's prices, delivery fee, total, address, payment method."""
+    try:
+        ctx = cast(TurnContext, runtime.context)
+        st = _state(runtime)
+        async with ctx.pool.connection() as conn:
+            try:
+                summary, cart, checkout = await service.summarize(
+                    conn, ctx, st.customer, st.cart, st.checkout, st.locale
+                )
+            except service.CheckoutError as exc:
+                return exc.tool_error.model_dump_json()
+        checkout = checkout.model_copy(update={"awaiting_confirmation": summary.ready})
+        awaiting = "payment.confirm" if summary.ready else "payment.method"
+        return _reply(runtime, summary, cart=cart, checkout=checkout, awaiting=awaiting)
+    except Exception:
+        log.exception("checkout_summary failed")
+        return _internal()
+
+
+class SetPaymentMethodArgs(BaseModel):
+    """How the customer pays."""
+
+    method: PaymentMethod = Field(description="pix, card (online link) or cash (on delivery).")
+    change_for: Decimal | None = Field(
+        None, description="Cash only: the note the customer pays with ('troco para 100' → 100). Omit if no change."
+    )
+
+
+@tool("set_payment_method", args_schema=SetPaymentMethodArgs)
+async def set_payment_method(
+    method: PaymentMethod, change_for: Decimal | None = None, *, runtime: ToolRuntime
+) -> Command[Any] | str:
+    """Set how the customer pays; returns the summary to confirm ("Confirma?")."""
+    try:
+        ctx = cast(TurnContext, runtime.context)
+        st = _state(runtime)
+        if st.cart.is_empty and st.order is not None and st.order.status == "awaiting_payment":
+            # the order is placed but its payment failed or the customer wants to pay another way
+            try:
+                placed = await service.retry_payment(ctx, st.customer, st.order.id, method, change_for, st.locale)
+            except service.CheckoutError as exc:
+                return exc.tool_error.model_dump_json()
+            awaiting = "payment.retry" if placed.payment_failed else None
+            return _reply(runtime, placed, order=service.order_info(placed), awaiting=awaiting)
+        async with ctx.pool.connection() as conn:
+            try:
+                summary, cart, checkout = await service.summarize(
+                    conn,
+                    ctx,
+                    st.customer,
+                    st.cart,
+                    st.checkout.model_copy(update={"payment_method": method}),
+                    st.locale,
+                )
+                change = service.check_change(method, change_for, summary.total, st.locale)
+            except service.CheckoutError as exc:
+                return exc.tool_error.model_dump_json()
+        checkout = checkout.model_copy(update={"change_for": change, "awaiting_confirmation": True})
+        summary = summary.model_copy(
+            update={
+                "change_for": change,
+                "change_for_text": format_brl(change, st.locale) if change is not None else None,
+            }
+        )
+        return _reply(runtime, summary, cart=cart, checkout=checkout, awaiting="payment.confirm")
+    except Exception:
+        log.exception("set_payment_method failed")
+        return _internal()
+
+
+@tool("place_order")
+async def place_order(*, runtime: ToolRuntime) -> Command[Any] | str:
+    """Place the order after the customer confirmed the summary ("sim", "confirma")."""
+    try:
+        ctx = cast(TurnContext, runtime.context)
+        st = _state(runtime)
+        try:
+            placed = await service.place_order(ctx, st.customer, st.cart, st.checkout, st.locale)
+        except service.CheckoutError as exc:
+            return exc.tool_error.model_dump_json()
+        cart = Cart(revision=st.cart.revision + 1, next_line_id=st.cart.next_line_id)
+        return _reply(
+            runtime,
+            placed,
+            cart=cart,
+            checkout=Checkout(),
+            order=service.order_info(placed),
+            awaiting="payment.retry" if placed.payment_failed else None,
+        )
+    except Exception:
+        log.exception("place_order failed")
+        return _internal()
+
+
+@tool("order_status")
+async def order_status(*, runtime: ToolRuntime) -> str:
+    """The status of the customer's current (or last) order, and its payment link if still unpaid."""
+    try:
+        ctx = cast(TurnContext, runtime.context)
+        st = _state(runtime)
+        result = await service.status_of(ctx, st.customer, st.order.id if st.order else None, st.locale)
+        return result.model_dump_json()
+    except Exception:
+        log.exception("order_status failed")
+        return _internal()
+
+
+PAYMENT_TOOLS: list[BaseTool] = [checkout_summary, set_payment_method, place_order, order_status]
