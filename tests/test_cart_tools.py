@@ -337,3 +337,9 @@ def test_no_cart_tool_takes_a_price() -> None:
         assert "runtime" not in props, t.name
         if "qty" in props:
             assert props["qty"]["type"] == "integer"
+
+
+async def test_a_category_word_asks_which_item(ctx: TurnContext) -> None:
+    res = await Chat(ctx)("add_to_cart", item="um hamburguer")
+    assert res["error"] == "ambiguous_item"
+    assert {"X-Burger", "X-Salada", "Veggie Burger"} <= set(res["suggestions"])

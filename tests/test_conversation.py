@@ -84,8 +84,8 @@ async def test_new_customer_orders_and_pays_by_pix(demo: Pool, redis) -> None:  
             assert sig, page.text[:500]
             paid = await http.post(links[0].split("?")[0], data={"sig": sig.group(1)})
             assert paid.status_code == 200
-        order = await _one(demo, "SELECT status FROM orders WHERE id = %s", order["id"])
-        assert order["status"] == "paid"
+        paid_order = await _one(demo, "SELECT status FROM orders WHERE id = %s", order["id"])
+        assert paid_order["status"] == "paid"
         outbox = await _one(demo, "SELECT count(*) AS n FROM outbox WHERE event_type = 'order.placed'")
         assert outbox["n"] == 1
         total = await _one(demo, "SELECT total FROM orders WHERE id = %s", order["id"])
