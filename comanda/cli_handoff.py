@@ -103,14 +103,18 @@ def handoff_show(
 def handoff_reply(
     ticket_id: Annotated[int, typer.Argument(help="Ticket number.")],
     text: Annotated[str, typer.Argument(help="The reply to the customer.")],
+    agent: Annotated[str, typer.Option(help="The name the customer sees.")] = "Atendente",
 ) -> None:
-    """Store an agent's reply on an open ticket."""
+    """Send an agent's reply to the customer and store it on the open ticket."""
+    from comanda.handoff_actions import send_agent_reply
 
     async def run(pool: Pool) -> HandoffTicket | str:
         try:
-            return await record_agent_reply(pool, ticket_id, text)
+            ticket = await record_agent_reply(pool, ticket_id, text)
         except (TicketNotFound, TicketClosed, ValueError) as exc:
             return str(exc)
+        await send_agent_reply(pool, ticket, text, agent)
+        return ticket
 
     result = _run_with_db(run)
     if isinstance(result, str):
@@ -123,14 +127,23 @@ def handoff_reply(
 def handoff_resolve(ticket_id: Annotated[int, typer.Argument(help="Ticket number.")]) -> None:
     """Mark a ticket resolved (the bot takes the conversation back)."""
 
-    async def run(pool: Pool) -> HandoffTicket | None:
+    from comanda.cli import _settings
+    from comanda.handoff_actions import give_back_to_bot
+
+    settings = _settings()
+
+    async def run(pool: Pool) -> tuple[HandoffTicket, list[str]] | None:
         try:
-            return await resolve_ticket(pool, ticket_id)
+            ticket = await resolve_ticket(pool, ticket_id)
         except TicketNotFound:
             return None
+        return ticket, await give_back_to_bot(pool, settings, ticket)
 
-    ticket = _run_with_db(run)
-    if ticket is None:
+    done = _run_with_db(run)
+    if done is None:
         err.print(f"[bold red]error:[/] no ticket {ticket_id}")
         raise typer.Exit(1)
-    out.print(f"ticket #{ticket.id} is {ticket.status}")
+    ticket, replies = done
+    out.print(f"ticket #{ticket.id} is {ticket.status}; the bot has the conversation again")
+    for reply in replies:
+        out.print(f"  bot → {ticket.phone}: {reply}", markup=False, highlight=False)

@@ -16,9 +16,6 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Command, interrupt
-from tools.cart.tools import CART_TOOLS
-from tools.handoff.tools import HANDOFF_TOOLS
-from tools.orders.tools import PAYMENT_TOOLS
 
 from graph import guard
 from graph.agent import build_agent, current_turn_start
@@ -27,10 +24,13 @@ from graph.offline.parsing import detect_locale
 from graph.router import make_router, turn_text
 from graph.state import ConversationState
 from prompts import PromptSet, load_prompt_set
+from tools.cart.tools import CART_TOOLS
 from tools.context import TurnContext
 from tools.customers.service import identify_customer
 from tools.customers.tools import REGISTRATION_TOOLS
+from tools.handoff.tools import HANDOFF_TOOLS
 from tools.menu.tools import MENU_TOOLS
+from tools.orders.tools import PAYMENT_TOOLS
 
 # enough for the model to follow the conversation; older turns live in the database (orders, customer)
 KEEP_MESSAGES = 30
@@ -41,6 +41,7 @@ _GUARD_REPLIES = {
     "too_long": "fallback.too_long",
     "other_language": "fallback.other_language",
     "gibberish": "fallback.not_understood",
+    "price_injection": "fallback.price_injection",
 }
 
 

@@ -29,21 +29,25 @@ def make_chat_model(config: ModelConfig) -> BaseChatModel:
 
         return OfflineChatModel()
     if spec.startswith("bedrock:"):
+        from botocore.config import Config
         from langchain_aws import ChatBedrockConverse
 
         return ChatBedrockConverse(
-            model=spec.removeprefix("bedrock:"),
+            model_id=spec.removeprefix("bedrock:"),
             region_name=config.aws_region,
             endpoint_url=config.bedrock_endpoint_url,
             temperature=config.temperature,
             max_tokens=1024,
+            config=Config(
+                retries={"max_attempts": config.max_retries + 1, "mode": "standard"}, read_timeout=config.timeout_s
+            ),
         )
     if spec.startswith("openai:"):
         from langchain_openai import ChatOpenAI
 
         return ChatOpenAI(
             model=spec.removeprefix("openai:"),
-            api_key=config.openai_api_key,  # type: ignore[arg-type]
+            api_key=config.openai_api_key,  # type: ignore[arg-type,unused-ignore]
             base_url=config.openai_base_url,
             temperature=config.temperature,
             timeout=config.timeout_s,

@@ -16,6 +16,7 @@ from graph.agent import current_turn_start
 from graph.state import ConversationState, RouteDecision
 from memory.checkpointer import prune_thread
 from tools.context import TurnContext
+from tools.handoff.service import record_customer_message
 
 
 class ToolCallTrace(BaseModel):
@@ -80,6 +81,9 @@ class ConversationRunner:
         config = self._config(ctx)
         snapshot = await self.graph.aget_state(config)
         if snapshot.interrupts:
+            # a person has the conversation: the customer's words go to their ticket, the bot stays silent
+            for text in texts:
+                await record_customer_message(ctx.pool, ctx.tenant.id, ctx.thread_id, text)
             return TurnResult(paused=True, elapsed_ms=(time.perf_counter() - started) * 1000)
         ids = [human_message_id(i) for i in message_ids] if message_ids else [None] * len(texts)
         existing: list[AnyMessage] = list(snapshot.values.get("messages", [])) if snapshot.values else []

@@ -8,15 +8,35 @@ dies mid-way) and keep only each thread's latest checkpoint: resuming never need
 from __future__ import annotations
 
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
 from memory.db import Pool
 
 _SETUP_LOCK = 0x636B7074  # serialises the saver's own CREATE TABLEs across processes
 
 
+# the state's own types: the serializer refuses to rebuild anything not listed (no arbitrary class loading)
+STATE_TYPES = [
+    ("tools.cart.models", "Cart"),
+    ("tools.cart.models", "CartLine"),
+    ("tools.cart.models", "ChosenOption"),
+    ("tools.cart.models", "PendingLine"),
+    ("tools.customers.models", "CustomerInfo"),
+    ("tools.customers.models", "AddressInfo"),
+    ("tools.customers.models", "LastOrder"),
+    ("tools.customers.models", "RegistrationDraft"),
+    ("tools.customers.models", "AddressDraft"),
+    ("tools.orders.models", "Checkout"),
+    ("tools.orders.models", "OrderInfo"),
+    ("graph.state", "RouteDecision"),
+    ("graph.state", "ConversationState"),
+]
+
+
 async def make_checkpointer(pool: Pool) -> AsyncPostgresSaver:
     """An `AsyncPostgresSaver` on our pool, with its tables created if missing."""
-    saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
+    serde = JsonPlusSerializer(allowed_msgpack_modules=STATE_TYPES)
+    saver = AsyncPostgresSaver(pool, serde=serde)  # type: ignore[arg-type]
     async with pool.connection() as conn:
         await conn.execute("SELECT pg_advisory_lock(%s)", (_SETUP_LOCK,))
         try:

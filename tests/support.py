@@ -7,9 +7,8 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 
 import uvicorn
-from fastapi import FastAPI
-
 from conftest import free_port
+from fastapi import FastAPI
 
 
 @contextlib.asynccontextmanager
@@ -24,7 +23,7 @@ async def live_app(make_app: Callable[[str], FastAPI]) -> AsyncIterator[str]:
         uvicorn.Config(make_app(base), host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     )
     task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn exposes no event for "started"
+    while not server.started:
         if task.done():
             task.result()
         await asyncio.sleep(0.01)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from graph.guard import is_price_injection
 from graph.offline import parsing as p
 from graph.offline.view import ToolExchange, TurnView
 from prompts import PromptSet
@@ -77,24 +78,6 @@ def decide(view: TurnView, prompts: PromptSet) -> Decision:
 
 
 # --- shared -----------------------------------------------------------------------------------------------
-
-_INJECTION = re.compile(
-    r"(ignor\w*|esque[cç]\w*|forget|disregard|system prompt|instru[cç]\w*|instructions|you are now|"
-    r"finja|pretend|jailbreak|administrador|admin mode)",
-    re.IGNORECASE,
-)
-_PRICE_SETTING = re.compile(
-    r"(r\$\s*\d|\bcust(e|ar|a)\b|\bcost\b|\bpre[cç]o\b|\bprice\b|de gra[cç]a|\bfree\b|desconto|discount|\bgratis\b)",
-    re.IGNORECASE,
-)
-
-
-def is_price_injection(text: str) -> bool:
-    """The customer is trying to set a price or talk the bot out of its rules."""
-    if _INJECTION.search(text) and (_PRICE_SETTING.search(text) or "prompt" in text.lower()):
-        return True
-    # "a pizza por R$ 1" / "make it cost 1 real": a price proposed by the customer
-    return bool(re.search(r"(por|for|a|at|cost\w*|cust\w*)\s+r\$\s*\d", text, re.IGNORECASE))
 
 
 def not_understood(say: Say, key: str = "fallback.not_understood", **fields: Any) -> Decision:
