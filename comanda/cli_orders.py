@@ -10,7 +10,7 @@ import typer
 from pydantic import BaseModel
 from rich.table import Table
 
-from comanda.cli import _run_with_db, err, out
+from comanda.cli_common import _run_with_db, err, out
 from memory.db import Pool
 from memory.repos import orders as order_repo
 from memory.repos import payments as payment_repo

@@ -10,7 +10,10 @@ from rich.console import Console
 
 from comanda.runtime import Infra, open_connections, prepare_database, start_infra
 from comanda.settings import Settings
+from comanda.wiring import secret_key
 from server.app import Resources, create_app
+from server.channels import ConsoleChannel
+from server.payments import PaymentDeps
 
 console = Console()
 
@@ -30,7 +33,8 @@ async def _serve(settings: Settings, infra: Infra) -> None:
     seeded = await prepare_database(infra.database_url, seed_demo=settings.demo_seed)
     conns = await open_connections(settings, infra)
     try:
-        app = create_app(Resources(pool=conns.pool, redis=conns.redis))
+        payments = PaymentDeps(conns.pool, ConsoleChannel(conns.pool), secret_key(settings), settings.public_base_url)
+        app = create_app(Resources(pool=conns.pool, redis=conns.redis, payments=payments))
         config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning")
         server = uvicorn.Server(config)
         announce = asyncio.create_task(_announce(server, settings, infra.notes, seeded is not None))

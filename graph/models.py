@@ -38,8 +38,9 @@ def make_chat_model(config: ModelConfig) -> BaseChatModel:
             endpoint_url=config.bedrock_endpoint_url,
             temperature=config.temperature,
             max_tokens=1024,
+            # botocore counts retries after the first attempt here, like OpenAI's client does
             config=Config(
-                retries={"max_attempts": config.max_retries + 1, "mode": "standard"}, read_timeout=config.timeout_s
+                retries={"max_attempts": config.max_retries, "mode": "standard"}, read_timeout=config.timeout_s
             ),
         )
     if spec.startswith("openai:"):

@@ -92,7 +92,9 @@ async def serve(name: str, brain: Brain) -> AsyncIterator[Provider]:
     if name == "bedrock":
         bedrock = FakeBedrock(brain, region="us-east-1", access_key=AWS_KEY, secret_key=AWS_SECRET)
         async with bedrock.serve() as url:
-            config = ModelConfig(spec=f"bedrock:{BEDROCK_MODEL}", aws_region="us-east-1", bedrock_endpoint_url=url)
+            config = ModelConfig(
+                spec=f"bedrock:{BEDROCK_MODEL}", aws_region="us-east-1", bedrock_endpoint_url=url, max_retries=1
+            )
             yield Provider(name, bedrock, make_chat_model(config))
         return
     openai = FakeOpenAI(brain, api_key=OPENAI_KEY)
