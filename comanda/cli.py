@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import sys
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
@@ -255,6 +254,23 @@ def _delta(amount: Decimal, locale: str) -> str:
     return f" {'+' if amount > 0 else '-'}{format_brl(abs(amount), locale)}"
 
 
+bench_app = typer.Typer(help="Benchmarks (scripts that print figures; not tests).", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("graph")
+def bench_graph(
+    conversations: Annotated[int, typer.Option(help="Conversations per set-up.")] = 20,
+    turns: Annotated[int, typer.Option(help="Turns per conversation (at least 12).")] = 20,
+    database_url: Annotated[str | None, typer.Option(help="Use this database instead of a throw-away one.")] = None,
+) -> None:
+    """Graph overhead per turn (p50/p95/p99, offline model, Postgres checkpoints) and checkpoint bytes."""
+    from comanda.bench_graph import print_report, run
+
+    report = run(turns=turns, conversations=conversations, database_url=database_url)
+    print_report(report)
+
+
 def _register_subcommands() -> None:
     # imported late: they reuse this module's helpers
     from comanda.cli_handoff import handoff_app
@@ -273,4 +289,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -40,7 +40,7 @@ class FastClassifier:
                 norm = normalize(text)
                 if norm:
                     self._texts.append(norm)
-                    self._labels.append(intent)  # type: ignore[arg-type]
+                    self._labels.append(intent)  # type: ignore[arg-type,unused-ignore]
 
     def classify(self, text: str) -> Classification | None:
         """Best intent for `text`, or None when it has no words to match."""

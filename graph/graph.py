@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, RemoveMessage, ToolMessage
+from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, RemoveMessage, ToolMessage
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
@@ -139,7 +139,7 @@ def _is_error(message: ToolMessage) -> bool:
     return isinstance(data, dict) and data.get("kind") == "error"
 
 
-def _trim(messages: list[AnyMessage]) -> list[AnyMessage]:
+def _trim(messages: list[AnyMessage]) -> list[BaseMessage]:
     """Remove the oldest messages beyond KEEP_MESSAGES, cutting only where a customer message starts."""
     if len(messages) <= KEEP_MESSAGES:
         return []

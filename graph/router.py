@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
@@ -38,10 +40,12 @@ def _awaiting_intent(state: ConversationState) -> Intent | None:
     if not state.awaiting:
         return None
     head = state.awaiting.split(".", 1)[0]
-    return head if head in ("menu", "cart", "registration", "payment") else None  # type: ignore[return-value]
+    return head if head in ("menu", "cart", "registration", "payment") else None  # type: ignore[return-value,unused-ignore]
 
 
-def make_router(classifier: FastClassifier, model: BaseChatModel, prompts: PromptSet):  # type: ignore[no-untyped-def]
+def make_router(
+    classifier: FastClassifier, model: BaseChatModel, prompts: PromptSet
+) -> Callable[..., Awaitable[Command[Intent]]]:
     """The router node, closed over its classifier and model."""
     structured = model.with_structured_output(RouteChoice)
 

@@ -7,7 +7,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, RemoveMessage, ToolMessage
+from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, RemoveMessage, ToolMessage
+from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 from pydantic import BaseModel, ConfigDict
@@ -65,7 +66,7 @@ class ConversationRunner:
         self.graph = graph
         self.prune = prune
 
-    def _config(self, ctx: TurnContext) -> dict[str, Any]:
+    def _config(self, ctx: TurnContext) -> RunnableConfig:
         return {"configurable": {"thread_id": ctx.thread_id}, "recursion_limit": 60}
 
     async def is_paused(self, ctx: TurnContext) -> bool:
@@ -90,15 +91,15 @@ class ConversationRunner:
         known = {m.id for m in existing}
         if message_ids and all(i in known for i in ids) and not _unfinished(existing):
             return TurnResult(duplicate=True, elapsed_ms=(time.perf_counter() - started) * 1000)
-        humans: list[AnyMessage] = [HumanMessage(t, id=i) for t, i in zip(texts, ids, strict=True)]
-        repair: list[AnyMessage] = [RemoveMessage(id=m.id) for m in _orphans(existing) if m.id]
-        out = await self.graph.ainvoke({"messages": [*repair, *humans]}, config, context=ctx, durability="exit")
+        humans: list[BaseMessage] = [HumanMessage(t, id=i) for t, i in zip(texts, ids, strict=True)]
+        repair: list[BaseMessage] = [RemoveMessage(id=m.id) for m in _orphans(existing) if m.id]
+        out = await self.graph.ainvoke({"messages": [*repair, *humans]}, config, context=ctx, durability="exit")  # type: ignore[call-overload,unused-ignore]
         return await self._result(ctx, out, started)
 
     async def resume(self, ctx: TurnContext, value: Any) -> TurnResult:
         """Give the conversation back to the bot after a human agent handled it."""
         started = time.perf_counter()
-        out = await self.graph.ainvoke(Command(resume=value), self._config(ctx), context=ctx, durability="exit")
+        out = await self.graph.ainvoke(Command(resume=value), self._config(ctx), context=ctx, durability="exit")  # type: ignore[call-overload,unused-ignore]
         return await self._result(ctx, out, started, resumed=True)
 
     async def _result(self, ctx: TurnContext, out: Any, started: float, *, resumed: bool = False) -> TurnResult:
@@ -150,8 +151,8 @@ def _model_traces(turn: Sequence[AnyMessage], route: RouteDecision | None) -> li
     traces = [
         ModelCallTrace(
             node=m.name,
-            tokens_in=(m.usage_metadata or {}).get("input_tokens", 0),
-            tokens_out=(m.usage_metadata or {}).get("output_tokens", 0),
+            tokens_in=m.usage_metadata["input_tokens"] if m.usage_metadata else 0,
+            tokens_out=m.usage_metadata["output_tokens"] if m.usage_metadata else 0,
         )
         for m in turn
         if isinstance(m, AIMessage) and m.name not in ("guard", "handoff_pause")

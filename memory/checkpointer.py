@@ -36,7 +36,7 @@ STATE_TYPES = [
 async def make_checkpointer(pool: Pool) -> AsyncPostgresSaver:
     """An `AsyncPostgresSaver` on our pool, with its tables created if missing."""
     serde = JsonPlusSerializer(allowed_msgpack_modules=STATE_TYPES)
-    saver = AsyncPostgresSaver(pool, serde=serde)  # type: ignore[arg-type]
+    saver = AsyncPostgresSaver(pool, serde=serde)  # type: ignore[arg-type,unused-ignore]
     async with pool.connection() as conn:
         await conn.execute("SELECT pg_advisory_lock(%s)", (_SETUP_LOCK,))
         try:

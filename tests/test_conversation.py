@@ -254,3 +254,10 @@ async def asyncio_subprocess(*args: str):  # type: ignore[no-untyped-def]
     import subprocess
 
     return await asyncio.to_thread(subprocess.run, list(args), capture_output=True, text=True, timeout=120)
+
+
+async def test_a_question_about_delivery_is_not_taken_for_an_item(demo: Pool) -> None:
+    chat = await open_chat(demo, "+5511999990006")
+    reply = await chat.say("quanto é a entrega?")
+    assert "R$ 7,50" in reply, chat.dump()  # the demo restaurant's fee, from the database
+    assert chat.last and chat.last.state and chat.last.state.pending is None and chat.last.state.cart.is_empty

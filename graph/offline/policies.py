@@ -127,6 +127,9 @@ def route(view: TurnView, say: Say) -> Decision:
     """Structured routing when the fast classifier was unsure: keyword cues, then order-like text, else smalltalk."""
     text = view.text
     intent = "smalltalk"
+    if (has_any(text, _FEE) or has_any(text, _HOURS)) and not re.search(r"\d", text):
+        # "quanto é a entrega?" is a question about the restaurant, not an item called "entrega"
+        return call("RouteChoice", intent="menu")
     for name, words in _ROUTE_WORDS:
         if has_any(text, words):
             intent = name
