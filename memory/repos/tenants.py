@@ -71,21 +71,18 @@ async def list_all(conn: Conn) -> list[Tenant]:
     return [Tenant.model_validate(r) for r in await cur.fetchall()]
 
 
+def _params(fields: TenantFields) -> dict[str, Any]:
+    return {**fields.model_dump(exclude={"hours"}), "hours": Jsonb(fields.hours)}
+
+
 async def insert(conn: Conn, fields: TenantFields) -> Tenant:
     """Create a tenant; the slug and WhatsApp number must be free."""
     cur = await conn.execute(
         f"""INSERT INTO tenants (slug, name, whatsapp, address, timezone, locale, delivery_fee, hours)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING {_COLUMNS}""",
-        (
-            fields.slug,
-            fields.name,
-            fields.whatsapp,
-            fields.address,
-            fields.timezone,
-            fields.locale,
-            fields.delivery_fee,
-            Jsonb(fields.hours),
-        ),
+            VALUES (%(slug)s, %(name)s, %(whatsapp)s, %(address)s, %(timezone)s, %(locale)s, %(delivery_fee)s,
+                    %(hours)s)
+            RETURNING {_COLUMNS}""",
+        _params(fields),
     )
     row = await cur.fetchone()
     assert row is not None
@@ -95,26 +92,12 @@ async def insert(conn: Conn, fields: TenantFields) -> Tenant:
 async def update_if_changed(conn: Conn, tenant_id: int, fields: TenantFields) -> bool:
     """Overwrite a tenant's settings; returns False (and writes nothing) when they are already equal."""
     cur = await conn.execute(
-        """UPDATE tenants SET name = %s, whatsapp = %s, address = %s, timezone = %s, locale = %s,
-                  delivery_fee = %s, hours = %s, updated_at = now()
-            WHERE id = %s AND (name, whatsapp, address, timezone, locale, delivery_fee, hours)
-                  IS DISTINCT FROM (%s, %s, %s, %s, %s, %s::numeric(12,2), %s::jsonb)""",
-        (
-            fields.name,
-            fields.whatsapp,
-            fields.address,
-            fields.timezone,
-            fields.locale,
-            fields.delivery_fee,
-            Jsonb(fields.hours),
-            tenant_id,
-            fields.name,
-            fields.whatsapp,
-            fields.address,
-            fields.timezone,
-            fields.locale,
-            fields.delivery_fee,
-            Jsonb(fields.hours),
-        ),
+        """UPDATE tenants SET name = %(name)s, whatsapp = %(whatsapp)s, address = %(address)s,
+                  timezone = %(timezone)s, locale = %(locale)s, delivery_fee = %(delivery_fee)s,
+                  hours = %(hours)s, updated_at = now()
+            WHERE id = %(id)s AND (name, whatsapp, address, timezone, locale, delivery_fee, hours)
+                  IS DISTINCT FROM (%(name)s, %(whatsapp)s, %(address)s, %(timezone)s, %(locale)s,
+                                    %(delivery_fee)s::numeric(12,2), %(hours)s::jsonb)""",
+        {**_params(fields), "id": tenant_id},
     )
     return cur.rowcount > 0
