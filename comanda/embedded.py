@@ -63,16 +63,17 @@ class EmbeddedServers:
 
     def stop(self) -> None:
         """Stop both servers (Postgres only when no other process of ours still holds it)."""
+        owner = self._valkey is not None  # the process that started Valkey (`comanda serve`) owns the file
         self.stop_redis()
         if self._pg is not None:
             self._pg.cleanup()
             self._pg = None
-        runtime = self.data_dir / RUNTIME_FILE
-        runtime.unlink(missing_ok=True)
+        if owner:
+            (self.data_dir / RUNTIME_FILE).unlink(missing_ok=True)
 
     def _write_runtime(self) -> None:
         # other processes (`comanda worker`, `comanda chat`) find the running embedded servers here
-        (self.data_dir / RUNTIME_FILE).write_text(json.dumps(self.urls))
+        (self.data_dir / RUNTIME_FILE).write_text(json.dumps({**read_runtime(self.data_dir), **self.urls}))
 
 
 def read_runtime(data_dir: Path) -> dict[str, str]:

@@ -10,41 +10,72 @@ from rich.console import Console
 
 from comanda.runtime import Infra, open_connections, prepare_database, start_infra
 from comanda.settings import Settings
-from comanda.wiring import secret_key
+from comanda.wiring import (
+    build_worker,
+    media_signer,
+    outbound_channel,
+    queue_settings,
+    secret_key,
+    webhook_auth_token,
+)
 from server.app import Resources, create_app
-from server.channels import ConsoleChannel
 from server.payments import PaymentDeps
+from server.queue import InboundQueue
+from server.twilio_webhook import TenantDirectory, TwilioWebhookDeps
 
 console = Console()
 
 
-def run_server(settings: Settings) -> None:
-    """Serve until interrupted; stop the embedded servers we started on the way out."""
+def run_server(settings: Settings, *, worker: bool = True) -> None:
+    """Serve (with one in-process queue worker unless told not to) until interrupted; stop what we started."""
     infra = start_infra(settings)
     try:
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(_serve(settings, infra))
+            asyncio.run(_serve(settings, infra, worker=worker))
     finally:
         infra.stop()
         console.print("[dim]stopped; data kept for the next run[/]")
 
 
-async def _serve(settings: Settings, infra: Infra) -> None:
+async def _serve(settings: Settings, infra: Infra, *, worker: bool) -> None:
     seeded = await prepare_database(infra.database_url, seed_demo=settings.demo_seed)
     conns = await open_connections(settings, infra)
+    channel = outbound_channel(settings, conns.pool)
+    stop = asyncio.Event()
+    worker_task: asyncio.Task[None] | None = None
     try:
-        payments = PaymentDeps(conns.pool, ConsoleChannel(conns.pool), secret_key(settings), settings.public_base_url)
-        app = create_app(Resources(pool=conns.pool, redis=conns.redis, payments=payments))
+        payments = PaymentDeps(conns.pool, channel, secret_key(settings), settings.public_base_url)
+        twilio = TwilioWebhookDeps(
+            pool=conns.pool,
+            queue=InboundQueue(conns.redis, queue_settings(settings)),
+            auth_token=webhook_auth_token(settings),
+            public_base_url=settings.public_base_url,
+            tenants=TenantDirectory(conns.pool),
+        )
+        app = create_app(
+            Resources(
+                pool=conns.pool, redis=conns.redis, payments=payments, twilio=twilio, media=media_signer(settings)
+            )
+        )
+        if worker:
+            worker_task = asyncio.create_task(
+                (await build_worker(settings, conns.pool, conns.redis, channel)).run(stop)
+            )
         config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning")
         server = uvicorn.Server(config)
-        announce = asyncio.create_task(_announce(server, settings, infra.notes, seeded is not None))
+        announce = asyncio.create_task(_announce(server, settings, infra.notes, seeded is not None, worker))
         await server.serve()
         announce.cancel()
     finally:
+        stop.set()
+        if worker_task is not None:
+            await worker_task
+        if hasattr(channel, "close"):
+            await channel.close()
         await conns.close()
 
 
-async def _announce(server: uvicorn.Server, settings: Settings, notes: list[str], seeded: bool) -> None:
+async def _announce(server: uvicorn.Server, settings: Settings, notes: list[str], seeded: bool, worker: bool) -> None:
     while not server.started:  # noqa: ASYNC110 - uvicorn exposes no event for "started"
         await asyncio.sleep(0.05)
     base = f"http://{settings.host}:{settings.port}"
@@ -54,7 +85,12 @@ async def _announce(server: uvicorn.Server, settings: Settings, notes: list[str]
     if seeded:
         console.print("  • seeded the demo restaurant (slug [bold]demo[/])")
     console.print(f"  • model: {settings.model}")
+    console.print(
+        f"  • WhatsApp: {'Twilio' if settings.twilio_account_sid else 'console channel (no Twilio credentials)'}"
+    )
+    console.print(f"  • queue worker: {'in this process' if worker else 'none here: run `comanda worker`'}")
     console.print("\nNext:")
     console.print(f"  • API docs:   {base}/docs      readiness: {base}/readyz")
+    console.print("  • chat:       .venv/bin/comanda chat --tenant demo --phone +5511999990001")
     console.print("  • the menu:   .venv/bin/comanda menu show --tenant demo")
     console.print("  • stop:       Ctrl-C (the data stays in .comanda/ for the next run)\n")

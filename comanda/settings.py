@@ -50,6 +50,19 @@ class Settings(BaseSettings):
         None, validation_alias=AliasChoices("COMANDA_TWILIO_AUTH_TOKEN", "TWILIO_AUTH_TOKEN")
     )
 
+    # Twilio's API base URL: only for pointing the real client at a test double
+    twilio_api_base_url: str | None = None
+    # Content template (one variable, {{1}} = our text) for proactive messages outside the 24-hour window
+    twilio_notification_content_sid: str | None = None
+
+    # the inbound queue and its workers
+    coalesce_window_ms: int = Field(1500, ge=0, le=30_000)
+    queue_reclaim_idle_ms: int = Field(30_000, ge=200)
+    queue_lock_ttl_ms: int = Field(30_000, ge=300)
+    queue_max_attempts: int = Field(5, ge=1)
+    queue_prefix: str = "comanda"
+    worker_slots: int = Field(8, ge=1, le=256)
+
     payments: Literal["simulated", "asaas"] = "simulated"
     asaas_api_key: SecretStr | None = None
     asaas_base_url: str = "https://sandbox.asaas.com/api/v3"

@@ -6,6 +6,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from redis.asyncio import Redis
+
 from comanda.settings import Settings
 from graph.graph import build_graph
 from graph.models import ModelConfig, make_chat_model
@@ -14,6 +16,12 @@ from memory.checkpointer import make_checkpointer
 from memory.db import Pool
 from memory.repos.tenants import Tenant
 from prompts import PromptSet, load_prompt_set
+from server.channels import ConsoleChannel, OutboundChannel
+from server.media import MediaSigner
+from server.queue import InboundQueue, QueueSettings
+from server.turns import ConversationTurns
+from server.twilio_channel import TwilioChannel, TwilioConfig
+from server.worker import Worker
 from tools.context import TurnContext
 from tools.payments.provider import PaymentProvider
 from tools.payments.simulated import SimulatedPayments
@@ -66,3 +74,59 @@ async def build_conversation(settings: Settings, pool: Pool, *, prompts: str | N
     graph = build_graph(make_chat_model(model_config(settings)), prompt_set, checkpointer=checkpointer)
     payments = SimulatedPayments(settings.public_base_url, secret_key(settings))
     return Conversation(ConversationRunner(graph), prompt_set, payments, settings.public_base_url, pool)
+
+
+def webhook_auth_token(settings: Settings) -> str:
+    """The token Twilio signs webhooks with: Twilio's auth token, or our local secret in the embedded mode."""
+    if settings.twilio_auth_token is not None:
+        return settings.twilio_auth_token.get_secret_value()
+    return secret_key(settings).decode()
+
+
+def queue_settings(settings: Settings) -> QueueSettings:
+    """The inbound queue's timings from settings."""
+    return QueueSettings(
+        prefix=settings.queue_prefix,
+        coalesce_window_ms=settings.coalesce_window_ms,
+        lock_ttl_ms=settings.queue_lock_ttl_ms,
+        reclaim_idle_ms=settings.queue_reclaim_idle_ms,
+        max_attempts=settings.queue_max_attempts,
+    )
+
+
+def outbound_channel(settings: Settings, pool: Pool) -> OutboundChannel:
+    """Twilio when its credentials are set, otherwise the console channel."""
+    if settings.twilio_account_sid and settings.twilio_auth_token is not None:
+        return TwilioChannel(
+            pool,
+            TwilioConfig(
+                account_sid=settings.twilio_account_sid,
+                auth_token=settings.twilio_auth_token,
+                status_callback_url=settings.public_base_url.rstrip("/") + "/twilio/status",
+                api_base_url=settings.twilio_api_base_url,
+                notification_content_sid=settings.twilio_notification_content_sid,
+            ),
+        )
+    return ConsoleChannel(pool)
+
+
+def media_signer(settings: Settings) -> MediaSigner:
+    """Signs the media URLs we hand to Twilio (PIX QR codes)."""
+    return MediaSigner(secret_key(settings), settings.public_base_url)
+
+
+async def build_worker(
+    settings: Settings, pool: Pool, redis: Redis, channel: OutboundChannel, *, slots: int | None = None
+) -> Worker:
+    """A queue worker running turns of the configured conversation and replying through `channel`."""
+    conversation = await build_conversation(settings, pool)
+    turns = ConversationTurns(
+        pool=pool,
+        runner=conversation.runner,
+        channel=channel,
+        context_for=conversation.context,
+        redis=redis,
+        media=media_signer(settings),
+        prefix=settings.queue_prefix,
+    )
+    return Worker(InboundQueue(redis, queue_settings(settings)), turns, slots=slots or settings.worker_slots)

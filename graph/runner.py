@@ -90,7 +90,12 @@ class ConversationRunner:
         existing: list[AnyMessage] = list(snapshot.values.get("messages", [])) if snapshot.values else []
         known = {m.id for m in existing}
         if message_ids and all(i in known for i in ids) and not _unfinished(existing):
-            return TurnResult(duplicate=True, elapsed_ms=(time.perf_counter() - started) * 1000)
+            # a replay (the worker died after the checkpoint): hand back what was said, for idempotent resending
+            return TurnResult(
+                duplicate=True,
+                replies=_replies_after(existing, ids[-1]),
+                elapsed_ms=(time.perf_counter() - started) * 1000,
+            )
         humans: list[BaseMessage] = [HumanMessage(t, id=i) for t, i in zip(texts, ids, strict=True)]
         repair: list[BaseMessage] = [RemoveMessage(id=m.id) for m in _orphans(existing) if m.id]
         out = await self.graph.ainvoke({"messages": [*repair, *humans]}, config, context=ctx, durability="exit")  # type: ignore[call-overload,unused-ignore]
@@ -118,6 +123,20 @@ class ConversationRunner:
             elapsed_ms=(time.perf_counter() - started) * 1000,
             state=state,
         )
+
+
+def _replies_after(messages: Sequence[AnyMessage], human_id: str | None) -> list[str]:
+    """The bot's replies to the customer message with this id (up to the customer's next message)."""
+    replies: list[str] = []
+    after = False
+    for m in messages:
+        if isinstance(m, HumanMessage):
+            if after:
+                break
+            after = m.id == human_id
+        elif after and isinstance(m, AIMessage) and not m.tool_calls and m.text:
+            replies.append(m.text)
+    return replies
 
 
 def _unfinished(messages: Sequence[AnyMessage]) -> bool:

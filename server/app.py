@@ -9,7 +9,9 @@ from redis.asyncio import Redis
 
 from memory.db import Pool
 from server import health
+from server.media import MediaSigner, media_router
 from server.payments import PaymentDeps, payments_router
+from server.twilio_webhook import TwilioWebhookDeps, twilio_router
 
 
 @dataclass
@@ -19,6 +21,8 @@ class Resources:
     pool: Pool
     redis: Redis
     payments: PaymentDeps | None = None
+    twilio: TwilioWebhookDeps | None = None
+    media: MediaSigner | None = None
 
 
 def create_app(resources: Resources) -> FastAPI:
@@ -32,4 +36,8 @@ def create_app(resources: Resources) -> FastAPI:
     app.include_router(health.router)
     if resources.payments is not None:
         app.include_router(payments_router(resources.payments))
+    if resources.twilio is not None:
+        app.include_router(twilio_router(resources.twilio))
+    if resources.media is not None:
+        app.include_router(media_router(resources.media))
     return app

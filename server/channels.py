@@ -14,10 +14,20 @@ log = logging.getLogger("comanda.console")
 
 
 class OutboundChannel(Protocol):
-    """Sends a message to a customer on behalf of a tenant; returns the recorded outbound message id."""
+    """Sends a message to a customer on behalf of a tenant; returns the recorded outbound message id.
+
+    With a `dedupe_key`, sending the same key again (a replayed turn) sends nothing new.
+    """
 
     async def send(
-        self, tenant: Tenant, to: str, text: str, *, kind: OutboundKind = "reply", media_url: str | None = None
+        self,
+        tenant: Tenant,
+        to: str,
+        text: str,
+        *,
+        kind: OutboundKind = "reply",
+        media_url: str | None = None,
+        dedupe_key: str | None = None,
     ) -> int: ...
 
 
@@ -28,12 +38,26 @@ class ConsoleChannel:
         self.pool = pool
 
     async def send(
-        self, tenant: Tenant, to: str, text: str, *, kind: OutboundKind = "reply", media_url: str | None = None
+        self,
+        tenant: Tenant,
+        to: str,
+        text: str,
+        *,
+        kind: OutboundKind = "reply",
+        media_url: str | None = None,
+        dedupe_key: str | None = None,
     ) -> int:
         """Record the message as sent and log it as `[to phone] text`."""
         async with self.pool.connection() as conn:
             message = await outbound.insert_message(
-                conn, tenant_id=tenant.id, phone=to, body=text, kind=kind, media_url=media_url, status="sent"
+                conn,
+                tenant_id=tenant.id,
+                phone=to,
+                body=text,
+                kind=kind,
+                media_url=media_url,
+                status="sent",
+                dedupe_key=dedupe_key,
             )
         log.info("[to %s] %s", to, text if media_url is None else f"{text} ({media_url})")
         return message.id

@@ -1,0 +1,75 @@
+"""`comanda worker`: queue workers as separate processes, on the same Redis and Postgres as the web server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import multiprocessing
+import signal
+
+from comanda.embedded import read_runtime
+from comanda.runtime import Infra, open_connections
+from comanda.settings import ConfigError, Settings
+from comanda.wiring import build_worker, outbound_channel
+
+log = logging.getLogger("comanda.worker")
+
+
+def shared_infra(settings: Settings) -> Infra:
+    """Postgres and Redis from DATABASE_URL / REDIS_URL, or those of the `comanda serve` running here."""
+    runtime = read_runtime(settings.data_dir)
+    db = settings.database_url or runtime.get("database_url")
+    redis = settings.redis_url or runtime.get("redis_url")
+    if not db or not redis:
+        raise ConfigError(
+            "no Postgres/Redis to work with: start the service first (`make run`) "
+            "or set DATABASE_URL and REDIS_URL to the ones the web server uses"
+        )
+    return Infra(db, redis)
+
+
+async def work(settings: Settings, *, slots: int | None = None, stop: asyncio.Event | None = None) -> None:
+    """Run one worker in this process until `stop` is set (or SIGINT/SIGTERM)."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    conns = await open_connections(settings, shared_infra(settings))
+    channel = outbound_channel(settings, conns.pool)
+    try:
+        worker = await build_worker(settings, conns.pool, conns.redis, channel, slots=slots)
+        await worker.run(stop)
+    finally:
+        close = getattr(channel, "close", None)
+        if close is not None:
+            await close()
+        await conns.close()
+
+
+def _process_main(slots: int | None) -> None:
+    # a spawned child reads the same environment and .env as its parent
+    settings = Settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(work(settings, slots=slots))
+
+
+def run_processes(settings: Settings, concurrency: int, slots: int | None = None) -> int:
+    """Run `concurrency` worker processes until interrupted; returns how many exited with an error."""
+    shared_infra(settings)  # fail here, once, with the clear message
+    if concurrency == 1:
+        asyncio.run(work(settings, slots=slots))
+        return 0
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_process_main, args=(slots,), name=f"comanda-worker-{i}") for i in range(concurrency)]
+    for p in procs:
+        p.start()
+    try:
+        for p in procs:
+            p.join()
+    except KeyboardInterrupt:
+        for p in procs:
+            p.join(timeout=30)
+    return sum(1 for p in procs if p.exitcode not in (0, -signal.SIGINT, -signal.SIGTERM))

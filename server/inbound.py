@@ -1,0 +1,154 @@
+"""A WhatsApp message as Twilio posts it, parsed into a typed `InboundMessage`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import phonenumbers
+from pydantic import BaseModel, ConfigDict
+
+# fields we read into typed attributes; everything else Twilio sends is kept in `extra`
+_KNOWN = {
+    "MessageSid",
+    "SmsMessageSid",
+    "SmsSid",
+    "AccountSid",
+    "From",
+    "To",
+    "Body",
+    "ProfileName",
+    "WaId",
+    "NumMedia",
+    "ButtonPayload",
+    "ButtonText",
+    "Latitude",
+    "Longitude",
+    "Address",
+    "Label",
+}
+_MEDIA = re.compile(r"^Media(Url|ContentType)(\d+)$")
+
+
+class MalformedWebhook(ValueError):
+    """The form lacks what a WhatsApp message must have; the message says what."""
+
+
+class Media(BaseModel):
+    """An attachment: Twilio's URL for it and its content type."""
+
+    model_config = ConfigDict(frozen=True)
+
+    url: str
+    content_type: str | None = None
+
+
+class Location(BaseModel):
+    """A location the customer shared."""
+
+    model_config = ConfigDict(frozen=True)
+
+    latitude: Decimal
+    longitude: Decimal
+    address: str | None = None
+    label: str | None = None
+
+
+class InboundMessage(BaseModel):
+    """One customer message, as the queue carries it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    message_sid: str
+    account_sid: str | None = None
+    from_phone: str  # E.164, "whatsapp:" removed
+    to_phone: str
+    body: str = ""
+    profile_name: str | None = None
+    wa_id: str | None = None
+    media: list[Media] = []
+    button_payload: str | None = None
+    button_text: str | None = None
+    location: Location | None = None
+    extra: dict[str, str] = {}
+
+    def text(self) -> str:
+        """What the conversation reads: the words, a tapped button, a shared location (media as a marker)."""
+        parts = [self.body.strip()] if self.body.strip() else []
+        if self.button_text or self.button_payload:
+            parts.append(self.button_text or self.button_payload or "")
+        if self.location is not None:
+            where = ", ".join(p for p in (self.location.label, self.location.address) if p)
+            parts.append(where or f"{self.location.latitude}, {self.location.longitude}")
+        parts.extend(f"[{m.content_type or 'media'}]" for m in self.media)
+        return "\n".join(parts)
+
+
+def e164(value: str, field: str) -> str:
+    """`whatsapp:+5511…` (or a bare number) → `+5511…`; MalformedWebhook naming the field otherwise."""
+    raw = value.removeprefix("whatsapp:").strip()
+    try:
+        parsed = phonenumbers.parse(raw if raw.startswith("+") else f"+{raw}", None)
+    except phonenumbers.NumberParseException as exc:
+        raise MalformedWebhook(f"{field} is not a phone number: {value!r}") from exc
+    if not phonenumbers.is_possible_number(parsed):
+        raise MalformedWebhook(f"{field} is not a phone number: {value!r}")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def parse_inbound(form: Mapping[str, Any]) -> InboundMessage:
+    """Twilio's form fields → InboundMessage; MalformedWebhook says which field is missing or wrong."""
+    sid = str(form.get("MessageSid") or form.get("SmsMessageSid") or "").strip()
+    if not sid:
+        raise MalformedWebhook("MessageSid is missing")
+    for field in ("From", "To"):
+        if not str(form.get(field) or "").strip():
+            raise MalformedWebhook(f"{field} is missing")
+    return InboundMessage(
+        message_sid=sid,
+        account_sid=_opt(form, "AccountSid"),
+        from_phone=e164(str(form["From"]), "From"),
+        to_phone=e164(str(form["To"]), "To"),
+        body=str(form.get("Body") or ""),
+        profile_name=_opt(form, "ProfileName"),
+        wa_id=_opt(form, "WaId"),
+        media=_media(form),
+        button_payload=_opt(form, "ButtonPayload"),
+        button_text=_opt(form, "ButtonText"),
+        location=_location(form),
+        extra={k: str(v) for k, v in form.items() if k not in _KNOWN and not _MEDIA.match(k)},
+    )
+
+
+def _opt(form: Mapping[str, Any], key: str) -> str | None:
+    value = form.get(key)
+    return str(value) if value not in (None, "") else None
+
+
+def _media(form: Mapping[str, Any]) -> list[Media]:
+    try:
+        count = int(form.get("NumMedia") or 0)
+    except ValueError as exc:
+        raise MalformedWebhook(f"NumMedia is not a number: {form.get('NumMedia')!r}") from exc
+    media = []
+    for i in range(count):
+        url = _opt(form, f"MediaUrl{i}")
+        if url is None:
+            raise MalformedWebhook(f"NumMedia is {count} but MediaUrl{i} is missing")
+        media.append(Media(url=url, content_type=_opt(form, f"MediaContentType{i}")))
+    return media
+
+
+def _location(form: Mapping[str, Any]) -> Location | None:
+    lat, lon = _opt(form, "Latitude"), _opt(form, "Longitude")
+    if lat is None and lon is None:
+        return None
+    try:
+        latitude, longitude = Decimal(lat or ""), Decimal(lon or "")
+    except InvalidOperation as exc:
+        raise MalformedWebhook(f"Latitude/Longitude are not a location: {lat!r}, {lon!r}") from exc
+    if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+        raise MalformedWebhook(f"Latitude/Longitude out of range: {lat}, {lon}")
+    return Location(latitude=latitude, longitude=longitude, address=_opt(form, "Address"), label=_opt(form, "Label"))

@@ -1,0 +1,281 @@
+"""The inbound queue on Redis Streams: at-least-once, one conversation at a time, messages coalesced per turn.
+
+Layout (prefix `comanda:` by default):
+- `conv:{tenant}:{phone}`: a stream per conversation holding its unprocessed messages, in arrival order;
+- `ready`: a stream read by the `workers` consumer group; each entry says "conversation X has work";
+- `lock:{conv}`: who is running X's turn now (a token with a TTL the holder keeps renewing);
+- `seen:{MessageSid}`: deduplication of Twilio's retries (SET NX with a TTL);
+- `attempts:{conv}`: how many times the oldest pending message was tried, and the last error;
+- `dlq`: messages that failed `max_attempts` times.
+
+A webhook writes the message and the ready entry atomically (one Lua script). A worker that reads a ready entry
+takes X's lock or, if another worker holds it, acknowledges the entry: the holder re-reads X's stream after
+releasing its lock, so nothing is stranded. Messages are deleted from X's stream only after their turn's reply
+was sent and its checkpoint written; a dead worker's ready entry stays pending and is reclaimed (XAUTOCLAIM).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from server.inbound import InboundMessage
+
+log = logging.getLogger("comanda.queue")
+
+_ENQUEUE = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
+  redis.call('XADD', KEYS[2], '*', 'tenant_id', ARGV[2], 'message', ARGV[3])
+  redis.call('XADD', KEYS[3], '*', 'conv', ARGV[4])
+  return 1
+end
+return 0
+"""
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+_DONE = """
+for i = 1, #ARGV do redis.call('XDEL', KEYS[1], ARGV[i]) end
+redis.call('DEL', KEYS[2])
+if redis.call('XLEN', KEYS[1]) == 0 then redis.call('DEL', KEYS[1]) end
+return 1
+"""
+
+
+class QueueSettings(BaseModel):
+    """Timings and limits of the queue (the defaults suit production; tests shorten them)."""
+
+    prefix: str = "comanda"
+    group: str = "workers"
+    coalesce_window_ms: int = 1500
+    lock_ttl_ms: int = 30_000
+    reclaim_idle_ms: int = 30_000
+    max_attempts: int = 5
+    dedupe_ttl_s: int = 48 * 3600  # Twilio retries for hours at most; WhatsApp ids are never reused
+    max_batch: int = 20
+
+
+@dataclass(frozen=True)
+class ReadyEntry:
+    """A "conversation has work" notice from the ready stream."""
+
+    id: str
+    conv: str
+
+
+@dataclass(frozen=True)
+class Queued:
+    """A message waiting in its conversation's stream."""
+
+    id: str
+    tenant_id: int
+    message: InboundMessage
+
+    @property
+    def enqueued_ms(self) -> int:
+        """When Redis took it (the stream id's time part)."""
+        return int(self.id.split("-", 1)[0])
+
+
+class DeadLetter(BaseModel):
+    """A message that kept failing, with the last error."""
+
+    id: str
+    conv: str
+    tenant_id: int
+    message: InboundMessage
+    error: str
+    attempts: int
+
+
+def conversation_key(tenant_id: int, phone: str) -> str:
+    """The queue's name for a conversation (the same as its LangGraph thread id)."""
+    return f"{tenant_id}:{phone}"
+
+
+class InboundQueue:
+    """Producer and consumer sides of the inbound queue."""
+
+    def __init__(self, redis: Redis, settings: QueueSettings | None = None) -> None:
+        self.redis = redis
+        self.settings = settings or QueueSettings()
+        p = self.settings.prefix
+        self.ready_key = f"{p}:ready"
+        self.dlq_key = f"{p}:dlq"
+        self._enqueue = redis.register_script(_ENQUEUE)
+        self._renew = redis.register_script(_RENEW)
+        self._release = redis.register_script(_RELEASE)
+        self._done = redis.register_script(_DONE)
+
+    def _k(self, kind: str, name: str) -> str:
+        return f"{self.settings.prefix}:{kind}:{name}"
+
+    # producer -----------------------------------------------------------------------------------------------
+
+    async def enqueue(self, tenant_id: int, message: InboundMessage) -> bool:
+        """Queue a customer message; False if this MessageSid was queued before (a retry)."""
+        conv = conversation_key(tenant_id, message.from_phone)
+        added = await self._enqueue(
+            keys=[self._k("seen", message.message_sid), self._k("conv", conv), self.ready_key],
+            args=[self.settings.dedupe_ttl_s, tenant_id, message.model_dump_json(), conv],
+        )
+        return bool(added)
+
+    # consumer -----------------------------------------------------------------------------------------------
+
+    async def ensure_group(self) -> None:
+        """Create the consumer group (and the stream) if needed."""
+        try:
+            await self.redis.xgroup_create(self.ready_key, self.settings.group, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def read(self, consumer: str, count: int, block_ms: int) -> list[ReadyEntry]:
+        """New ready entries for this consumer (blocks up to `block_ms`)."""
+        reply: Any = await self.redis.xreadgroup(
+            self.settings.group, consumer, {self.ready_key: ">"}, count=count, block=block_ms
+        )
+        return [ReadyEntry(i, f["conv"]) for _, entries in reply or [] for i, f in stream_entries(entries)]
+
+    async def reclaim(self, consumer: str, count: int) -> list[ReadyEntry]:
+        """Ready entries left pending by a consumer that went quiet (died) for longer than `reclaim_idle_ms`."""
+        reply = await self.redis.xautoclaim(
+            self.ready_key, self.settings.group, consumer, self.settings.reclaim_idle_ms, "0-0", count=count
+        )
+        claimed, deleted = reply[1], reply[2] if len(reply) > 2 else []
+        if deleted:
+            await self.ack([_s(d) for d in deleted])
+        return [ReadyEntry(i, f["conv"]) for i, f in stream_entries(claimed)]
+
+    async def touch(self, consumer: str, entry_id: str) -> None:
+        """Reset an entry's idle time: its consumer is alive and still on it."""
+        await self.redis.xclaim(self.ready_key, self.settings.group, consumer, 0, [entry_id], justid=True)
+
+    async def ack(self, entry_ids: list[str]) -> None:
+        """Acknowledge ready entries and drop them from the stream."""
+        if entry_ids:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.xack(self.ready_key, self.settings.group, *entry_ids)
+                pipe.xdel(self.ready_key, *entry_ids)
+                await pipe.execute()
+
+    async def notify(self, conv: str) -> None:
+        """Add a ready entry for a conversation (a retry after an error, a DLQ replay)."""
+        await self.redis.xadd(self.ready_key, {"conv": conv})
+
+    async def try_lock(self, conv: str, token: str) -> bool:
+        """Take a conversation for this worker; False if another one has it."""
+        return bool(await self.redis.set(self._k("lock", conv), token, nx=True, px=self.settings.lock_ttl_ms))
+
+    async def renew(self, conv: str, token: str) -> bool:
+        """Extend our hold on a conversation; False if we lost it."""
+        return bool(await self._renew(keys=[self._k("lock", conv)], args=[token, self.settings.lock_ttl_ms]))
+
+    async def release(self, conv: str, token: str) -> None:
+        """Let go of a conversation (only if we still hold it)."""
+        await self._release(keys=[self._k("lock", conv)], args=[token])
+
+    async def pending(self, conv: str) -> list[Queued]:
+        """The conversation's unprocessed messages, oldest first (at most `max_batch`)."""
+        rows = await self.redis.xrange(self._k("conv", conv), count=self.settings.max_batch)
+        return [_queued(i, f) for i, f in stream_entries(rows)]
+
+    async def has_pending(self, conv: str) -> bool:
+        """Whether the conversation has unprocessed messages."""
+        return bool(await self.redis.xlen(self._k("conv", conv)))
+
+    async def server_ms(self) -> int:
+        """Redis's clock in milliseconds (the clock stream ids are made from)."""
+        seconds, micros = await self.redis.time()
+        return int(seconds) * 1000 + int(micros) // 1000
+
+    async def attempt(self, conv: str, first_id: str) -> int:
+        """Count one more attempt at the batch starting with `first_id`; returns the count."""
+        key = self._k("attempts", conv)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hincrby(key, first_id, 1)
+            pipe.pexpire(key, 7 * 24 * 3600 * 1000)
+            count, _ = await pipe.execute()
+        return int(count)
+
+    async def record_error(self, conv: str, error: str) -> None:
+        """Keep the last error of a conversation's failing batch (for the dead letter)."""
+        await self.redis.hset(self._k("attempts", conv), "error", error[:2000])
+
+    async def done(self, conv: str, batch: list[Queued]) -> None:
+        """The batch's turn is complete (reply sent, checkpoint written): remove its messages."""
+        await self._done(keys=[self._k("conv", conv), self._k("attempts", conv)], args=[q.id for q in batch])
+
+    async def dead_letter(self, conv: str, batch: list[Queued], attempts: int) -> None:
+        """Move a batch that keeps failing to the dead-letter stream."""
+        error = await self.redis.hget(self._k("attempts", conv), "error")
+        for q in batch:
+            await self.redis.xadd(
+                self.dlq_key,
+                {
+                    "conv": conv,
+                    "tenant_id": q.tenant_id,
+                    "message": q.message.model_dump_json(),
+                    "error": _s(error) if error else "unknown",
+                    "attempts": attempts,
+                },
+            )
+        log.error("dead-lettered %d message(s) of %s after %d attempts: %s", len(batch), conv, attempts, error)
+        await self.done(conv, batch)
+
+    # dead letters -------------------------------------------------------------------------------------------
+
+    async def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        """The dead-letter stream, oldest first."""
+        rows = await self.redis.xrange(self.dlq_key, count=limit)
+        return [
+            DeadLetter(
+                id=i,
+                conv=f["conv"],
+                tenant_id=int(f["tenant_id"]),
+                message=InboundMessage.model_validate_json(f["message"]),
+                error=f["error"],
+                attempts=int(f["attempts"]),
+            )
+            for i, f in stream_entries(rows)
+        ]
+
+    async def retry_dead(self, ids: list[str] | None = None) -> int:
+        """Put dead letters (these ids, or all) back on their conversations' queues; returns how many."""
+        letters = [d for d in await self.dead_letters(limit=10_000) if ids is None or d.id in ids]
+        for d in letters:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.xadd(self._k("conv", d.conv), {"tenant_id": d.tenant_id, "message": d.message.model_dump_json()})
+                pipe.xadd(self.ready_key, {"conv": d.conv})
+                pipe.xdel(self.dlq_key, d.id)
+                await pipe.execute()
+        return len(letters)
+
+
+def _s(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def stream_entries(rows: Any) -> list[tuple[str, dict[str, str]]]:
+    """XRANGE/XREADGROUP entries as (id, fields) with text keys and values (deleted entries dropped)."""
+    return [(_s(i), {_s(k): _s(v) for k, v in f.items()}) for i, f in rows or [] if f]
+
+
+def _queued(entry_id: str, fields: dict[str, str]) -> Queued:
+    return Queued(
+        id=entry_id,
+        tenant_id=int(fields["tenant_id"]),
+        message=InboundMessage.model_validate(json.loads(fields["message"])),
+    )

@@ -1,0 +1,123 @@
+"""What a worker does with a conversation's batch of messages: run the turn, send the replies, leave a trace."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+from redis.asyncio import Redis
+
+from graph.runner import ConversationRunner, TurnResult, parse_tool_result
+from memory.db import Pool
+from memory.repos import outbound
+from memory.repos import tenants as tenant_repo
+from memory.repos.tenants import Tenant
+from server.channels import OutboundChannel
+from server.media import MediaSigner
+from server.queue import Queued
+from tools.context import TurnContext
+
+log = logging.getLogger("comanda.turns")
+
+TRACE_KEEP = 50  # turns of trace kept per conversation (for `comanda chat --trace`)
+TRACE_TTL_S = 24 * 3600
+
+
+class TurnTrace(BaseModel):
+    """Why the bot said what it said: published per turn for `comanda chat --trace`."""
+
+    message_sids: list[str]
+    texts: list[str]
+    replies: list[str]
+    route: str | None = None
+    decided_by: str | None = None
+    confidence: float | None = None
+    reason: str | None = None
+    tool_calls: list[dict[str, Any]] = []
+    model_calls: list[dict[str, Any]] = []
+    paused: bool = False
+    duplicate: bool = False
+    elapsed_ms: float = 0.0
+
+
+def trace_key(prefix: str, conv: str) -> str:
+    """The Redis stream holding a conversation's recent turn traces."""
+    return f"{prefix}:trace:{conv}"
+
+
+@dataclass
+class ConversationTurns:
+    """The worker's turn handler."""
+
+    pool: Pool
+    runner: ConversationRunner
+    channel: OutboundChannel
+    context_for: Callable[[Tenant, str], TurnContext]
+    redis: Redis
+    media: MediaSigner | None = None
+    prefix: str = "comanda"
+
+    async def __call__(self, conv: str, batch: list[Queued]) -> None:
+        """Run one turn for the batch (coalesced messages, in order) and send its replies."""
+        phone = batch[0].message.from_phone
+        async with self.pool.connection() as conn:
+            tenant = await tenant_repo.by_id(conn, batch[0].tenant_id)
+            if tenant is None:
+                log.warning("dropping %d message(s) for a tenant that no longer exists: %s", len(batch), conv)
+                return
+            await outbound.touch_window(conn, tenant.id, phone)
+        texts = [q.message.text() for q in batch]
+        sids = [q.message.message_sid for q in batch]
+        result = await self.runner.run_turn(self.context_for(tenant, phone), texts, sids)
+        pix = _pix_codes(result)
+        for i, reply in enumerate(result.replies):
+            media = next((self.media.pix_qr_url(code) for code in pix if code in reply), None) if self.media else None
+            # keyed by the turn's last message: a replayed turn re-sends only what didn't go out
+            await self.channel.send(tenant, phone, reply, media_url=media, dedupe_key=f"turn:{sids[-1]}:{i}")
+        await self._trace(conv, TurnTrace(message_sids=sids, texts=texts, **_trace_fields(result)))
+
+    async def _trace(self, conv: str, trace: TurnTrace) -> None:
+        key = trace_key(self.prefix, conv)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.xadd(key, {"trace": trace.model_dump_json()}, maxlen=TRACE_KEEP, approximate=True)
+            pipe.expire(key, TRACE_TTL_S)
+            await pipe.execute()
+
+
+def _pix_codes(result: TurnResult) -> list[str]:
+    codes = []
+    for call in result.tool_calls:
+        code = parse_tool_result(call.result).get("pix_code")
+        if isinstance(code, str) and code:
+            codes.append(code)
+    return codes
+
+
+def _trace_fields(result: TurnResult) -> dict[str, Any]:
+    route = result.route
+    return {
+        "replies": result.replies,
+        "route": route.intent if route else None,
+        "reason": route.reason if route else None,
+        "decided_by": route.decided_by if route else None,
+        "confidence": route.confidence if route else None,
+        "tool_calls": [
+            {"node": c.node, "name": c.name, "args": c.args, "result": _short(c.result)} for c in result.tool_calls
+        ],
+        "model_calls": [m.model_dump() for m in result.model_calls],
+        "paused": result.paused,
+        "duplicate": result.duplicate,
+        "elapsed_ms": round(result.elapsed_ms, 1),
+    }
+
+
+def _short(text: str, limit: int = 600) -> str:
+    try:
+        text = json.dumps(json.loads(text), ensure_ascii=False)
+    except ValueError:
+        pass
+    return text if len(text) <= limit else text[: limit - 1] + "…"

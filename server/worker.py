@@ -1,0 +1,138 @@
+"""The queue worker: takes conversations with waiting messages, one at a time each, and runs their turns."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+
+from server.queue import InboundQueue, Queued, ReadyEntry
+
+log = logging.getLogger("comanda.worker")
+
+TurnHandler = Callable[[str, list[Queued]], Awaitable[None]]
+
+
+class Worker:
+    """Reads the ready stream and handles up to `slots` conversations at once in this process."""
+
+    def __init__(self, queue: InboundQueue, handle: TurnHandler, *, slots: int = 8, name: str | None = None) -> None:
+        self.queue = queue
+        self.handle = handle
+        self.slots = slots
+        self.name = name or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self._running: set[asyncio.Task[None]] = set()
+        self._free = asyncio.Semaphore(slots)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Work until `stop` is set, then finish the turns under way (their messages are acknowledged)."""
+        await self.queue.ensure_group()
+        reclaim_every = self.queue.settings.reclaim_idle_ms / 2000
+        next_reclaim = 0.0
+        loop = asyncio.get_running_loop()
+        log.info("worker %s up (%d slots)", self.name, self.slots)
+        try:
+            while not stop.is_set():
+                await self._free.acquire()  # only read what we can start now: the rest stays for other workers
+                self._free.release()
+                entries: list[ReadyEntry] = []
+                if loop.time() >= next_reclaim:
+                    entries = await self.queue.reclaim(self.name, self._free_slots())
+                    next_reclaim = loop.time() + reclaim_every
+                    if entries:
+                        log.warning("reclaimed %d conversation(s) from a worker that stopped", len(entries))
+                if not entries:
+                    entries = await self.queue.read(self.name, self._free_slots(), block_ms=500)
+                for entry in entries:
+                    await self._free.acquire()
+                    task = asyncio.create_task(self._conversation(entry))
+                    self._running.add(task)
+                    task.add_done_callback(self._finished)
+        finally:
+            if self._running:
+                await asyncio.gather(*self._running, return_exceptions=True)
+
+    def _free_slots(self) -> int:
+        return max(1, self._free._value)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        self._free.release()
+        if not task.cancelled() and task.exception() is not None:
+            log.error("conversation task failed", exc_info=task.exception())
+
+    async def _conversation(self, entry: ReadyEntry) -> None:
+        """Run turns for one conversation until its stream is empty; acknowledge the ready entry at the end."""
+        token = uuid.uuid4().hex
+        if not await self.queue.try_lock(entry.conv, token):
+            # another worker runs this conversation and re-reads its stream before letting go
+            await self.queue.ack([entry.id])
+            return
+        beat = asyncio.create_task(self._heartbeat(entry, token))
+        held = True
+        try:
+            while True:
+                batch = await self.queue.pending(entry.conv)
+                if not batch:
+                    await self.queue.release(entry.conv, token)
+                    held = False
+                    # a message may have landed between our last read and the release
+                    if await self.queue.has_pending(entry.conv) and await self.queue.try_lock(entry.conv, token):
+                        held = True
+                        continue
+                    break
+                batch = await self._coalesce(entry.conv, batch)
+                attempts = await self._turn(entry.conv, batch)
+                if attempts:
+                    # let go first, so the retry's ready entry can't be dropped by a worker finding us holding it
+                    await self.queue.release(entry.conv, token)
+                    held = False
+                    await asyncio.sleep(min(0.2 * 2**attempts, 10))
+                    await self.queue.notify(entry.conv)
+                    break
+        finally:
+            beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beat
+            if held:
+                await self.queue.release(entry.conv, token)
+        await self.queue.ack([entry.id])
+
+    async def _coalesce(self, conv: str, batch: list[Queued]) -> list[Queued]:
+        """Wait until the oldest message is `coalesce_window_ms` old, so a customer's burst makes one turn."""
+        window = self.queue.settings.coalesce_window_ms
+        if window <= 0:
+            return batch
+        wait_ms = batch[0].enqueued_ms + window - await self.queue.server_ms()
+        if wait_ms > 0:
+            await asyncio.sleep(wait_ms / 1000)
+            batch = await self.queue.pending(conv)
+        return batch
+
+    async def _turn(self, conv: str, batch: list[Queued]) -> int:
+        """One turn; 0 when done (or dead-lettered), else the number of failed attempts so far."""
+        attempts = await self.queue.attempt(conv, batch[0].id)
+        if attempts > self.queue.settings.max_attempts:
+            await self.queue.dead_letter(conv, batch, attempts - 1)
+            return 0
+        try:
+            await self.handle(conv, batch)
+        except Exception as exc:
+            log.exception("turn of %s failed (attempt %d of %d)", conv, attempts, self.queue.settings.max_attempts)
+            await self.queue.record_error(conv, f"{type(exc).__name__}: {exc}")
+            return attempts
+        await self.queue.done(conv, batch)
+        return 0
+
+    async def _heartbeat(self, entry: ReadyEntry, token: str) -> None:
+        """Keep our lock and our ready entry fresh while a long turn runs (or other workers would reclaim it)."""
+        every = self.queue.settings.lock_ttl_ms / 3000
+        while True:
+            await asyncio.sleep(every)
+            if not await self.queue.renew(entry.conv, token):
+                log.warning("lost the lock of %s mid-turn", entry.conv)
+            await self.queue.touch(self.name, entry.id)
