@@ -74,6 +74,16 @@ class Turn(_Strict):
     tools: ToolExpectation | None = None
     reply: ReplyExpectation | None = None
 
+    @field_validator("say", mode="before")
+    @classmethod
+    def _text(cls, value: Any) -> Any:
+        if value is None or isinstance(value, str):
+            return value
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return value
+        # YAML reads bare yes/no/on/off as booleans and digits as numbers
+        raise ValueError(f"must be text or a list of texts, got {value!r} (quote it: say: \"{value}\")")
+
     @model_validator(mode="after")
     def _one_kind(self) -> Turn:
         if (self.say is None) == (self.action is None):
@@ -93,6 +103,7 @@ class Turn(_Strict):
 class Address(_Strict):
     """A delivery address; city and state default to the demo restaurant's."""
 
+    label: str | None = None
     street: str
     number: str
     complement: str | None = None
