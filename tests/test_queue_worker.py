@@ -1,0 +1,245 @@
+"""Webhook → Redis Streams queue → worker → graph → console channel, with real Redis, Postgres and HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from channel_support import (
+    CUSTOMER,
+    demo_tenant,
+    post_signed,
+    replies_to,
+    running_worker,
+    twilio_form,
+    wait_traces,
+    webhook_app,
+)
+from conftest import DEMO_MENU, ROOT
+from conversation_support import open_chat
+from redis.asyncio import Redis
+from support import live_server
+
+from memory.db import Pool
+from memory.embeddings import Embedder
+from server.queue import InboundQueue, QueueSettings, conversation_key
+from tools.menu.importer import import_menu
+from tools.menu.menu_file import parse_json
+
+FAST = QueueSettings(coalesce_window_ms=0, reclaim_idle_ms=1500, lock_ttl_ms=1500, max_attempts=2)
+
+
+@pytest.fixture
+async def demo(db: Pool, embedder: Embedder) -> Pool:
+    await import_menu(db, "demo", parse_json(DEMO_MENU.read_text()), embedder)
+    async with db.connection() as conn:
+        # open around the clock: a worker in another process reads the real time
+        await conn.execute(
+            "UPDATE tenants SET hours = %s::jsonb",
+            (
+                '{"mon":"00:00-23:59","tue":"00:00-23:59","wed":"00:00-23:59","thu":"00:00-23:59",'
+                '"fri":"00:00-23:59","sat":"00:00-23:59","sun":"00:00-23:59"}',
+            ),
+        )
+    return db
+
+
+@pytest.fixture
+async def api(demo: Pool, redis: Redis) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
+    async with live_server(webhook_app(demo, redis)) as base, httpx.AsyncClient() as http:
+        yield http, base
+
+
+async def conv_of(pool: Pool, phone: str = CUSTOMER) -> str:
+    return conversation_key((await demo_tenant(pool)).id, phone)
+
+
+async def test_three_deliveries_of_one_message_make_one_turn_and_one_reply(api, demo: Pool, redis: Redis) -> None:  # type: ignore[no-untyped-def]
+    http, base = api
+    form = twilio_form("oi")
+    async with running_worker(demo, redis, FAST):
+        for _ in range(3):
+            assert (await post_signed(http, base, form)).status_code == 200
+        [trace] = await wait_traces(redis, await conv_of(demo), 1)
+        await asyncio.sleep(0.5)  # room for a second turn, if there were one
+        assert len(await wait_traces(redis, await conv_of(demo), 1)) == 1
+    replies = await replies_to(demo)
+    assert replies == trace.replies and len(replies) == 1
+    assert "como posso te chamar" in replies[0].lower()  # a new customer is asked their name, once
+
+
+async def test_a_burst_of_three_messages_is_one_turn_with_all_three_in_order(api, demo: Pool, redis: Redis) -> None:  # type: ignore[no-untyped-def]
+    http, base = api
+    burst = ["oi", "meu nome é", "Maria Souza"]
+    async with running_worker(demo, redis, FAST.model_copy(update={"coalesce_window_ms": 1000})):
+        for text in burst:
+            await post_signed(http, base, twilio_form(text))
+            await asyncio.sleep(0.15)
+        [trace] = await wait_traces(redis, await conv_of(demo), 1)
+        await asyncio.sleep(0.3)
+        assert len(await wait_traces(redis, await conv_of(demo), 1)) == 1
+    assert trace.texts == burst
+    assert len(await replies_to(demo)) == len(trace.replies) >= 1
+
+
+async def _blocked_on_outbound(pool: Pool, timeout_s: float = 30.0) -> None:
+    """Wait until some session waits for the lock on outbound_messages (a turn is stuck sending its reply)."""
+    for _ in range(int(timeout_s * 20)):
+        async with pool.connection() as conn:
+            cur = await conn.execute(
+                """SELECT count(*) AS n FROM pg_stat_activity
+                    WHERE wait_event_type = 'Lock' AND query ILIKE '%INSERT INTO outbound_messages%'"""
+            )
+            if ((await cur.fetchone()) or {"n": 0})["n"]:
+                return
+        await asyncio.sleep(0.05)
+    raise AssertionError("no turn reached the reply")
+
+
+async def test_messages_arriving_during_a_turn_make_the_next_turn_together(  # type: ignore[no-untyped-def]
+    api, demo: Pool, redis: Redis, database_url: str
+) -> None:
+    http, base = api
+    async with running_worker(demo, redis, FAST):
+        async with await psycopg.AsyncConnection.connect(database_url) as lock:
+            await lock.execute("LOCK TABLE outbound_messages IN EXCLUSIVE MODE")
+            await post_signed(http, base, twilio_form("oi"))
+            await _blocked_on_outbound(demo)  # the first turn is running
+            await post_signed(http, base, twilio_form("Maria"))
+            await post_signed(http, base, twilio_form("Souza"))
+            await lock.rollback()
+        first, second = await wait_traces(redis, await conv_of(demo), 2)
+    assert first.texts == ["oi"]
+    assert second.texts == ["Maria", "Souza"]
+    assert await replies_to(demo) == first.replies + second.replies
+
+
+async def _comanda(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "comanda.cli", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _worker_env(database_url: str, valkey_url: str, data_dir: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": valkey_url,
+        "COMANDA_DATA_DIR": str(data_dir),
+        "COMANDA_COALESCE_WINDOW_MS": "0",
+        "COMANDA_QUEUE_RECLAIM_IDLE_MS": str(FAST.reclaim_idle_ms),
+        "COMANDA_QUEUE_LOCK_TTL_MS": str(FAST.lock_ttl_ms),
+        "COMANDA_QUEUE_MAX_ATTEMPTS": str(FAST.max_attempts),
+        "PYTHONPATH": str(ROOT),
+    }
+
+
+async def test_a_poison_message_is_dead_lettered_and_comes_back_with_dlq_retry(  # type: ignore[no-untyped-def]
+    api, demo: Pool, redis: Redis, database_url: str, valkey_url: str, tmp_path: Path, caplog
+) -> None:
+    http, base = api
+    async with demo.connection() as conn:
+        # the database refuses every reply to this customer: the turn fails on each attempt
+        await conn.execute(
+            """CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS
+               $$ BEGIN RAISE EXCEPTION 'outbound store is down'; END $$;
+               CREATE TRIGGER refuse BEFORE INSERT ON outbound_messages FOR EACH ROW EXECUTE FUNCTION refuse()"""
+        )
+    try:
+        async with running_worker(demo, redis, FAST):
+            form = twilio_form("oi")
+            await post_signed(http, base, form)
+            queue = InboundQueue(redis, FAST)
+            for _ in range(300):
+                if await queue.dead_letters():
+                    break
+                await asyncio.sleep(0.05)
+            [letter] = await queue.dead_letters()
+            assert letter.message.message_sid == form["MessageSid"]
+            assert letter.attempts == FAST.max_attempts and "outbound store is down" in letter.error
+            assert any(r.levelname == "ERROR" and "dead-lettered" in r.getMessage() for r in caplog.records)
+            assert not await queue.has_pending(await conv_of(demo))
+            env = _worker_env(database_url, valkey_url, tmp_path)
+            listed = await _comanda(["dlq", "list"], env, tmp_path)
+            assert listed.returncode == 0 and form["MessageSid"] in listed.stdout, listed.stderr
+            assert "outbound store is down" in listed.stdout
+            async with demo.connection() as conn:
+                await conn.execute("DROP TRIGGER refuse ON outbound_messages")
+            retried = await _comanda(["dlq", "retry", "--all"], env, tmp_path)
+            assert retried.returncode == 0 and "requeued 1" in retried.stdout, retried.stderr
+            for _ in range(300):
+                if await replies_to(demo):
+                    break
+                await asyncio.sleep(0.05)
+            assert await queue.dead_letters() == []
+    finally:
+        async with demo.connection() as conn:
+            await conn.execute("DROP TRIGGER IF EXISTS refuse ON outbound_messages; DROP FUNCTION IF EXISTS refuse()")
+    replies = await replies_to(demo)
+    assert len(replies) == 1 and "te chamar" in replies[0].lower()  # the checkpointed turn's reply, sent once
+
+
+async def test_a_worker_killed_mid_turn_leaves_the_message_to_another_and_no_order_is_placed_twice(  # type: ignore[no-untyped-def]
+    api, demo: Pool, redis: Redis, database_url: str, valkey_url: str, tmp_path: Path
+) -> None:
+    http, base = api
+    # the customer gets to "confirm?" in this process; the confirming "sim" goes through the queue
+    chat = await open_chat(demo, CUSTOMER)
+    await chat.say("oi")
+    await chat.say("João Silva")
+    await chat.say("Rua das Flores, 123, Apto 45, Jardim Primavera")
+    await chat.say("pular")
+    await chat.say("sim")
+    await chat.say("2 x-salada sem cebola e 1 coca lata")
+    await chat.say("fechar pedido")
+    reply = await chat.say("dinheiro, troco para 200")
+    assert "confirm" in reply.lower(), chat.dump()
+    env = _worker_env(database_url, valkey_url, tmp_path)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "comanda.cli",
+        "worker",
+        env=env,
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        async with await psycopg.AsyncConnection.connect(database_url) as lock:
+            await lock.execute("LOCK TABLE outbound_messages IN EXCLUSIVE MODE")
+            await post_signed(http, base, twilio_form("sim"))
+            await _blocked_on_outbound(demo, timeout_s=60)  # order placed, checkpoint written, reply not sent
+            proc.send_signal(signal.SIGKILL)
+            await asyncio.wait_for(proc.wait(), 10)
+            await lock.rollback()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    async with running_worker(demo, redis, FAST, runner=chat.runner):
+        [trace] = await wait_traces(redis, await conv_of(demo), 1, timeout_s=30)
+        assert trace.duplicate  # the second worker found the turn done and only made sure the reply went out
+    async with demo.connection() as conn:
+        cur = await conn.execute("SELECT count(*) AS n FROM orders")
+        assert ((await cur.fetchone()) or {})["n"] == 1
+        cur = await conn.execute(
+            "SELECT body, count(*) AS n FROM outbound_messages WHERE phone = %s GROUP BY body", (CUSTOMER,)
+        )
+        sent = {r["body"]: r["n"] for r in await cur.fetchall()}
+    assert sent and all(n == 1 for n in sent.values()), sent
+    assert any("#1" in body for body in sent), sent
