@@ -274,11 +274,13 @@ def bench_graph(
 
 def _register_subcommands() -> None:
     # imported late: they reuse this module's helpers
+    from comanda.cli_eval import eval_app
     from comanda.cli_handoff import handoff_app
     from comanda.cli_orders import orders_app
 
     app.add_typer(orders_app, name="orders")
     app.add_typer(handoff_app, name="handoff")
+    app.add_typer(eval_app, name="eval")
 
 
 _register_subcommands()
