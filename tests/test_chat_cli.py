@@ -1,0 +1,90 @@
+"""`comanda chat`: a real subprocess posting signed webhooks to a live server and printing what the bot says."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from channel_support import PUBLIC, TOKEN, running_worker, webhook_app
+from conftest import DEMO_MENU, ROOT, free_port
+from redis.asyncio import Redis
+from support import live_server
+
+from memory.db import Pool
+from memory.embeddings import Embedder
+from server.queue import QueueSettings
+from tools.menu.importer import import_menu
+from tools.menu.menu_file import parse_json
+
+NOW = QueueSettings(coalesce_window_ms=0)
+
+
+@pytest.fixture
+async def demo(db: Pool, embedder: Embedder) -> Pool:
+    await import_menu(db, "demo", parse_json(DEMO_MENU.read_text()), embedder)
+    return db
+
+
+async def chat(args: list[str], database_url: str, valkey_url: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": valkey_url,
+        "COMANDA_DATA_DIR": str(tmp_path / ".comanda"),
+        # the same signing secret and public address as the server under test
+        "COMANDA_SECRET_KEY": TOKEN,
+        "COMANDA_PUBLIC_BASE_URL": PUBLIC,
+        "PYTHONPATH": str(ROOT),
+        "COLUMNS": "200",
+    }
+    return await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "comanda.cli", "chat", *args],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+async def test_a_script_runs_through_the_webhook_and_prints_replies_with_their_trace(  # type: ignore[no-untyped-def]
+    demo: Pool, redis: Redis, database_url: str, valkey_url: str, tmp_path: Path
+) -> None:
+    script = tmp_path / "conversa.txt"
+    script.write_text("# a new customer\noi\n\nMaria Souza\n")
+    async with live_server(webhook_app(demo, redis, NOW)) as base, running_worker(demo, redis, NOW):
+        done = await chat(["--script", str(script), "--trace", "--url", base], database_url, valkey_url, tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "> oi"
+    assert any("como posso te chamar" in ln.lower() for ln in lines), done.stdout
+    assert "> Maria Souza" in lines
+    assert any("Maria" in ln and ln.startswith("< bot:") for ln in lines[lines.index("> Maria Souza") :]), done.stdout
+    # the trace: the route and who decided it, the tools the turn used with their results
+    assert any(ln.strip().startswith("· route registration (") for ln in lines), done.stdout
+    assert any(ln.strip().startswith("· tool ") for ln in lines), done.stdout
+    assert any("ms in the graph" in ln for ln in lines)
+
+
+async def test_a_reply_that_never_comes_fails_the_script(  # type: ignore[no-untyped-def]
+    demo: Pool, redis: Redis, database_url: str, valkey_url: str, tmp_path: Path
+) -> None:
+    script = tmp_path / "s.txt"
+    script.write_text("oi\n")
+    async with live_server(webhook_app(demo, redis, NOW)) as base:  # no worker: nobody answers
+        done = await chat(
+            ["--script", str(script), "--url", base, "--timeout", "2"], database_url, valkey_url, tmp_path
+        )
+    assert done.returncode == 1
+    assert "no reply within 2 s" in done.stdout
+
+
+async def test_without_a_server_it_says_how_to_start_one(database_url: str, valkey_url: str, tmp_path: Path) -> None:
+    done = await chat(["--url", f"http://127.0.0.1:{free_port()}"], database_url, valkey_url, tmp_path)
+    assert done.returncode == 2
+    assert "No Comanda server answers" in done.stderr and "make run" in done.stderr
