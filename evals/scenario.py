@@ -82,7 +82,7 @@ class Turn(_Strict):
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
             return value
         # YAML reads bare yes/no/on/off as booleans and digits as numbers
-        raise ValueError(f"must be text or a list of texts, got {value!r} (quote it: say: \"{value}\")")
+        raise ValueError(f'must be text or a list of texts, got {value!r} (quote it: say: "{value}")')
 
     @model_validator(mode="after")
     def _one_kind(self) -> Turn:
