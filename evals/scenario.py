@@ -337,5 +337,6 @@ def _matching(pattern: str | None, directory: Path) -> list[Path]:
         return sorted(given.glob("*.yaml"))
     if given.is_absolute():
         return sorted(Path(given.anchor).glob(str(given.relative_to(given.anchor))))
-    local = sorted(Path().glob(pattern)) if any(Path().glob(pattern)) else []
+    # a glob from the working directory counts only if it names YAML files ("evals/scenarios/menu*.yaml")
+    local = sorted(p for p in Path().glob(pattern) if p.is_file() and p.suffix in (".yaml", ".yml"))
     return local or sorted(directory.glob(pattern if pattern.endswith(".yaml") else f"{pattern}.yaml"))
