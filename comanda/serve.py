@@ -21,7 +21,8 @@ from comanda.wiring import (
 from server.app import Resources, create_app
 from server.payments import PaymentDeps
 from server.queue import InboundQueue
-from server.twilio_webhook import TenantDirectory, TwilioWebhookDeps
+from server.tenants import TenantDirectory
+from server.twilio_webhook import TwilioWebhookDeps
 
 console = Console()
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
+import os
 import signal
 
 from comanda.embedded import read_runtime
@@ -66,6 +67,14 @@ def run_processes(settings: Settings, concurrency: int, slots: int | None = None
     procs = [ctx.Process(target=_process_main, args=(slots,), name=f"comanda-worker-{i}") for i in range(concurrency)]
     for p in procs:
         p.start()
+
+    def stop_children(signum: int, _frame: object) -> None:
+        # a supervisor stops us with SIGTERM: our children must stop too, not run on as orphans
+        for p in procs:
+            if p.is_alive() and p.pid is not None:
+                os.kill(p.pid, signum)
+
+    signal.signal(signal.SIGTERM, stop_children)
     try:
         for p in procs:
             p.join()

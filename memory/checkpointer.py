@@ -7,6 +7,8 @@ dies mid-way) and keep only each thread's latest checkpoint: resuming never need
 
 from __future__ import annotations
 
+import contextlib
+
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
@@ -37,6 +39,10 @@ async def make_checkpointer(pool: Pool) -> AsyncPostgresSaver:
     """An `AsyncPostgresSaver` on our pool, with its tables created if missing."""
     serde = JsonPlusSerializer(allowed_msgpack_modules=STATE_TYPES)
     saver = AsyncPostgresSaver(pool, serde=serde)  # type: ignore[arg-type,unused-ignore]
+    # The saver serialises every call behind one asyncio.Lock (langgraph #7259), needed only when it shares a
+    # single connection. On a pool each call checks out its own connection; with the lock, a worker running
+    # many conversations queued all their checkpoint reads and writes behind each other's round trips.
+    saver.lock = contextlib.nullcontext()  # type: ignore[assignment]
     async with pool.connection() as conn:
         await conn.execute("SELECT pg_advisory_lock(%s)", (_SETUP_LOCK,))
         try:
@@ -47,37 +53,35 @@ async def make_checkpointer(pool: Pool) -> AsyncPostgresSaver:
 
 
 async def prune_thread(pool: Pool, thread_id: str) -> int:
-    """Delete every checkpoint of a thread but the latest, and blobs/writes nothing points to. Returns rows."""
-    async with pool.connection() as conn, conn.transaction():
+    """Delete every checkpoint of a thread but the latest, and blobs/writes nothing points to. Returns rows.
+
+    One statement (one round trip, atomic): it runs after every turn, so its cost is paid on every message.
+    The CTEs share one snapshot, so the blob check looks at the latest checkpoint explicitly.
+    """
+    async with pool.connection() as conn:
         cur = await conn.execute(
-            """SELECT checkpoint_id FROM checkpoints WHERE thread_id = %s AND checkpoint_ns = ''
-                ORDER BY checkpoint_id DESC LIMIT 1""",
-            (thread_id,),
+            """WITH latest AS (
+                   SELECT checkpoint_id FROM checkpoints WHERE thread_id = %(t)s AND checkpoint_ns = ''
+                    ORDER BY checkpoint_id DESC LIMIT 1),
+               c AS (DELETE FROM checkpoints
+                      WHERE thread_id = %(t)s AND checkpoint_id <> (SELECT checkpoint_id FROM latest)
+                     RETURNING 1),
+               w AS (DELETE FROM checkpoint_writes
+                      WHERE thread_id = %(t)s AND checkpoint_id <> (SELECT checkpoint_id FROM latest)
+                     RETURNING 1),
+               b AS (DELETE FROM checkpoint_blobs b
+                      WHERE b.thread_id = %(t)s AND EXISTS (SELECT 1 FROM latest)
+                        AND NOT EXISTS (
+                            SELECT 1 FROM checkpoints k, jsonb_each_text(k.checkpoint -> 'channel_versions') v
+                             WHERE k.thread_id = b.thread_id AND k.checkpoint_ns = b.checkpoint_ns
+                               AND k.checkpoint_id = (SELECT checkpoint_id FROM latest)
+                               AND v.key = b.channel AND v.value = b.version)
+                     RETURNING 1)
+               SELECT (SELECT count(*) FROM c) + (SELECT count(*) FROM w) + (SELECT count(*) FROM b) AS n""",
+            {"t": thread_id},
         )
         row = await cur.fetchone()
-        if row is None:
-            return 0
-        latest = row["checkpoint_id"]
-        deleted = 0
-        cur = await conn.execute(
-            "DELETE FROM checkpoints WHERE thread_id = %s AND checkpoint_id <> %s", (thread_id, latest)
-        )
-        deleted += cur.rowcount
-        cur = await conn.execute(
-            "DELETE FROM checkpoint_writes WHERE thread_id = %s AND checkpoint_id <> %s", (thread_id, latest)
-        )
-        deleted += cur.rowcount
-        cur = await conn.execute(
-            """DELETE FROM checkpoint_blobs b
-                WHERE b.thread_id = %s
-                  AND NOT EXISTS (
-                      SELECT 1 FROM checkpoints c, jsonb_each_text(c.checkpoint -> 'channel_versions') v
-                       WHERE c.thread_id = b.thread_id AND c.checkpoint_ns = b.checkpoint_ns
-                         AND v.key = b.channel AND v.value = b.version)""",
-            (thread_id,),
-        )
-        deleted += cur.rowcount
-        return deleted
+        return int(row["n"]) if row else 0
 
 
 async def thread_bytes(pool: Pool, thread_id: str) -> int:

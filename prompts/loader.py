@@ -228,12 +228,19 @@ def _to_json(value: Any) -> str:
 
 def load_prompt_set(spec: str | Path | None = None) -> PromptSet:
     """Load a prompt set: None → $COMANDA_PROMPTS or "v1"; a name → prompts/sets/<name>; a path → that directory."""
-    return _load_dir(resolve_prompt_dir(spec))
+    # called on every model call: resolving the directory (stat + realpath) each time showed up in profiles
+    return _load_dir(_resolved(spec, os.environ.get(ENV_VAR)))
+
+
+@lru_cache(maxsize=64)
+def _resolved(spec: str | Path | None, _env: str | None) -> Path:
+    return resolve_prompt_dir(spec)
 
 
 def clear_prompt_cache() -> None:
     """Forget loaded sets (a prompt engineer edited files in a long-running process)."""
     _load_dir.cache_clear()
+    _resolved.cache_clear()
 
 
 def available_versions() -> list[str]:

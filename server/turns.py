@@ -14,11 +14,11 @@ from redis.asyncio import Redis
 from graph.runner import ConversationRunner, TurnResult, parse_tool_result
 from memory.db import Pool
 from memory.repos import outbound
-from memory.repos import tenants as tenant_repo
 from memory.repos.tenants import Tenant
 from server.channels import OutboundChannel
 from server.media import MediaSigner
 from server.queue import Queued
+from server.tenants import TenantDirectory
 from tools.context import TurnContext
 
 log = logging.getLogger("comanda.turns")
@@ -60,15 +60,21 @@ class ConversationTurns:
     redis: Redis
     media: MediaSigner | None = None
     prefix: str = "comanda"
+    tenants: TenantDirectory | None = None
+
+    def __post_init__(self) -> None:
+        if self.tenants is None:
+            self.tenants = TenantDirectory(self.pool)
 
     async def __call__(self, conv: str, batch: list[Queued]) -> None:
         """Run one turn for the batch (coalesced messages, in order) and send its replies."""
         phone = batch[0].message.from_phone
+        assert self.tenants is not None
+        tenant = await self.tenants.by_id(batch[0].tenant_id)
+        if tenant is None:
+            log.warning("dropping %d message(s) for a tenant that no longer exists: %s", len(batch), conv)
+            return
         async with self.pool.connection() as conn:
-            tenant = await tenant_repo.by_id(conn, batch[0].tenant_id)
-            if tenant is None:
-                log.warning("dropping %d message(s) for a tenant that no longer exists: %s", len(batch), conv)
-                return
             await outbound.touch_window(conn, tenant.id, phone)
         texts = [q.message.text() for q in batch]
         sids = [q.message.message_sid for q in batch]

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -14,35 +13,14 @@ from twilio.request_validator import RequestValidator
 
 from memory.db import Pool
 from memory.repos import outbound
-from memory.repos import tenants as tenant_repo
-from memory.repos.tenants import Tenant
 from server.inbound import MalformedWebhook, parse_inbound
 from server.queue import InboundQueue
+from server.tenants import TenantDirectory
 from server.twilio_channel import twilio_status
 
 log = logging.getLogger("comanda.webhook")
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
-
-
-@dataclass
-class TenantDirectory:
-    """Tenants by WhatsApp number, cached briefly: the webhook answers in milliseconds."""
-
-    pool: Pool
-    ttl_s: float = 30.0
-    _cache: dict[str, tuple[float, Tenant | None]] = field(default_factory=dict)
-
-    async def by_number(self, number: str) -> Tenant | None:
-        """The tenant that owns this number (None if nobody does)."""
-        now = time.monotonic()
-        hit = self._cache.get(number)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        async with self.pool.connection() as conn:
-            tenant = await tenant_repo.by_whatsapp(conn, number)
-        self._cache[number] = (now + self.ttl_s, tenant)
-        return tenant
 
 
 @dataclass

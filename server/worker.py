@@ -10,6 +10,8 @@ import socket
 import uuid
 from collections.abc import Awaitable, Callable
 
+from redis.exceptions import RedisError
+
 from server.queue import InboundQueue, Queued, ReadyEntry
 
 log = logging.getLogger("comanda.worker")
@@ -17,8 +19,17 @@ log = logging.getLogger("comanda.worker")
 TurnHandler = Callable[[str, list[Queued]], Awaitable[None]]
 
 
+# conversations a worker holds per turn slot: the others wait out their coalescing window, which costs nothing
+HELD_PER_SLOT = 8
+READ_BATCH = 8
+
+
 class Worker:
-    """Reads the ready stream and handles up to `slots` conversations at once in this process."""
+    """Reads the ready stream and runs up to `slots` turns at once in this process.
+
+    It holds more conversations than that (`slots` × HELD_PER_SLOT): most of them are waiting for their coalescing
+    window to close, and a sleeping conversation must not keep a ready one from running.
+    """
 
     def __init__(self, queue: InboundQueue, handle: TurnHandler, *, slots: int = 8, name: str | None = None) -> None:
         self.queue = queue
@@ -26,7 +37,8 @@ class Worker:
         self.slots = slots
         self.name = name or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self._running: set[asyncio.Task[None]] = set()
-        self._free = asyncio.Semaphore(slots)
+        self._free = asyncio.Semaphore(slots * HELD_PER_SLOT)
+        self._busy = asyncio.Semaphore(slots)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until `stop` is set, then finish the turns under way (their messages are acknowledged)."""
@@ -40,13 +52,19 @@ class Worker:
                 await self._free.acquire()  # only read what we can start now: the rest stays for other workers
                 self._free.release()
                 entries: list[ReadyEntry] = []
-                if loop.time() >= next_reclaim:
-                    entries = await self.queue.reclaim(self.name, self._free_slots())
-                    next_reclaim = loop.time() + reclaim_every
-                    if entries:
-                        log.warning("reclaimed %d conversation(s) from a worker that stopped", len(entries))
-                if not entries:
-                    entries = await self.queue.read(self.name, self._free_slots(), block_ms=500)
+                try:
+                    if loop.time() >= next_reclaim:
+                        entries = await self.queue.reclaim(self.name, self._free_slots())
+                        next_reclaim = loop.time() + reclaim_every
+                        if entries:
+                            log.warning("reclaimed %d conversation(s) from a worker that stopped", len(entries))
+                    if not entries:
+                        entries = await self.queue.read(self.name, self._free_slots(), block_ms=500)
+                except RedisError as exc:
+                    # Redis restarting or unreachable: what we hold stays pending and comes back; keep trying
+                    log.error("cannot read the queue (%s); retrying in 1 s", exc)
+                    await asyncio.sleep(1)
+                    continue
                 for entry in entries:
                     await self._free.acquire()
                     task = asyncio.create_task(self._conversation(entry))
@@ -120,7 +138,8 @@ class Worker:
             await self.queue.dead_letter(conv, batch, attempts - 1)
             return 0
         try:
-            await self.handle(conv, batch)
+            async with self._busy:
+                await self.handle(conv, batch)
         except Exception as exc:
             log.exception("turn of %s failed (attempt %d of %d)", conv, attempts, self.queue.settings.max_attempts)
             await self.queue.record_error(conv, f"{type(exc).__name__}: {exc}")

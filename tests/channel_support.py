@@ -19,11 +19,14 @@ from memory.repos import tenants as tenant_repo
 from memory.repos.tenants import Tenant
 from server.app import Resources, create_app
 from server.channels import ConsoleChannel
+from server.media import MediaSigner
 from server.queue import InboundQueue, QueueSettings, stream_entries
+from server.tenants import TenantDirectory
 from server.turns import ConversationTurns, TurnTrace, trace_key
-from server.twilio_webhook import TenantDirectory, TwilioWebhookDeps
+from server.twilio_webhook import TwilioWebhookDeps
 from server.worker import Worker
 from tools.context import TurnContext
+from tools.payments.provider import PaymentProvider
 
 TOKEN = "test-twilio-auth-token"
 PUBLIC = "https://comanda.example.com"  # what Twilio sees; the tests reach the app on 127.0.0.1
@@ -92,15 +95,21 @@ async def wait_traces(redis: Redis, conv: str, n: int, timeout_s: float = 30.0) 
 
 @contextlib.asynccontextmanager
 async def running_worker(
-    pool: Pool, redis: Redis, settings: QueueSettings, runner: ConversationRunner | None = None
+    pool: Pool,
+    redis: Redis,
+    settings: QueueSettings,
+    runner: ConversationRunner | None = None,
+    *,
+    payments: PaymentProvider | None = None,
+    media: MediaSigner | None = None,
 ) -> AsyncIterator[Worker]:
     """An in-process queue worker on the real graph (offline model), replying through the console channel."""
     runner = runner or await make_runner(pool)
 
     def context_for(tenant: Tenant, phone: str) -> TurnContext:
-        return TurnContext(pool=pool, tenant=tenant, phone=phone, clock=lambda: OPEN_CLOCK)
+        return TurnContext(pool=pool, tenant=tenant, phone=phone, payments=payments, clock=lambda: OPEN_CLOCK)
 
-    turns = ConversationTurns(pool, runner, ConsoleChannel(pool), context_for, redis)
+    turns = ConversationTurns(pool, runner, ConsoleChannel(pool), context_for, redis, media=media)
     worker = Worker(InboundQueue(redis, settings), turns, slots=4)
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop))

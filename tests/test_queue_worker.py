@@ -9,12 +9,14 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import psycopg
 import pytest
 from channel_support import (
     CUSTOMER,
+    PUBLIC,
     demo_tenant,
     post_signed,
     replies_to,
@@ -30,9 +32,11 @@ from support import live_server
 
 from memory.db import Pool
 from memory.embeddings import Embedder
+from server.media import MediaSigner
 from server.queue import InboundQueue, QueueSettings, conversation_key
 from tools.menu.importer import import_menu
 from tools.menu.menu_file import parse_json
+from tools.payments.simulated import SimulatedPayments
 
 FAST = QueueSettings(coalesce_window_ms=0, reclaim_idle_ms=1500, lock_ttl_ms=1500, max_attempts=2)
 
@@ -243,3 +247,33 @@ async def test_a_worker_killed_mid_turn_leaves_the_message_to_another_and_no_ord
         sent = {r["body"]: r["n"] for r in await cur.fetchall()}
     assert sent and all(n == 1 for n in sent.values()), sent
     assert any("#1" in body for body in sent), sent
+
+
+async def test_a_pix_reply_carries_the_qr_code_image_from_a_signed_url(  # type: ignore[no-untyped-def]
+    api, demo: Pool, redis: Redis
+) -> None:
+    http, base = api
+    payments = SimulatedPayments(PUBLIC, b"pay-secret")
+    chat = await open_chat(demo, CUSTOMER, payments=payments, public_base_url=PUBLIC)
+    for text in ("oi", "João Silva", "Rua das Flores, 123, Apto 45, Jardim Primavera", "pular", "sim"):
+        await chat.say(text)
+    await chat.say("2 x-salada sem cebola")
+    await chat.say("fechar pedido")
+    reply = await chat.say("pix")
+    assert "confirm" in reply.lower(), chat.dump()
+    signer = MediaSigner(b"media-secret", PUBLIC)
+    async with running_worker(demo, redis, FAST, chat.runner, payments=payments, media=signer):
+        await post_signed(http, base, twilio_form("sim"))
+        [trace] = await wait_traces(redis, await conv_of(demo), 1)
+    async with demo.connection() as conn:
+        cur = await conn.execute("SELECT pix_code FROM payments")
+        pix = ((await cur.fetchone()) or {})["pix_code"]
+        cur = await conn.execute("SELECT body, media_url FROM outbound_messages WHERE media_url IS NOT NULL")
+        rows = await cur.fetchall()
+    assert pix and any(pix in r for r in trace.replies), trace.replies
+    [row] = rows
+    assert pix in row["body"]
+    url = urlsplit(row["media_url"])
+    assert f"{url.scheme}://{url.netloc}{url.path}" == f"{PUBLIC}/media/pix.png"
+    query = parse_qs(url.query)
+    assert signer.verify(query["c"][0], query["s"][0]) == pix  # the image is of this payment's code

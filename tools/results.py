@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from langchain_core.tools import InjectedToolArg
+from pydantic import BaseModel, ConfigDict, Field
 
 ErrorCode = Literal[
     "unknown_item",  # no menu item matches; `suggestions` has the closest names
@@ -41,3 +42,14 @@ class ToolError(BaseModel):
     group: str | None = None
     suggestions: list[str] = []
     fields: list[str] = []
+
+
+class NoArgs(BaseModel):
+    """The argument schema of a tool that takes nothing from the model, only the injected runtime.
+
+    Without it langchain infers a schema holding `runtime` and dumps it on every call: pydantic then warns with a
+    repr of the whole conversation state, which cost ~15 ms a call. `exclude` keeps the runtime out of that dump;
+    `InjectedToolArg` keeps it out of the schema the model sees.
+    """
+
+    runtime: Annotated[Any, InjectedToolArg] = Field(default=None, exclude=True)

@@ -1,6 +1,7 @@
 """Cart tools: thin wrappers over tools.cart.service. No tool takes a price; every price comes from the menu."""
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: langchain calls get_type_hints on every tool call, and
+# string annotations are compiled each time (≈1 ms a call in profiles).
 
 import logging
 from collections.abc import Awaitable, Callable
@@ -21,7 +22,7 @@ from tools.cart.views import cart_result, needs_option
 from tools.context import TurnContext
 from tools.customers.models import CustomerInfo
 from tools.menu.tools import embedder_for
-from tools.results import ToolError
+from tools.results import NoArgs, ToolError
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +194,7 @@ async def update_line(
     return await _apply(runtime, "update_line", op)
 
 
-@tool("show_cart")
+@tool("show_cart", args_schema=NoArgs)
 async def show_cart(*, runtime: ToolRuntime) -> Command[Any] | str:
     """Show the cart at today's prices with subtotal, delivery fee and total."""
 
@@ -203,7 +204,7 @@ async def show_cart(*, runtime: ToolRuntime) -> Command[Any] | str:
     return await _apply(runtime, "show_cart", op)
 
 
-@tool("clear_cart")
+@tool("clear_cart", args_schema=NoArgs)
 async def clear_cart(*, runtime: ToolRuntime) -> Command[Any] | str:
     """Empty the cart."""
 
@@ -213,7 +214,7 @@ async def clear_cart(*, runtime: ToolRuntime) -> Command[Any] | str:
     return await _apply(runtime, "clear_cart", op)
 
 
-@tool("repeat_last_order")
+@tool("repeat_last_order", args_schema=NoArgs)
 async def repeat_last_order(*, runtime: ToolRuntime) -> Command[Any] | str:
     """Replace the cart with the customer's last order at today's prices (reports what is no longer available)."""
 
