@@ -8,6 +8,7 @@ import contextlib
 import uvicorn
 from rich.console import Console
 
+from comanda.loop import run_loop
 from comanda.runtime import Infra, open_connections, prepare_database, start_infra
 from comanda.settings import Settings
 from comanda.wiring import (
@@ -32,7 +33,7 @@ def run_server(settings: Settings, *, worker: bool = True) -> None:
     infra = start_infra(settings)
     try:
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(_serve(settings, infra, worker=worker))
+            run_loop(_serve(settings, infra, worker=worker))
     finally:
         infra.stop()
         console.print("[dim]stopped; data kept for the next run[/]")

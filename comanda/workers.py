@@ -10,6 +10,7 @@ import os
 import signal
 
 from comanda.embedded import read_runtime
+from comanda.loop import run_loop
 from comanda.runtime import Infra, open_connections
 from comanda.settings import ConfigError, Settings
 from comanda.wiring import build_worker, outbound_channel
@@ -54,14 +55,14 @@ def _process_main(slots: int | None) -> None:
     settings = Settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(work(settings, slots=slots))
+        run_loop(work(settings, slots=slots))
 
 
 def run_processes(settings: Settings, concurrency: int, slots: int | None = None) -> int:
     """Run `concurrency` worker processes until interrupted; returns how many exited with an error."""
     shared_infra(settings)  # fail here, once, with the clear message
     if concurrency == 1:
-        asyncio.run(work(settings, slots=slots))
+        run_loop(work(settings, slots=slots))
         return 0
     ctx = multiprocessing.get_context("spawn")
     procs = [ctx.Process(target=_process_main, args=(slots,), name=f"comanda-worker-{i}") for i in range(concurrency)]

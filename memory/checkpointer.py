@@ -7,12 +7,13 @@ dies mid-way) and keep only each thread's latest checkpoint: resuming never need
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
-from memory.db import Pool
+from memory.db import Conn, Pool
 
 _SETUP_LOCK = 0x636B7074  # serialises the saver's own CREATE TABLEs across processes
 
@@ -44,12 +45,22 @@ async def make_checkpointer(pool: Pool) -> AsyncPostgresSaver:
     # many conversations queued all their checkpoint reads and writes behind each other's round trips.
     saver.lock = contextlib.nullcontext()  # type: ignore[assignment]
     async with pool.connection() as conn:
-        await conn.execute("SELECT pg_advisory_lock(%s)", (_SETUP_LOCK,))
+        # Poll for the lock instead of blocking on it: the saver's migrations use CREATE INDEX CONCURRENTLY, which
+        # waits for every open transaction, including another process's blocked pg_advisory_lock() call, while
+        # that process waits for our lock: two workers starting together hung forever.
+        while not await _try_lock(conn, _SETUP_LOCK):  # noqa: ASYNC110 - the lock lives in another process
+            await asyncio.sleep(0.1)
         try:
             await saver.setup()
         finally:
             await conn.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK,))
     return saver
+
+
+async def _try_lock(conn: Conn, key: int) -> bool:
+    cur = await conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", (key,))
+    row = await cur.fetchone()
+    return bool(row and row["ok"])
 
 
 async def prune_thread(pool: Pool, thread_id: str) -> int:
