@@ -282,6 +282,7 @@ class _Customer:
     phone: str
     script: list[str]
     sids: list[str] = field(default_factory=list)
+    unanswered: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -297,14 +298,20 @@ class _Replies:
 async def _poll_replies(db_url: str, replies: _Replies, stop: asyncio.Event) -> None:
     pool = await open_pool(db_url, max_size=1, name="bench-poll")
     last = 0
+    seen: set[int] = set()
     try:
         while not stop.is_set():
             async with pool.connection() as conn:
+                # ids are taken at INSERT and committed out of order: look back a little, or a row committed
+                # after a higher id was seen would be missed (and its reply counted as lost)
                 cur = await conn.execute(
-                    "SELECT id, dedupe_key FROM outbound_messages WHERE id > %s ORDER BY id", (last,)
+                    "SELECT id, dedupe_key FROM outbound_messages WHERE id > %s ORDER BY id", (last - 500,)
                 )
                 for row in await cur.fetchall():
-                    last = row["id"]
+                    if row["id"] in seen:
+                        continue
+                    seen.add(row["id"])
+                    last = max(last, row["id"])
                     key = row["dedupe_key"] or ""
                     if key.startswith("turn:"):
                         replies.event(key.split(":")[1]).set()
@@ -327,6 +334,7 @@ async def _customer(
             await asyncio.wait_for(replies.event(form["MessageSid"]).wait(), timeout_s)
         except TimeoutError:
             unanswered += 1
+            c.unanswered.append(f"{text} ({form['MessageSid']})")
             continue
         latencies.append((time.perf_counter() - started) * 1000)
     return unanswered
