@@ -85,7 +85,9 @@ def build_agent(
     g.add_conditional_edges("agent", after_agent, ["tools", END])
     g.add_conditional_edges("tools", after_tools, ["agent", "give_up"])
     g.add_edge("give_up", END)
-    return g.compile(name=name)
+    # no checkpointer: the agent never interrupts, and inheriting the parent's made every subgraph run load and
+    # write checkpoints of its own (≈12 reads and 5 writes a turn instead of 2 and 1)
+    return g.compile(name=name, checkpointer=False)
 
 
 def _tool_error(exc: Exception) -> str:
