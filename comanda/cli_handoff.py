@@ -106,14 +106,23 @@ def handoff_reply(
     agent: Annotated[str, typer.Option(help="The name the customer sees.")] = "Atendente",
 ) -> None:
     """Send an agent's reply to the customer and store it on the open ticket."""
+    from comanda.cli_common import _settings
     from comanda.handoff_actions import send_agent_reply
+    from comanda.wiring import close_channel, outbound_channel
+
+    settings = _settings()
 
     async def run(pool: Pool) -> HandoffTicket | str:
         try:
             ticket = await record_agent_reply(pool, ticket_id, text)
         except (TicketNotFound, TicketClosed, ValueError) as exc:
             return str(exc)
-        await send_agent_reply(pool, ticket, text, agent)
+        # through Twilio when it is configured (a template if the customer's 24-hour window has closed)
+        channel = outbound_channel(settings, pool)
+        try:
+            await send_agent_reply(pool, ticket, text, agent, channel)
+        finally:
+            await close_channel(channel)
         return ticket
 
     result = _run_with_db(run)
@@ -132,12 +141,18 @@ def handoff_resolve(ticket_id: Annotated[int, typer.Argument(help="Ticket number
 
     settings = _settings()
 
+    from comanda.wiring import close_channel, outbound_channel
+
     async def run(pool: Pool) -> tuple[HandoffTicket, list[str]] | None:
         try:
             ticket = await resolve_ticket(pool, ticket_id)
         except TicketNotFound:
             return None
-        return ticket, await give_back_to_bot(pool, settings, ticket)
+        channel = outbound_channel(settings, pool)
+        try:
+            return ticket, await give_back_to_bot(pool, settings, ticket, channel)
+        finally:
+            await close_channel(channel)
 
     done = _run_with_db(run)
     if done is None:

@@ -13,6 +13,7 @@ from comanda.runtime import Infra, open_connections, prepare_database, start_inf
 from comanda.settings import Settings
 from comanda.wiring import (
     build_worker,
+    close_channel,
     media_signer,
     outbound_channel,
     queue_settings,
@@ -72,8 +73,7 @@ async def _serve(settings: Settings, infra: Infra, *, worker: bool) -> None:
         stop.set()
         if worker_task is not None:
             await worker_task
-        if hasattr(channel, "close"):
-            await channel.close()
+        await close_channel(channel)
         await conns.close()
 
 

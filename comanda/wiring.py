@@ -130,3 +130,10 @@ async def build_worker(
         prefix=settings.queue_prefix,
     )
     return Worker(InboundQueue(redis, queue_settings(settings)), turns, slots=slots or settings.worker_slots)
+
+
+async def close_channel(channel: OutboundChannel) -> None:
+    """Close a channel's HTTP session, if it has one (Twilio's)."""
+    close = getattr(channel, "close", None)
+    if close is not None:
+        await close()

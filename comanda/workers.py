@@ -13,7 +13,7 @@ from comanda.embedded import read_runtime
 from comanda.loop import run_loop
 from comanda.runtime import Infra, open_connections
 from comanda.settings import ConfigError, Settings
-from comanda.wiring import build_worker, outbound_channel
+from comanda.wiring import build_worker, close_channel, outbound_channel
 
 log = logging.getLogger("comanda.worker")
 
@@ -44,9 +44,7 @@ async def work(settings: Settings, *, slots: int | None = None, stop: asyncio.Ev
         worker = await build_worker(settings, conns.pool, conns.redis, channel, slots=slots)
         await worker.run(stop)
     finally:
-        close = getattr(channel, "close", None)
-        if close is not None:
-            await close()
+        await close_channel(channel)
         await conns.close()
 
 
