@@ -159,23 +159,35 @@ async def run_script(session: ChatSession, lines: list[str], *, console: Console
 
 
 async def run_interactive(session: ChatSession, *, console: Console, trace: bool, timeout_s: float) -> int:
-    """A read-send-print loop until EOF or /quit; agent replies show up as they arrive."""
+    """A read-send-print loop until EOF or /quit; messages sent meanwhile (an agent's) show up as they arrive."""
     console.print(f"Chatting with [bold]{escape(session.tenant.name)}[/] as {session.phone}. /quit or Ctrl-D to leave.")
-    while True:
-        try:
-            line = await asyncio.to_thread(input, "> ")
-        except EOFError:
-            return 0
-        if line.strip() in ("/quit", "/exit"):
-            return 0
-        print_messages(console, await session.new_messages())  # what arrived while we were typing
-        sid = await session.send(line)
-        done = await session.wait_turn(sid, timeout_s)
-        print_messages(console, await session.new_messages())
-        if done is None:
-            console.print(f"[yellow]no reply within {timeout_s:.0f} s[/]")
-        elif trace:
-            print_trace(console, done)
+    printing = asyncio.Lock()  # the watcher and the turn print in turn, never interleaved
+
+    async def watch() -> None:
+        while True:
+            await asyncio.sleep(0.5)
+            async with printing:
+                print_messages(console, await session.new_messages())
+
+    watcher = asyncio.create_task(watch())
+    try:
+        while True:
+            try:
+                line = await asyncio.to_thread(input, "> ")
+            except EOFError:
+                return 0
+            if line.strip() in ("/quit", "/exit"):
+                return 0
+            async with printing:
+                sid = await session.send(line)
+                done = await session.wait_turn(sid, timeout_s)
+                print_messages(console, await session.new_messages())
+                if done is None:
+                    console.print(f"[yellow]no reply within {timeout_s:.0f} s[/]")
+                elif trace:
+                    print_trace(console, done)
+    finally:
+        watcher.cancel()
 
 
 def script_lines(path: Path) -> list[str]:

@@ -9,13 +9,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from channel_support import PUBLIC, TOKEN, running_worker, webhook_app
+from channel_support import CUSTOMER, PUBLIC, TOKEN, demo_tenant, running_worker, webhook_app
 from conftest import DEMO_MENU, ROOT, free_port
 from redis.asyncio import Redis
 from support import live_server
 
 from memory.db import Pool
 from memory.embeddings import Embedder
+from server.channels import ConsoleChannel
 from server.queue import QueueSettings
 from tools.menu.importer import import_menu
 from tools.menu.menu_file import parse_json
@@ -29,8 +30,8 @@ async def demo(db: Pool, embedder: Embedder) -> Pool:
     return db
 
 
-async def chat(args: list[str], database_url: str, valkey_url: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    env = {
+def chat_env(database_url: str, valkey_url: str, tmp_path: Path) -> dict[str, str]:
+    return {
         **os.environ,
         "DATABASE_URL": database_url,
         "REDIS_URL": valkey_url,
@@ -41,6 +42,10 @@ async def chat(args: list[str], database_url: str, valkey_url: str, tmp_path: Pa
         "PYTHONPATH": str(ROOT),
         "COLUMNS": "200",
     }
+
+
+async def chat(args: list[str], database_url: str, valkey_url: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    env = chat_env(database_url, valkey_url, tmp_path)
     return await asyncio.to_thread(
         subprocess.run,
         [sys.executable, "-m", "comanda.cli", "chat", *args],
@@ -88,3 +93,49 @@ async def test_without_a_server_it_says_how_to_start_one(database_url: str, valk
     done = await chat(["--url", f"http://127.0.0.1:{free_port()}"], database_url, valkey_url, tmp_path)
     assert done.returncode == 2
     assert "No Comanda server answers" in done.stderr and "make run" in done.stderr
+
+
+async def test_interactive_chat_shows_replies_and_an_agents_message_as_it_arrives(  # type: ignore[no-untyped-def]
+    demo: Pool, redis: Redis, database_url: str, valkey_url: str, tmp_path: Path
+) -> None:
+    async with live_server(webhook_app(demo, redis, NOW)) as base, running_worker(demo, redis, NOW):
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "comanda.cli",
+            "chat",
+            "--url",
+            base,
+            env=chat_env(database_url, valkey_url, tmp_path),
+            cwd=tmp_path,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        assert proc.stdin is not None and proc.stdout is not None
+        try:
+            proc.stdin.write(b"oi\n")
+            await proc.stdin.drain()
+            seen = await read_until(proc.stdout, "como posso te chamar")
+            # nobody types: a person's message must still show up
+            await ConsoleChannel(demo).send(await demo_tenant(demo), CUSTOMER, "Aqui é a Ana, da loja!", kind="agent")
+            seen += await read_until(proc.stdout, "Aqui é a Ana, da loja!")
+            proc.stdin.close()
+            assert await asyncio.wait_for(proc.wait(), 30) == 0
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+    assert "< agent: Aqui é a Ana, da loja!" in seen
+
+
+async def read_until(stream: asyncio.StreamReader, text: str, timeout_s: float = 30) -> str:
+    """What the process printed until `text` appeared (fails after `timeout_s`)."""
+    seen = ""
+    async with asyncio.timeout(timeout_s):
+        while text not in seen:
+            chunk = await stream.read(4096)
+            if not chunk:
+                raise AssertionError(f"output ended before {text!r}:\n{seen}")
+            seen += chunk.decode()
+    return seen
