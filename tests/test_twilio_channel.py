@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -39,20 +40,21 @@ async def demo(db: Pool, embedder: Embedder) -> Pool:
     return db
 
 
+def config_for(fake: FakeTwilio, base: str, **extra: Any) -> TwilioConfig:
+    """Our Twilio settings for the fake's account, with status callbacks to our public address."""
+    return TwilioConfig(
+        account_sid=fake.account_sid,
+        auth_token=fake.auth_token,
+        status_callback_url=f"{PUBLIC}/twilio/status",
+        api_base_url=base,
+        **extra,
+    )
+
+
 @pytest.fixture
 async def twilio(demo: Pool) -> AsyncIterator[tuple[FakeTwilio, TwilioChannel, Tenant]]:
     async with fake_twilio() as (fake, base):
-        channel = TwilioChannel(
-            demo,
-            TwilioConfig(
-                account_sid=fake.account_sid,
-                auth_token=fake.auth_token,
-                status_callback_url=f"{PUBLIC}/twilio/status",
-                api_base_url=base,
-                notification_content_sid=TEMPLATE,
-                backoff_s=0.01,
-            ),
-        )
+        channel = TwilioChannel(demo, config_for(fake, base, notification_content_sid=TEMPLATE, backoff_s=0.01))
         try:
             yield fake, channel, await demo_tenant(demo)
         finally:
@@ -185,15 +187,7 @@ async def test_a_customer_message_is_answered_over_twilio_and_delivery_is_tracke
         # one Twilio account: its auth token authenticates our API calls and signs its webhooks to us
         fake = FakeTwilio(auth_token=TOKEN, callbacks=["sent", "delivered"], callback_base=(PUBLIC, base))
         async with fake_twilio(fake) as (_, twilio_base):
-            channel = TwilioChannel(
-                demo,
-                TwilioConfig(
-                    account_sid=fake.account_sid,
-                    auth_token=fake.auth_token,
-                    status_callback_url=f"{PUBLIC}/twilio/status",
-                    api_base_url=twilio_base,
-                ),
-            )
+            channel = TwilioChannel(demo, config_for(fake, twilio_base))
             runner = await make_runner(demo)
             turns = ConversationTurns(
                 demo,
