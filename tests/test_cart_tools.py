@@ -172,6 +172,16 @@ async def test_unavailable_item_gets_alternatives_from_its_category(ctx: TurnCon
     assert chat.state.cart.is_empty
 
 
+async def test_an_unavailable_item_named_with_its_size_is_not_swapped_for_a_combo(ctx: TurnContext) -> None:
+    # "pizza ... grande" also matches "Combo Pizza Grande + Refri 2L", which is available: the customer still
+    # asked for the shrimp pizza, and must hear that it is unavailable, not get a combo error
+    chat = Chat(ctx)
+    res = await chat("add_to_cart", item="pizza de camarão grande")
+    assert res["error"] == "unavailable_item"
+    assert res["item"] == "Pizza Camarão com Catupiry"
+    assert chat.state.cart.is_empty
+
+
 async def test_nonexistent_option_and_removal_are_refused_with_the_valid_ones(ctx: TurnContext) -> None:
     chat = Chat(ctx)
     res = await chat("add_to_cart", item="pizza margherita", options=["grande", "borda de goiabada"])

@@ -29,6 +29,7 @@ MATCH = 80  # a query token "matches" a name token at this similarity (0-100)
 STRONG = 85  # a query whose tokens all match this well names an item: no need for embeddings
 VECTOR_SPREAD = 0.025  # vector hits farther than this from the nearest one are noise
 MARGIN = 10  # resolve: candidates within this many points of the best one compete
+UNAVAILABLE_GAP = 5  # an unavailable item wins over available contenders only when it matches this much better
 
 # words that carry no meaning for matching names ("quero uma pizza de calabresa")
 STOPWORDS = frozenset(
@@ -548,8 +549,13 @@ async def resolve_in(
     top = scored[0][1].resolve_score
     contenders = [(r, m) for r, m in scored if m.resolve_score >= top - MARGIN]
     contenders = _undominated(contenders)
-    if any(r.available for r, _ in contenders):
-        contenders = [(r, m) for r, m in contenders if r.available]
+    available = [(r, m) for r, m in contenders if r.available]
+    if available:
+        best_available = max(m.resolve_score for _, m in available)
+        clearly_meant = [(r, m) for r, m in contenders if m.resolve_score >= best_available + UNAVAILABLE_GAP]
+        # "pizza de camarão grande" means the (unavailable) shrimp pizza, not the available pizza combo that
+        # only shares "pizza grande": say it's unavailable instead of picking something else
+        contenders = clearly_meant or available
 
     def cand(r: SearchRow, m: NameMatch) -> Candidate:
         consumed = {qidx[i][0] for i in m.matched}
