@@ -186,10 +186,10 @@ async def test_nonexistent_option_and_removal_are_refused_with_the_valid_ones(ct
     chat = Chat(ctx)
     res = await chat("add_to_cart", item="pizza margherita", options=["grande", "borda de goiabada"])
     assert res["error"] == "invalid_option"
-    assert res["group"] == "Borda"
+    assert res["group"] == "Borda" and res["option"] == "borda de goiabada"
     assert res["suggestions"] == ["Catupiry", "Cheddar", "Chocolate"]
     res = await chat("add_to_cart", item="pizza margherita", options=["grande"], removals=["queijo"])
-    assert res["error"] == "invalid_option"
+    assert res["error"] == "invalid_option" and res["option"] == "queijo"
     assert res["suggestions"] == ["tomate", "manjericão"]
     res = await chat("add_to_cart", item="pizza margherita", options=["grande", "borda catupiry", "borda cheddar"])
     assert res["error"] == "too_many_options" and res["group"] == "Borda"

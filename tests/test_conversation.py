@@ -217,6 +217,19 @@ async def test_bad_input_gets_an_answer_and_leaves_the_cart_alone(demo: Pool, me
     assert "2x Coca-Cola" in reply and format_brl(2 * price, chat.last.state.locale) in reply, chat.dump()
 
 
+@pytest.mark.parametrize(
+    ("message", "named"),
+    [
+        ("quero uma pizza margherita grande com borda de goiabada", "goiabada"),
+        ("quero 1 x-salada sem chocolate", "chocolate"),
+    ],
+)
+async def test_a_refused_option_is_named_back_to_the_customer(demo: Pool, message: str, named: str) -> None:
+    chat = await open_chat(demo, "+5511999990006")
+    reply = await chat.say(message)
+    assert f'"{named}"' in reply, chat.dump()  # not 'não tem a opção ""'
+
+
 async def test_a_restarted_process_continues_the_conversation(demo: Pool, database_url: str) -> None:
     import json
     import subprocess

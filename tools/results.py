@@ -40,6 +40,7 @@ class ToolError(BaseModel):
     message: str
     item: str | None = None
     group: str | None = None
+    option: str | None = None  # the option or removal the customer asked for that doesn't exist
     suggestions: list[str] = []
     fields: list[str] = []
 

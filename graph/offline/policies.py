@@ -99,7 +99,8 @@ def error_reply(ex: ToolExchange, say: Say, prefix: str) -> str | None:
     fields = {
         "item": r.get("item") or ex.args.get("item") or "",
         "suggestions": say.words([str(s) for s in r.get("suggestions", [])]),
-        "option": say.words([str(o) for o in ex.args.get("options", []) + ex.args.get("removals", [])])
+        "option": r.get("option")
+        or say.words([str(o) for o in ex.args.get("options", []) + ex.args.get("removals", [])])
         or str(ex.args.get("choice", "")),
         "group": r.get("group") or "",
         "fields": say.words([str(f) for f in r.get("fields", [])]),

@@ -206,12 +206,15 @@ def _likely_group(phrase: str, item: MenuItem) -> OptionGroup | None:
 def _invalid_option(phrase: str, item: MenuItem) -> CartError:
     g = _likely_group(phrase, item)
     if not item.options:
-        return _fail("invalid_option", f"{item.name} has no options; {phrase!r} can't be chosen.", item=item.name)
+        return _fail(
+            "invalid_option", f"{item.name} has no options; {phrase!r} can't be chosen.", item=item.name, option=phrase
+        )
     if g is not None:
         return _fail(
             "invalid_option",
             f"{item.name} has no option {phrase!r}. The choices for {g.group} are in suggestions.",
             item=item.name,
+            option=phrase,
             group=g.group,
             suggestions=[c.name for c in g.choices],
         )
@@ -219,6 +222,7 @@ def _invalid_option(phrase: str, item: MenuItem) -> CartError:
         "invalid_option",
         f"{item.name} has no option {phrase!r}. Its choices are in suggestions.",
         item=item.name,
+        option=phrase,
         suggestions=[c.name for grp in item.options for c in grp.choices],
     )
 
@@ -230,6 +234,7 @@ def _invalid_removal(phrase: str, item: MenuItem) -> CartError:
         "invalid_option",
         f"{phrase!r} can't be removed from {item.name}; the removable ingredients are in suggestions.",
         item=item.name,
+        option=phrase,
         suggestions=list(item.removable),
     )
 
