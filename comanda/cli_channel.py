@@ -118,14 +118,14 @@ def chat(
         raise typer.Exit(2) from None
     lines = script_lines(script) if script else None
     try:
-        db_url, redis_url = shared_infra(settings).database_url, shared_infra(settings).redis_url
+        infra = shared_infra(settings)
     except ConfigError:
         err.print(_not_running(server_url))
         raise typer.Exit(2) from None
 
     async def run() -> int:
-        pool = await open_pool(db_url, max_size=2, name="chat")
-        redis = Redis.from_url(str(redis_url))
+        pool = await open_pool(infra.database_url, max_size=2, name="chat")
+        redis = Redis.from_url(str(infra.redis_url))
         try:
             async with pool.connection() as conn:
                 found = await tenant_repo.by_slug(conn, tenant)

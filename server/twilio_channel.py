@@ -136,9 +136,15 @@ class TwilioChannel:
         if sid is None:
             async with self.pool.connection() as conn:
                 row = await outbound.insert_message(
-                    conn, tenant_id=tenant.id, phone=to, body=text, kind=kind, status="failed", dedupe_key=key
+                    conn,
+                    tenant_id=tenant.id,
+                    phone=to,
+                    body=text,
+                    kind=kind,
+                    status="failed",
+                    dedupe_key=key,
+                    error_code=OUTSIDE_WINDOW,
                 )
-                await outbound.set_status(conn, tenant.id, row.id, "failed", error_code=OUTSIDE_WINDOW)
             log.error(
                 "not sent to %s: outside the 24-hour window and no COMANDA_TWILIO_NOTIFICATION_CONTENT_SID "
                 "is configured (Twilio error %s)",

@@ -21,7 +21,6 @@ TurnHandler = Callable[[str, list[Queued]], Awaitable[None]]
 
 # conversations a worker holds per turn slot: the others wait out their coalescing window, which costs nothing
 HELD_PER_SLOT = 8
-READ_BATCH = 8
 
 
 class Worker:

@@ -57,15 +57,16 @@ async def insert_message(
     provider_sid: str | None = None,
     dedupe_key: str | None = None,
     content_sid: str | None = None,
+    error_code: str | None = None,
 ) -> OutboundMessage:
     """Record a message to `phone` (E.164); with a `dedupe_key` already used, the earlier row comes back instead."""
     cur = await conn.execute(
         f"""INSERT INTO outbound_messages
-                (tenant_id, phone, body, media_url, kind, status, provider_sid, dedupe_key, content_sid)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+                (tenant_id, phone, body, media_url, kind, status, provider_sid, dedupe_key, content_sid, error_code)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
             ON CONFLICT (tenant_id, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
             RETURNING {_COLUMNS}""",
-        (tenant_id, phone, body, media_url, kind, status, provider_sid, dedupe_key, content_sid),
+        (tenant_id, phone, body, media_url, kind, status, provider_sid, dedupe_key, content_sid, error_code),
     )
     message = _message(await cur.fetchone())
     if message is None:
