@@ -1,0 +1,162 @@
+"""The cart policy: order lines, edits and "ver carrinho" become cart tool calls; results become replies."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from graph.guard import is_price_injection
+from graph.offline import parsing as p
+from graph.offline.policy.common import Decision, Say, call, error_reply, has_any, not_understood
+from graph.offline.view import TurnView
+
+# --- cart -----------------------------------------------------------------------------------------------
+
+_SHOW = (
+    "carrinho",
+    "meu pedido",
+    "ver pedido",
+    "o que eu pedi",
+    "quanto ta",
+    "quanto esta",
+    "quanto fica",
+    "quanto deu",
+    "total",
+    "cart",
+    "my order",
+    "what did i order",
+    "show",
+)
+_CLEAR = (
+    "limpa",
+    "limpar",
+    "esvazia",
+    "esvaziar",
+    "cancela tudo",
+    "apaga tudo",
+    "comecar de novo",
+    "clear",
+    "empty",
+    "start over",
+)
+_REPEAT = (
+    "repete",
+    "repetir",
+    "repita",
+    "mesmo pedido",
+    "ultimo pedido",
+    "mesma coisa",
+    "o de sempre",
+    "repeat",
+    "same as last",
+    "last order",
+    "same again",
+)
+_REMOVE = re.compile(
+    r"^(tira[r]?|remove[r]?|retira[r]?|exclui[r]?|cancela[r]?|nao quero mais|desiste d[eoa]s?|"
+    r"take off|take out|remove|delete|cancel|drop)\s+(o |a |os |as |the |um |uma |1 )?(.+)$"
+)
+_SET_QTY = re.compile(r"^(muda|mude|troca|altera|coloca|deixa|make it|change)\s+(?:para |pra |to )?(\d+|\w+)\s+(.+)$")
+
+
+def cart(view: TurnView, say: Say) -> Decision:
+    """Cart edits: add (one call per line, in order), options for a pending item, remove, quantities, show."""
+    text = view.text
+    ctx = view.context
+    if view.acting:
+        if is_price_injection(text):
+            return Decision(text=say("fallback.price_injection"))
+        norm = p.normalize(text)
+        pending = ctx.get("pending")
+        if pending and not _looks_like_new_order(text):
+            return call("choose_option", choice=norm)
+        if has_any(text, _REPEAT):
+            return call("repeat_last_order")
+        if has_any(text, _CLEAR):
+            return call("clear_cart")
+        m = _REMOVE.match(norm)
+        if m:
+            return call("remove_from_cart", item=m.group(3))
+        m = _SET_QTY.match(norm)
+        if m:
+            qty = p.parse_quantity_word(m.group(2))
+            if qty is not None:
+                return call("set_quantity", item=m.group(3), qty=qty)
+        lines = p.split_order_lines(text)
+        if not lines or all(not line.item for line in lines):
+            if has_any(text, _SHOW):
+                return call("show_cart")
+            return not_understood(say, "cart.what_to_add")
+        if has_any(text, _SHOW) and all(not line.qty and len(line.item.split()) <= 2 for line in lines):
+            return call("show_cart")
+        return _add_line(lines[0])
+    # responding: keep adding this message's remaining lines, one call at a time (each call sees the last cart)
+    if view.calls("add_to_cart") and not view.calls("choose_option"):
+        lines = [line for line in p.split_order_lines(text) if line.item]
+        done = len(view.calls("add_to_cart"))
+        if done < len(lines):
+            return _add_line(lines[done])
+    return Decision(*_cart_reply(view, say))
+
+
+def _looks_like_new_order(text: str) -> bool:
+    lines = p.split_order_lines(text)
+    return bool(lines) and any(line.qty is not None for line in lines) and len(p.normalize(text).split()) > 2
+
+
+def _add_line(line: p.LineRequest) -> Decision:
+    item = line.raw or line.item
+    return call("add_to_cart", item=item, qty=1 if line.qty is None else line.qty, removals=line.removals or None)
+
+
+def _cart_reply(view: TurnView, say: Say) -> tuple[list[tuple[str, dict[str, Any]]], str, bool]:
+    parts: list[str] = []
+    added: list[str] = []
+    last_cart: dict[str, Any] | None = None
+    question: str | None = None
+    understood = True
+    for ex in view.exchanges:
+        r = ex.result
+        if ex.kind == "cart":
+            last_cart = r.get("cart") or last_cart
+            line = r.get("changed_line") or {}
+            action = r.get("action")
+            if action == "added" and line:
+                added.append(f"{line.get('qty', '')}x {line.get('name', '')}".strip())
+            elif action == "removed":
+                parts.append(say("cart.removed", removed=ex.args.get("item", ""), cart=""))
+            elif action == "cleared":
+                parts.append(say("cart.cleared"))
+            elif action == "repeated" and r.get("skipped"):
+                parts.append(say("cart.repeated_skipped", skipped=say.words(r["skipped"]), cart=""))
+            elif action == "repeated":
+                parts.append(say("cart.repeated", cart=""))
+            elif action == "updated":
+                parts.append(say("cart.updated", cart=""))
+        elif ex.kind == "cart_needs_option":
+            choices = ", ".join(
+                f"{c.get('name')}" + (f" ({c.get('price_text')})" if c.get("price_text") else "")
+                for c in r.get("choices", [])
+            )
+            question = say("cart.needs_option", item=r.get("item", ""), group=r.get("group", ""), choices=choices)
+        elif not ex.ok:
+            msg = error_reply(ex, say, "cart")
+            if msg:
+                parts.append(msg)
+            understood = False
+    text_parts: list[str | None] = []
+    if added:
+        text_parts.append(say("cart.added", added=say.words(added), cart=""))
+    text_parts.extend(parts)
+    cart_view = last_cart or {}
+    if cart_view and not cart_view.get("empty", False) and cart_view.get("text"):
+        text_parts.append(cart_view["text"])
+    elif last_cart is not None and cart_view.get("empty"):
+        if not any(ex.kind == "cart" and ex.result.get("action") == "cleared" for ex in view.exchanges):
+            text_parts.append(say("cart.empty"))
+    if question:
+        text_parts.append(question)
+    elif understood and last_cart and not last_cart.get("empty"):
+        text_parts.append(say("cart.what_next"))
+    any_success = any(ex.ok for ex in view.exchanges)
+    return [], say.join(*text_parts), understood or any_success

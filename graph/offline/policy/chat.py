@@ -1,0 +1,101 @@
+"""The handoff and small-talk policies: asking for a person, greetings, thanks, goodbyes, help."""
+
+from __future__ import annotations
+
+from graph.offline import parsing as p
+from graph.offline.policy.common import Decision, Say, call, has_any, not_understood
+from graph.offline.view import TurnView
+
+# --- handoff and smalltalk ------------------------------------------------------------------------------
+
+
+def handoff(view: TurnView, say: Say) -> Decision:
+    """Open a ticket for a human agent."""
+    if view.acting:
+        return call("request_human", reason=(view.text or "customer asked for a human")[:200], summary="")
+    ex = view.exchanges[-1]
+    if ex.ok:
+        return Decision(text=say("handoff.opened"))
+    return Decision(text=say("error.internal"), understood=False)
+
+
+_THANKS = ("obrigado", "obrigada", "obg", "valeu", "vlw", "brigado", "thanks", "thank you", "thx", "agradeco")
+_BYE = ("tchau", "ate mais", "ate logo", "falou", "flw", "bye", "goodbye", "see you", "boa noite", "fui")
+_GREETING = (
+    "oi",
+    "ola",
+    "opa",
+    "eai",
+    "e ai",
+    "bom dia",
+    "boa tarde",
+    "boa noite",
+    "hello",
+    "hi",
+    "hey",
+    "salve",
+    "good evening",
+    "good morning",
+    "good afternoon",
+    "tudo bem",
+    "oie",
+    "oii",
+)
+_IDENTITY = (
+    "quem e voce",
+    "voce e um robo",
+    "e um robo",
+    "e robo",
+    "bot",
+    "who are you",
+    "are you a bot",
+    "are you human",
+    "voce e humano",
+    "e gente",
+)
+_HELP = (
+    "ajuda",
+    "como funciona",
+    "como faco",
+    "como pedir",
+    "help",
+    "how does",
+    "how do i",
+    "o que voce faz",
+    "what can you",
+)
+
+
+def smalltalk(view: TurnView, say: Say) -> Decision:
+    """Greetings, thanks, goodbyes, who-are-you, help."""
+    text = view.text
+    ctx = view.context
+    customer = ctx.get("customer") or {}
+    name = (customer.get("name") or "").split(" ")[0]
+    if has_any(text, _IDENTITY):
+        return Decision(text=say("smalltalk.identity", restaurant=view.context.get("restaurant", "")))
+    if has_any(text, _HELP):
+        return Decision(text=say("smalltalk.help", restaurant=view.context.get("restaurant", "")))
+    if has_any(text, _THANKS):
+        return Decision(text=say("smalltalk.thanks"))
+    if has_any(text, _GREETING):
+        last = customer.get("last_order") or {}
+        if name and last.get("summary"):
+            return Decision(
+                text=say(
+                    "greeting.returning",
+                    name=name,
+                    restaurant=view.context.get("restaurant", ""),
+                    last_order=last["summary"],
+                )
+            )
+        if name:
+            return Decision(
+                text=say("greeting.returning_no_orders", name=name, restaurant=view.context.get("restaurant", ""))
+            )
+        return Decision(text=say("greeting.new", restaurant=view.context.get("restaurant", "")))
+    if has_any(text, _BYE):
+        return Decision(text=say("smalltalk.bye"))
+    if p.parse_yes_no(text) is not None:
+        return Decision(text=say("smalltalk.how_to_order"))
+    return not_understood(say)

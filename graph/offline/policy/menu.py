@@ -1,0 +1,189 @@
+"""The menu policy: menu questions become search/detail/hours/fee tool calls, and results become sentences."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from graph.offline import parsing as p
+from graph.offline.policy.common import Decision, Say, call, error_reply, has_any
+from graph.offline.view import TurnView
+
+# --- menu -----------------------------------------------------------------------------------------------
+
+_HOURS = (
+    "horario",
+    "horarios",
+    "aberto",
+    "aberta",
+    "abre",
+    "abrem",
+    "fecha",
+    "fecham",
+    "funciona",
+    "funcionamento",
+    "open",
+    "opens",
+    "close",
+    "closes",
+    "hours",
+    "que horas",
+)
+_FEE = ("taxa", "frete", "entrega", "delivery", "entregam", "fee")
+_DETAILS = (
+    "o que vem",
+    "que vem",
+    "ingredientes",
+    "quanto custa",
+    "quanto e",
+    "qual o preco",
+    "what's in",
+    "whats in",
+    "how much is",
+    "how much",
+    "tamanhos",
+    "sizes",
+    "opcoes",
+    "options",
+    "detalhes",
+    "details",
+)
+_QUESTION_FILLERS = re.compile(
+    r"^(voces |vcs |vc |voce |tem |tem algum[a]? |tem alguma opcao |vende[m]? |queria saber |"
+    r"o que vem n[oa] |que vem n[oa] |quanto custa [oa]? ?|quanto e [oa]? ?|qual o preco d[oa] |"
+    r"do you have |have you got |what's in the |whats in the |how much is the |how much is |"
+    r"me mostra |mostra |ver |quero ver |me ve |manda )+"
+)
+
+
+def _menu_query(text: str) -> str:
+    norm = p.normalize(text).replace("?", " ").strip()
+    norm = _QUESTION_FILLERS.sub("", norm + " ").strip()
+    for filler in (
+        "cardapio",
+        "menu",
+        "opcoes",
+        "opcao",
+        "options",
+        "algo",
+        "alguma coisa",
+        "something",
+        "por favor",
+        "pfv",
+        "please",
+        "ai",
+        "aí",
+        "hoje",
+        "today",
+    ):
+        norm = re.sub(rf"\b{filler}\b", " ", norm)
+    return re.sub(r"\s+", " ", norm).strip()
+
+
+def menu(view: TurnView, say: Say) -> Decision:
+    """Menu questions: search, item details, hours, delivery fee."""
+    text = view.text
+    if view.acting:
+        if has_any(text, _HOURS):
+            return call("opening_hours")
+        if has_any(text, _FEE) and not has_any(text, ("quero", "i want")):
+            return call("delivery_fee")
+        query = _menu_query(text)
+        if has_any(text, _DETAILS) and query:
+            return call("item_details", item=query)
+        return call("search_menu", query=query)
+    ex = view.exchanges[-1]
+    r = ex.result
+    if not ex.ok:
+        if (
+            r.get("error") in ("unknown_item", "ambiguous_item")
+            and ex.name == "item_details"
+            and not view.calls("search_menu")
+        ):
+            return call("search_menu", query=str(ex.args.get("item", "")))
+        return Decision(text=error_reply(ex, say, "menu") or say("fallback.not_understood"), understood=False)
+    kind = ex.kind
+    if kind == "hours":
+        if r.get("open_now"):
+            return Decision(
+                text=say.join(say("menu.open_now", today_hours=r.get("today_hours") or ""), say("menu.what_next"))
+            )
+        return Decision(text=say("menu.closed_now", next_opening=_when(r.get("next_opening"), say)))
+    if kind == "delivery_fee":
+        return Decision(text=say("menu.delivery_fee", fee=r.get("fee_text", "")))
+    if kind == "item_details":
+        return Decision(text=say.join(_item_details_text(r, say), say("menu.what_next")))
+    if kind == "menu_search":
+        items = r.get("items") or []
+        if not items and not ex.args.get("query") and r.get("categories"):
+            return Decision(
+                text=say(
+                    "menu.overview",
+                    restaurant=view.context.get("restaurant", ""),
+                    categories=say.words([str(c) for c in r["categories"]]),
+                )
+            )
+        if not items:
+            return Decision(
+                text=say(
+                    "menu.no_results", query=ex.args.get("query", ""), suggestions=say.words(r.get("suggestions", []))
+                ),
+                understood=False,
+            )
+        listing = _items_text(items, say)
+        if r.get("tag"):
+            return Decision(text=say.join(say("menu.results_tag", tag=r["tag"], items=listing), say("menu.what_next")))
+        if not ex.args.get("query") and r.get("categories"):
+            return Decision(
+                text=say.join(
+                    say(
+                        "menu.overview",
+                        restaurant=view.context.get("restaurant", ""),
+                        categories=say.words(r["categories"]),
+                    ),
+                    listing,
+                )
+            )
+        return Decision(text=say.join(say("menu.results", items=listing), say("menu.what_next")))
+    return Decision(text=say("menu.what_next"))
+
+
+def _when(iso: Any, say: Say) -> str:
+    if not iso:
+        return ""
+    m = re.match(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})", str(iso))
+    if not m:
+        return str(iso)
+    _, mo, d, h, mi = m.groups()
+    return f"{d}/{mo} {h}:{mi}" if say.locale == "pt-BR" else f"{mo}/{d} {h}:{mi}"
+
+
+def _items_text(items: list[dict[str, Any]], say: Say) -> str:
+    unavailable = "indisponível" if say.locale == "pt-BR" else "unavailable"
+    lines = []
+    for it in items:
+        tail = f" ({unavailable})" if not it.get("available", True) else ""
+        lines.append(f"• *{it.get('name')}* — {it.get('price_text', '')}{tail}")
+    return "\n".join(lines)
+
+
+def _item_details_text(r: dict[str, Any], say: Say) -> str:
+    opts = []
+    for g in r.get("options", []):
+        choices = ", ".join(
+            f"{c.get('name')}" + (f" ({c.get('price_delta_text')})" if c.get("price_delta_text") else "")
+            for c in g.get("choices", [])
+        )
+        opts.append(f"{g.get('group')}: {choices}")
+    if r.get("removable"):
+        opts.append(("Pode tirar: " if say.locale == "pt-BR" else "Can be left out: ") + ", ".join(r["removable"]))
+    text = say(
+        "menu.item_details",
+        name=r.get("name", ""),
+        price=r.get("price_text", ""),
+        description=r.get("description", ""),
+        options="\n".join(opts),
+    )
+    if not r.get("available", True):
+        text = say.join(text, say("menu.unavailable", name=r.get("name", ""), alternatives=""))
+    return text

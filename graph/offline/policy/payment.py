@@ -1,0 +1,100 @@
+"""The payment policy: checkout summary, payment method, change, confirmation and order status."""
+
+from __future__ import annotations
+
+import re
+
+from graph.guard import is_price_injection
+from graph.offline import parsing as p
+from graph.offline.policy.common import Decision, Say, call, error_reply, has_any
+from graph.offline.view import TurnView
+
+# --- payment --------------------------------------------------------------------------------------------
+
+_STATUS = ("status", "cade", "cadê", "demora", "ja pagou", "confirmou", "pagamento caiu", "where is my order", "paid?")
+
+
+def payment(view: TurnView, say: Say) -> Decision:
+    """Checkout: summary, payment method (with change for cash), confirmation, placement."""
+    ctx = view.context
+    text = view.text
+    checkout = ctx.get("checkout") or {}
+    if view.acting:
+        if is_price_injection(text):
+            return Decision(text=say("fallback.price_injection"))
+        choice = p.parse_payment(text)
+        if checkout.get("awaiting_confirmation"):
+            yes = p.parse_yes_no(text)
+            if yes is True and not choice.method:
+                return call("place_order")
+            if yes is False and not choice.method:
+                return Decision(text=say("payment.cancelled"))
+        if choice.method:
+            return call(
+                "set_payment_method",
+                method=choice.method,
+                change_for=str(choice.change_for) if choice.change_for is not None else None,
+            )
+        if choice.change_for is not None or re.search(r"\btroco\b|\bchange\b", p.normalize(text)):
+            if checkout.get("payment_method") == "cash" or choice.change_for is not None:
+                return call(
+                    "set_payment_method",
+                    method="cash",
+                    change_for=str(choice.change_for) if choice.change_for is not None else None,
+                )
+        if has_any(text, _STATUS) and ctx.get("order"):
+            return call("order_status")
+        return call("checkout_summary")
+    ex = view.exchanges[-1]
+    r = ex.result
+    if not ex.ok:
+        code = r.get("error")
+        key = {
+            "not_registered": "payment.not_registered",
+            "empty_cart": "payment.empty_cart",
+            "no_address": "payment.no_address",
+            "payment_failed": "payment.failed",
+            "closed": "payment.closed",
+        }.get(str(code))
+        if code == "invalid_field" and "change_for" in r.get("fields", []):
+            total = (ctx.get("checkout_total_text") or _total_text(view)) or ""
+            return Decision(text=say("payment.invalid_change", total=total), understood=False)
+        if key:
+            return Decision(text=say(key, next_opening=""), understood=code != "payment_failed")
+        if code == "not_confirmed":
+            return call("checkout_summary")
+        return Decision(text=error_reply(ex, say, "payment") or say("error.internal"), understood=False)
+    kind = ex.kind
+    if kind == "checkout":
+        summary = r.get("text", "")
+        if "payment_method" in (r.get("missing") or []) or not r.get("payment_method"):
+            return Decision(text=say.join(say("payment.summary", summary=summary), say("payment.ask_method")))
+        if ex.name == "set_payment_method" or r.get("ready"):
+            return Decision(text=say("payment.ask_confirm", summary=summary))
+        return Decision(text=say("payment.summary", summary=summary))
+    if kind == "order_placed":
+        method = r.get("payment_method")
+        fields = {"order_id": r.get("order_id", ""), "total": r.get("total_text", "")}
+        if r.get("error") == "payment_failed" or (method in ("pix", "card") and not r.get("pay_url")):
+            return Decision(text=say("payment.failed"))
+        if method == "pix":
+            return Decision(
+                text=say("payment.placed_pix", pix_code=r.get("pix_code", ""), pay_url=r.get("pay_url", ""), **fields)
+            )
+        if method == "card":
+            return Decision(text=say("payment.placed_card", pay_url=r.get("pay_url", ""), **fields))
+        return Decision(text=say("payment.placed_cash", change=r.get("change_text") or "", **fields))
+    if kind == "order_status":
+        return Decision(
+            text=say(
+                "payment.status", order_id=r.get("order_id", ""), status=r.get("status_text") or r.get("status", "")
+            )
+        )
+    return Decision(text=say("payment.ask_method"))
+
+
+def _total_text(view: TurnView) -> str | None:
+    for ex in reversed(view.exchanges):
+        if ex.result.get("total_text"):
+            return str(ex.result["total_text"])
+    return None

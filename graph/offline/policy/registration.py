@@ -1,0 +1,206 @@
+"""The registration policy: name, address, e-mail and confirmation, step by step."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from graph.offline import parsing as p
+from graph.offline.policy.common import Decision, Say, call, error_reply, has_any, not_understood
+from graph.offline.view import TurnView
+
+# --- registration ---------------------------------------------------------------------------------------
+
+_NEW_ADDRESS = (
+    "novo endereco",
+    "outro endereco",
+    "mudar endereco",
+    "mudei",
+    "endereco mudou",
+    "trocar endereco",
+    "mudar de endereco",
+    "new address",
+    "another address",
+    "change address",
+    "change my address",
+)
+_LIST_ADDRESSES = ("meus enderecos", "enderecos", "onde entrega", "my addresses", "addresses")
+_NO_EMAIL = (
+    "nao tenho",
+    "sem email",
+    "pular",
+    "pula",
+    "prefiro nao",
+    "nao quero",
+    "dispenso",
+    "skip",
+    "no email",
+    "don't have",
+    "dont have",
+    "no thanks",
+)
+
+
+def registration(view: TurnView, say: Say) -> Decision:
+    """Identification and registration, one question at a time, confirming before saving."""
+    ctx = view.context
+    text = view.text
+    customer = ctx.get("customer") or {}
+    draft = ctx.get("registration") or {}
+    step = draft.get("awaiting")
+    registered = bool(ctx.get("registered"))
+    if not view.acting:
+        return _registration_reply(view, say)
+    if registered and not step:
+        if has_any(text, _NEW_ADDRESS):
+            return call("start_new_address")
+        if has_any(text, _LIST_ADDRESSES):
+            return call("list_addresses")
+        number = re.fullmatch(r"\s*(\d{1,2})\s*", p.normalize(text))
+        if ctx.get("awaiting") == "registration.address_choice" and number:
+            return call("choose_address", index=int(number.group(1)))
+        email = p.parse_email(text)
+        if email:
+            return call("update_customer", email=email)
+        name = p.parse_name(text)
+        if name and has_any(text, ("meu nome", "me chamo", "my name", "call me")):
+            return call("update_customer", name=name)
+        return Decision(
+            text=say(
+                "greeting.returning_no_orders",
+                name=customer.get("name") or "",
+                restaurant=view.context.get("restaurant", ""),
+            )
+        )
+    if step == "address_choice":
+        number = re.fullmatch(r"\s*(\d{1,2})\s*", p.normalize(text))
+        if number:
+            return call("choose_address", index=int(number.group(1)))
+        if has_any(text, _NEW_ADDRESS) or has_any(text, ("novo", "new", "outro", "other")):
+            return call("start_new_address")
+    if step == "confirm":
+        yes = p.parse_yes_no(text)
+        if yes is True:
+            return call("confirm_registration")
+        fields = _registration_fields(text, "address")
+        if fields:
+            return call("update_registration", **fields)
+        if yes is False:
+            return Decision(text=say("registration.declined"))
+        return not_understood(say, "registration.confirm_again")
+    if step == "email":
+        email = p.parse_email(text)
+        if email:
+            return call("update_registration", email=email)
+        if p.parse_yes_no(text) is False or has_any(text, _NO_EMAIL):
+            return call("update_registration", no_email=True)
+        fields = _registration_fields(text, "address")
+        if fields:
+            return call("update_registration", **fields)
+        return not_understood(say, "registration.ask_email", name=draft.get("name") or "")
+    fields = _registration_fields(text, step or "name")
+    if fields:
+        return call("update_registration", **fields)
+    if step in (None, "name") and not draft.get("name"):
+        if step is None:
+            # first contact: start the registration so the answer to "what's your name?" comes back here
+            return call("update_registration")
+        return not_understood(say, "registration.ask_name")
+    if step == "address" or (draft.get("name") and step is None):
+        return not_understood(say, "registration.ask_address", name=draft.get("name") or "")
+    return not_understood(say)
+
+
+def _registration_fields(text: str, step: str) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    email = p.parse_email(text)
+    if email:
+        fields["email"] = email
+    cpf = p.parse_cpf(text)
+    if cpf:
+        fields["cpf"] = cpf
+    rest = text
+    if email:
+        rest = rest.replace(email, " ")
+    address = p.parse_address(rest)
+    has_address = bool(address.street or (step == "address" and (address.number or address.neighborhood)))
+    if step == "name" and not has_address:
+        name = p.parse_name(rest)
+        if name:
+            fields["name"] = name
+    elif step == "name" and has_address:
+        # "João, Rua das Flores 123, Centro": a name before the address
+        head = re.split(r",|\n", rest, maxsplit=1)[0]
+        name = p.parse_name(head)
+        if name and not p.parse_address(head).street:
+            fields["name"] = name
+    if has_address:
+        for key in ("street", "number", "complement", "neighborhood", "city", "state", "postal_code", "reference"):
+            value = getattr(address, key)
+            if value:
+                fields[key] = value
+    return fields
+
+
+def _registration_reply(view: TurnView, say: Say) -> Decision:
+    ex = view.exchanges[-1]
+    r = ex.result
+    ctx = view.context
+    if not ex.ok:
+        code = r.get("error")
+        if code == "invalid_field":
+            return Decision(
+                text=say("registration.invalid_field", fields=say.words(r.get("fields", []))), understood=False
+            )
+        return Decision(text=error_reply(ex, say, "registration") or say("error.internal"), understood=False)
+    kind = ex.kind
+    if kind == "registration":
+        draft = r.get("draft") or {}
+        name = draft.get("name") or ""
+        step = r.get("next_step")
+        if step == "name":
+            if ex.args:
+                return not_understood(say, "registration.ask_name")
+            return Decision(text=say("greeting.new", restaurant=ctx.get("restaurant", "")))
+        if step == "address":
+            missing = [m for m in r.get("missing", []) if m in _FIELD_WORDS]
+            has_some = any((draft.get("address") or {}).get(k) for k in ("street", "number", "neighborhood"))
+            if has_some and missing:
+                return Decision(
+                    text=say(
+                        "registration.ask_address_missing", missing=say.words([_field_word(m, say) for m in missing])
+                    )
+                )
+            return Decision(text=say("registration.ask_address", name=name.split(" ")[0] if name else ""))
+        if step == "email":
+            return Decision(text=say("registration.ask_email", name=name.split(" ")[0] if name else ""))
+        if step == "confirm":
+            return Decision(text=say("registration.confirm", summary=r.get("summary_text", "")))
+        return Decision(text=say("registration.updated"))
+    if kind == "registered":
+        customer = r.get("customer") or {}
+        first = (customer.get("name") or "").split(" ")[0]
+        cart_lines = ((ctx.get("cart") or {}).get("lines")) or []
+        follow = say("registration.done_with_cart") if cart_lines else None
+        return Decision(text=say.join(say("registration.done", name=first), follow))
+    if kind == "addresses":
+        listing = "\n".join(f"{a.get('index')}. {a.get('text')}" for a in r.get("addresses", []))
+        return Decision(text=say("registration.addresses", addresses=listing))
+    if kind in ("address_chosen", "default_address"):
+        return Decision(text=say("registration.address_chosen", address=r.get("address_text") or r.get("text", "")))
+    if kind == "customer_updated":
+        return Decision(text=say("registration.updated"))
+    return Decision(text=say("registration.updated"))
+
+
+_FIELD_WORDS = {
+    "street": ("a rua", "the street"),
+    "number": ("o número", "the number"),
+    "neighborhood": ("o bairro", "the neighbourhood"),
+    "name": ("o nome", "the name"),
+}
+
+
+def _field_word(field_name: str, say: Say) -> str:
+    pt, en = _FIELD_WORDS.get(field_name, (field_name, field_name))
+    return pt if say.locale == "pt-BR" else en
