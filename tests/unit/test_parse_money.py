@@ -1,4 +1,4 @@
-"""Offline model text understanding (graph/offline/parse): amounts of money, payment methods, fuzzy matching of names."""
+"""Offline model text understanding (graph/offline/parse): money, payment methods, fuzzy name matching."""
 
 from __future__ import annotations
 

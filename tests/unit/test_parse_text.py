@@ -1,4 +1,4 @@
-"""Offline model text understanding (graph/offline/parse): normalising text, telling pt-BR from English, spotting gibberish."""
+"""Offline model text understanding (graph/offline/parse): normalising, pt-BR or English, gibberish."""
 
 from __future__ import annotations
 
