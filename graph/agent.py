@@ -64,17 +64,17 @@ def build_agent(
         reply.name = name
         return {"messages": [reply]}
 
-    def give_up(state: ConversationState) -> dict[str, list[AnyMessage]]:
+    async def give_up(state: ConversationState) -> dict[str, list[AnyMessage]]:
         text = prompts.reply("fallback.not_understood", state.locale)
         return {"messages": [AIMessage(text, name=name, response_metadata={"comanda_understood": False})]}
 
-    def after_agent(state: ConversationState) -> str:
+    async def after_agent(state: ConversationState) -> str:
         last = state.messages[-1]
         if isinstance(last, AIMessage) and last.tool_calls:
             return "tools"
         return END
 
-    def after_tools(state: ConversationState) -> str:
+    async def after_tools(state: ConversationState) -> str:
         return "give_up" if _model_calls_this_turn(state.messages) >= MAX_MODEL_CALLS else "agent"
 
     g = StateGraph(ConversationState, context_schema=TurnContext)

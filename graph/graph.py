@@ -71,7 +71,7 @@ def build_graph(
             return Command(goto="finish", update={**update, "messages": [reply]})
         return Command(goto="router", update=update)
 
-    def pause(state: ConversationState) -> dict[str, Any]:
+    async def pause(state: ConversationState) -> dict[str, Any]:
         # nothing before interrupt(): this node re-runs from the top when the agent hands the conversation back
         interrupt({"reason": state.handoff_reason or "customer asked for a human"})
         return {
@@ -82,10 +82,10 @@ def build_graph(
             "messages": [AIMessage(prompts.reply("handoff.resumed", state.locale), name="handoff_pause")],
         }
 
-    def after_handoff(state: ConversationState) -> str:
+    async def after_handoff(state: ConversationState) -> str:
         return "pause" if state.handoff else "finish"
 
-    def finish(state: ConversationState) -> Command[str]:
+    async def finish(state: ConversationState) -> Command[str]:
         this_turn = state.messages[current_turn_start(state.messages) :]
         failures = state.failures + 1 if _turn_failed(this_turn) else 0
         update: dict[str, Any] = {

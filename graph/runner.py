@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from graph.agent import current_turn_start
 from graph.state import ConversationState, RouteDecision
-from memory.checkpointer import prune_thread
+from memory.checkpointer import TurnSaver, prune_thread
 from tools.context import TurnContext
 from tools.handoff.service import record_customer_message
 
@@ -54,6 +54,10 @@ class TurnResult(BaseModel):
     state: ConversationState | None = None
 
 
+# the channel of an interrupt's pending write in a checkpoint (LangGraph keeps its constant private)
+INTERRUPT = "__interrupt__"
+
+
 def human_message_id(message_id: str) -> str:
     """The id a customer message gets in the state (so a replayed delivery replaces instead of duplicating)."""
     return f"in:{message_id}"
@@ -80,14 +84,40 @@ class ConversationRunner:
         """Handle the customer's messages (one turn, possibly several coalesced messages)."""
         started = time.perf_counter()
         config = self._config(ctx)
-        snapshot = await self.graph.aget_state(config)
-        if snapshot.interrupts:
-            # a person has the conversation: the customer's words go to their ticket, the bot stays silent
-            for text in texts:
-                await record_customer_message(ctx.pool, ctx.tenant.id, ctx.thread_id, text)
-            return TurnResult(paused=True, elapsed_ms=(time.perf_counter() - started) * 1000)
+        try:
+            paused, existing = await self._load(config)
+            if paused:
+                # a person has the conversation: the customer's words go to their ticket, the bot stays silent
+                for text in texts:
+                    await record_customer_message(ctx.pool, ctx.tenant.id, ctx.thread_id, text)
+                return TurnResult(paused=True, elapsed_ms=(time.perf_counter() - started) * 1000)
+            return await self._run(ctx, config, texts, message_ids, existing, started)
+        finally:
+            if isinstance(self.graph.checkpointer, TurnSaver):
+                self.graph.checkpointer.forget(ctx.thread_id)
+
+    async def _load(self, config: RunnableConfig) -> tuple[bool, list[AnyMessage]]:
+        """Whether the conversation waits for a person, and its messages so far (one checkpoint read a turn)."""
+        saver = self.graph.checkpointer
+        if not isinstance(saver, TurnSaver):
+            snapshot = await self.graph.aget_state(config)
+            return bool(snapshot.interrupts), list(snapshot.values.get("messages", [])) if snapshot.values else []
+        found = await saver.load_for_turn(config)
+        if found is None:
+            return False, []
+        paused = any(channel == INTERRUPT for _, channel, _ in found.pending_writes or [])
+        return paused, list(found.checkpoint["channel_values"].get("messages", []))
+
+    async def _run(
+        self,
+        ctx: TurnContext,
+        config: RunnableConfig,
+        texts: Sequence[str],
+        message_ids: Sequence[str] | None,
+        existing: list[AnyMessage],
+        started: float,
+    ) -> TurnResult:
         ids = [human_message_id(i) for i in message_ids] if message_ids else [None] * len(texts)
-        existing: list[AnyMessage] = list(snapshot.values.get("messages", [])) if snapshot.values else []
         known = {m.id for m in existing}
         if message_ids and all(i in known for i in ids) and not _unfinished(existing):
             # a replay (the worker died after the checkpoint): hand back what was said, for idempotent resending

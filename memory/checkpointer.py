@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Any
 
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import CheckpointTuple
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
@@ -36,14 +39,45 @@ STATE_TYPES = [
 ]
 
 
-async def make_checkpointer(pool: Pool) -> AsyncPostgresSaver:
-    """An `AsyncPostgresSaver` on our pool, with its tables created if missing."""
+class TurnSaver(AsyncPostgresSaver):
+    """The Postgres saver, read once per turn: the runner looks at the checkpoint before running the graph
+    (paused? a replay?), and the graph's own read of that checkpoint takes the same tuple instead of loading
+    and deserialising it again (a whole message history, ~0.8 ms of CPU and a query on every turn).
+    """
+
+    def __init__(self, pool: Pool, **kwargs: Any) -> None:
+        super().__init__(pool, **kwargs)  # type: ignore[arg-type,unused-ignore]
+        # The stock saver serialises every call behind one asyncio.Lock (langgraph #7259), needed only when it
+        # shares a single connection. On a pool each call checks out its own connection; with the lock, a
+        # worker running many conversations queued all their reads and writes behind each other's round trips.
+        self.lock = contextlib.nullcontext()  # type: ignore[assignment]
+        self._loaded: dict[str, CheckpointTuple | None] = {}
+
+    async def load_for_turn(self, config: RunnableConfig) -> CheckpointTuple | None:
+        """The thread's latest checkpoint, kept for the graph run that follows (call `forget` if none does)."""
+        found = await super().aget_tuple(config)
+        self._loaded[config["configurable"]["thread_id"]] = found
+        return found
+
+    def forget(self, thread_id: str) -> None:
+        """Drop a checkpoint kept by `load_for_turn` that no graph run took."""
+        self._loaded.pop(thread_id, None)
+
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        """The latest checkpoint: the one `load_for_turn` kept for this thread, else from the database."""
+        conf = config["configurable"]
+        thread = conf.get("thread_id")
+        # only the plain "latest checkpoint of the root graph" read; the worker holds the conversation's lock
+        # between the two reads, so nothing can have written the thread in between
+        if not conf.get("checkpoint_id") and not conf.get("checkpoint_ns") and thread in self._loaded:
+            return self._loaded.pop(thread)
+        return await super().aget_tuple(config)
+
+
+async def make_checkpointer(pool: Pool) -> TurnSaver:
+    """Our Postgres saver on our pool, with its tables created if missing."""
     serde = JsonPlusSerializer(allowed_msgpack_modules=STATE_TYPES)
-    saver = AsyncPostgresSaver(pool, serde=serde)  # type: ignore[arg-type,unused-ignore]
-    # The saver serialises every call behind one asyncio.Lock (langgraph #7259), needed only when it shares a
-    # single connection. On a pool each call checks out its own connection; with the lock, a worker running
-    # many conversations queued all their checkpoint reads and writes behind each other's round trips.
-    saver.lock = contextlib.nullcontext()  # type: ignore[assignment]
+    saver = TurnSaver(pool, serde=serde)
     async with pool.connection() as conn:
         # Poll for the lock instead of blocking on it: the saver's migrations use CREATE INDEX CONCURRENTLY, which
         # waits for every open transaction, including another process's blocked pg_advisory_lock() call, while

@@ -9,7 +9,7 @@ from decimal import Decimal
 import httpx
 import pytest
 from conftest import DEMO_MENU
-from conversation_support import Chat, open_chat
+from conversation_support import Chat, make_runner, open_chat
 from support import live_app
 
 from memory.db import Pool
@@ -260,6 +260,25 @@ async def test_a_restarted_process_continues_the_conversation(demo: Pool, databa
     reply = await chat.say("pular")
     assert "Carla" in reply and "Rua Augusta" in reply, chat.dump()
     del subprocess
+
+
+async def test_a_replayed_turn_leaves_no_stale_state_behind(demo: Pool) -> None:
+    # the runner reads the checkpoint once per turn and hands that read to the graph; a replay returns before
+    # the graph runs, and what it read must not be served later, e.g. to an agent returning the conversation
+    chat = await open_chat(demo, "+5511999990006")
+    await chat.say("oi")
+    first = chat.last
+    replay = await chat.runner.run_turn(chat.ctx, ["oi"], ["SM00060001"])
+    assert first is not None and replay.duplicate and replay.replies == first.replies
+    # another worker takes the next message, which brings a human in
+    other = await open_chat(demo, "+5511999990006", runner=await make_runner(demo))
+    other._n = 100
+    await other.say("quero falar com um atendente")
+    assert other.last and other.last.paused, other.dump()
+    # back in the first process, the console sees a paused conversation and can give it back to the bot
+    assert await chat.runner.is_paused(chat.ctx)
+    resumed = await chat.runner.resume(chat.ctx, {"ticket_id": 0, "status": "resolved"})
+    assert resumed.replies and not resumed.paused
 
 
 async def asyncio_subprocess(*args: str):  # type: ignore[no-untyped-def]
