@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict
 from rapidfuzz import fuzz, process
 
@@ -47,9 +48,15 @@ class FastClassifier:
         norm = normalize(text)
         if not norm:
             return None
-        hits = process.extract(norm, self._texts, scorer=_score, limit=25)
+        # both scorers over every example in C (a Python scorer costs a call per example, ~0.5 ms a turn)
+        scores = _WEIGHT_SET * _scores(norm, self._texts, fuzz.token_set_ratio) + _WEIGHT_PLAIN * _scores(
+            norm, self._texts, fuzz.ratio
+        )
+        # the 25 best, highest first, earlier examples first on ties
+        order = np.lexsort((np.arange(len(scores)), -scores))[:_TOP]
         best: dict[Intent, tuple[float, str]] = {}
-        for _, score, idx in hits:
+        for idx in order.tolist():
+            score = float(scores[idx])
             label = self._labels[idx]
             if label not in best or score > best[label][0]:
                 best[label] = (score, self._texts[idx])
@@ -59,7 +66,12 @@ class FastClassifier:
         return Classification(intent=intent, score=top / 100, margin=(top - runner_up) / 100, example=example)
 
 
-def _score(query: str, choice: str, **_: object) -> float:
-    # token_set_ratio alone rates a one-word query contained in a long example as 100; temper it with the
-    # plain ratio so "oi" matches "oi" better than "oi quero uma pizza"
-    return 0.7 * fuzz.token_set_ratio(query, choice) + 0.3 * fuzz.ratio(query, choice)
+_TOP = 25
+# token_set_ratio alone rates a one-word query contained in a long example as 100; temper it with the
+# plain ratio so "oi" matches "oi" better than "oi quero uma pizza"
+_WEIGHT_SET = 0.7
+_WEIGHT_PLAIN = 0.3
+
+
+def _scores(query: str, choices: list[str], scorer: Callable[..., float]) -> np.ndarray:
+    return process.cdist([query], choices, scorer=scorer, dtype=np.float64)[0]
