@@ -9,9 +9,10 @@ Layout (prefix `comanda:` by default):
 - `dlq`: messages that failed `max_attempts` times.
 
 A webhook writes the message and the ready entry atomically (one Lua script). A worker that reads a ready entry
-takes X's lock or, if another worker holds it, acknowledges the entry: the holder re-reads X's stream after
-releasing its lock, so nothing is stranded. Messages are deleted from X's stream only after their turn's reply
-was sent and its checkpoint written; a dead worker's ready entry stays pending and is reclaimed (XAUTOCLAIM).
+takes X's lock or, if another worker holds it, acknowledges the entry: the holder lets go only in the same
+script that finds X's stream empty, so nothing is stranded. Messages are deleted from X's stream only after their
+turn's reply was sent and its checkpoint written; a dead worker's ready entry stays pending and is reclaimed
+(XAUTOCLAIM).
 """
 
 from __future__ import annotations
@@ -45,11 +46,38 @@ _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
-_DONE = """
-for i = 1, #ARGV do redis.call('XDEL', KEYS[1], ARGV[i]) end
+# Take a conversation: the lock, then when its oldest message came (for the coalescing window) and Redis's clock.
+# -1: another worker has it; 0: nothing waits (the lock is let go again); else {now_ms, oldest id}.
+_TAKE = """
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return -1 end
+local first = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)
+if #first == 0 then redis.call('DEL', KEYS[1]) return 0 end
+local t = redis.call('TIME')
+return {tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), first[1][1]}
+"""
+# The turn's batch (oldest first), counting one more attempt at it: {attempts, rows}.
+_START = """
+local rows = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', ARGV[1])
+if #rows == 0 then return {0, rows} end
+local n = redis.call('HINCRBY', KEYS[2], rows[1][1], 1)
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+return {n, rows}
+"""
+# A turn is complete (reply sent, checkpoint written): delete its messages. If none wait, let go of the lock in
+# the same step, so a message arriving now finds the conversation free (its ready entry gets it a worker).
+# -1: the lock is no longer ours; 0: let go; else {now_ms, oldest id} of the next batch.
+_FINISH = """
+for i = 2, #ARGV do redis.call('XDEL', KEYS[1], ARGV[i]) end
 redis.call('DEL', KEYS[2])
-if redis.call('XLEN', KEYS[1]) == 0 then redis.call('DEL', KEYS[1]) end
-return 1
+if redis.call('GET', KEYS[3]) ~= ARGV[1] then return -1 end
+local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)
+if #first == 0 then
+  redis.call('DEL', KEYS[1])
+  redis.call('DEL', KEYS[3])
+  return 0
+end
+local t = redis.call('TIME')
+return {tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), first[1][1]}
 """
 
 
@@ -75,17 +103,20 @@ class ReadyEntry:
 
 
 @dataclass(frozen=True)
+class Head:
+    """A held conversation's next batch, as far as coalescing needs: Redis's clock and its oldest message's time."""
+
+    now_ms: int
+    oldest_ms: int
+
+
+@dataclass(frozen=True)
 class Queued:
     """A message waiting in its conversation's stream."""
 
     id: str
     tenant_id: int
     message: InboundMessage
-
-    @property
-    def enqueued_ms(self) -> int:
-        """When Redis took it (the stream id's time part)."""
-        return int(self.id.split("-", 1)[0])
 
 
 class DeadLetter(BaseModel):
@@ -116,7 +147,9 @@ class InboundQueue:
         self._enqueue = redis.register_script(_ENQUEUE)
         self._renew = redis.register_script(_RENEW)
         self._release = redis.register_script(_RELEASE)
-        self._done = redis.register_script(_DONE)
+        self._take = redis.register_script(_TAKE)
+        self._start = redis.register_script(_START)
+        self._finish = redis.register_script(_FINISH)
 
     def _k(self, kind: str, name: str) -> str:
         return f"{self.settings.prefix}:{kind}:{name}"
@@ -175,9 +208,12 @@ class InboundQueue:
         """Add a ready entry for a conversation (a retry after an error, a DLQ replay)."""
         await self.redis.xadd(self.ready_key, {"conv": conv})
 
-    async def try_lock(self, conv: str, token: str) -> bool:
-        """Take a conversation for this worker; False if another one has it."""
-        return bool(await self.redis.set(self._k("lock", conv), token, nx=True, px=self.settings.lock_ttl_ms))
+    async def take(self, conv: str, token: str) -> Head | None:
+        """Hold a conversation for this worker; None if another worker has it or no message waits."""
+        found = await self._take(
+            keys=[self._k("lock", conv), self._k("conv", conv)], args=[token, self.settings.lock_ttl_ms]
+        )
+        return _head(found)
 
     async def renew(self, conv: str, token: str) -> bool:
         """Extend our hold on a conversation; False if we lost it."""
@@ -196,30 +232,29 @@ class InboundQueue:
         """Whether the conversation has unprocessed messages."""
         return bool(await self.redis.xlen(self._k("conv", conv)))
 
-    async def server_ms(self) -> int:
-        """Redis's clock in milliseconds (the clock stream ids are made from)."""
-        seconds, micros = await self.redis.time()
-        return int(seconds) * 1000 + int(micros) // 1000
-
-    async def attempt(self, conv: str, first_id: str) -> int:
-        """Count one more attempt at the batch starting with `first_id`; returns the count."""
-        key = self._k("attempts", conv)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hincrby(key, first_id, 1)
-            pipe.pexpire(key, 7 * 24 * 3600 * 1000)
-            count, _ = await pipe.execute()
-        return int(count)
+    async def start(self, conv: str) -> tuple[int, list[Queued]]:
+        """The held conversation's batch (oldest first, at most `max_batch`) and how often it was tried, this one
+        included."""
+        attempts, rows = await self._start(
+            keys=[self._k("conv", conv), self._k("attempts", conv)],
+            args=[self.settings.max_batch, 7 * 24 * 3600 * 1000],
+        )
+        return int(attempts), [_queued(i, f) for i, f in _script_entries(rows)]
 
     async def record_error(self, conv: str, error: str) -> None:
         """Keep the last error of a conversation's failing batch (for the dead letter)."""
         await self.redis.hset(self._k("attempts", conv), "error", error[:2000])
 
-    async def done(self, conv: str, batch: list[Queued]) -> None:
-        """The batch's turn is complete (reply sent, checkpoint written): remove its messages."""
-        await self._done(keys=[self._k("conv", conv), self._k("attempts", conv)], args=[q.id for q in batch])
+    async def finish(self, conv: str, token: str, batch: list[Queued]) -> Head | None:
+        """Remove a handled batch; the next batch's head, or None once the conversation is let go (or was lost)."""
+        found = await self._finish(
+            keys=[self._k("conv", conv), self._k("attempts", conv), self._k("lock", conv)],
+            args=[token, *[q.id for q in batch]],
+        )
+        return _head(found)
 
     async def dead_letter(self, conv: str, batch: list[Queued], attempts: int) -> None:
-        """Move a batch that keeps failing to the dead-letter stream."""
+        """Copy a batch that keeps failing to the dead-letter stream (`finish` then removes it)."""
         error = await self.redis.hget(self._k("attempts", conv), "error")
         for q in batch:
             await self.redis.xadd(
@@ -233,7 +268,6 @@ class InboundQueue:
                 },
             )
         log.error("dead-lettered %d message(s) of %s after %d attempts: %s", len(batch), conv, attempts, error)
-        await self.done(conv, batch)
 
     # dead letters -------------------------------------------------------------------------------------------
 
@@ -271,6 +305,18 @@ def _s(value: Any) -> str:
 def stream_entries(rows: Any) -> list[tuple[str, dict[str, str]]]:
     """XRANGE/XREADGROUP entries as (id, fields) with text keys and values (deleted entries dropped)."""
     return [(_s(i), {_s(k): _s(v) for k, v in f.items()}) for i, f in rows or [] if f]
+
+
+def _script_entries(rows: Any) -> list[tuple[str, dict[str, str]]]:
+    """XRANGE rows as a Lua script returns them ([id, [field, value, ...]]) as (id, fields)."""
+    return [(_s(i), {_s(f[k]): _s(f[k + 1]) for k in range(0, len(f), 2)}) for i, f in rows or []]
+
+
+def _head(found: Any) -> Head | None:
+    if not isinstance(found, list):
+        return None  # -1 or 0: not ours, or nothing waits
+    now_ms, oldest_id = found
+    return Head(now_ms=int(now_ms), oldest_ms=int(_s(oldest_id).split("-", 1)[0]))
 
 
 def _queued(entry_id: str, fields: dict[str, str]) -> Queued:

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 
 from redis.exceptions import RedisError
 
-from server.queue import InboundQueue, Queued, ReadyEntry
+from server.queue import Head, InboundQueue, Queued, ReadyEntry
 
 log = logging.getLogger("comanda.worker")
 
@@ -85,32 +85,30 @@ class Worker:
     async def _conversation(self, entry: ReadyEntry) -> None:
         """Run turns for one conversation until its stream is empty; acknowledge the ready entry at the end."""
         token = uuid.uuid4().hex
-        if not await self.queue.try_lock(entry.conv, token):
-            # another worker runs this conversation and re-reads its stream before letting go
+        head = await self.queue.take(entry.conv, token)
+        if head is None:
+            # another worker runs this conversation and looks at its stream again before letting go, or
+            # nothing waits any more
             await self.queue.ack([entry.id])
             return
         beat = asyncio.create_task(self._heartbeat(entry, token))
         held = True
         try:
-            while True:
-                batch = await self.queue.pending(entry.conv)
-                if not batch:
-                    await self.queue.release(entry.conv, token)
-                    held = False
-                    # a message may have landed between our last read and the release
-                    if await self.queue.has_pending(entry.conv) and await self.queue.try_lock(entry.conv, token):
-                        held = True
-                        continue
-                    break
-                batch = await self._coalesce(entry.conv, batch)
-                attempts = await self._turn(entry.conv, batch)
-                if attempts:
+            while head is not None:
+                await self._coalesce(head)
+                attempts, batch = await self.queue.start(entry.conv)
+                if attempts > self.queue.settings.max_attempts:
+                    await self.queue.dead_letter(entry.conv, batch, attempts - 1)
+                elif batch and not await self._turn(entry.conv, batch, attempts):
                     # let go first, so the retry's ready entry can't be dropped by a worker finding us holding it
                     await self.queue.release(entry.conv, token)
                     held = False
                     await asyncio.sleep(min(0.2 * 2**attempts, 10))
                     await self.queue.notify(entry.conv)
                     break
+                # removes the batch and, when nothing else waits, lets go of the conversation in the same step
+                head = await self.queue.finish(entry.conv, token, batch)
+                held = head is not None
         finally:
             beat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -119,32 +117,22 @@ class Worker:
                 await self.queue.release(entry.conv, token)
         await self.queue.ack([entry.id])
 
-    async def _coalesce(self, conv: str, batch: list[Queued]) -> list[Queued]:
+    async def _coalesce(self, head: Head) -> None:
         """Wait until the oldest message is `coalesce_window_ms` old, so a customer's burst makes one turn."""
-        window = self.queue.settings.coalesce_window_ms
-        if window <= 0:
-            return batch
-        wait_ms = batch[0].enqueued_ms + window - await self.queue.server_ms()
+        wait_ms = head.oldest_ms + self.queue.settings.coalesce_window_ms - head.now_ms
         if wait_ms > 0:
             await asyncio.sleep(wait_ms / 1000)
-            batch = await self.queue.pending(conv)
-        return batch
 
-    async def _turn(self, conv: str, batch: list[Queued]) -> int:
-        """One turn; 0 when done (or dead-lettered), else the number of failed attempts so far."""
-        attempts = await self.queue.attempt(conv, batch[0].id)
-        if attempts > self.queue.settings.max_attempts:
-            await self.queue.dead_letter(conv, batch, attempts - 1)
-            return 0
+    async def _turn(self, conv: str, batch: list[Queued], attempts: int) -> bool:
+        """One turn; False if it failed (its messages stay queued for another attempt)."""
         try:
             async with self._busy:
                 await self.handle(conv, batch)
         except Exception as exc:
             log.exception("turn of %s failed (attempt %d of %d)", conv, attempts, self.queue.settings.max_attempts)
             await self.queue.record_error(conv, f"{type(exc).__name__}: {exc}")
-            return attempts
-        await self.queue.done(conv, batch)
-        return 0
+            return False
+        return True
 
     async def _heartbeat(self, entry: ReadyEntry, token: str) -> None:
         """Keep our lock and our ready entry fresh while a long turn runs (or other workers would reclaim it)."""
