@@ -21,6 +21,7 @@ from fakes.openai_chat import FakeOpenAI
 from fakes.scripts import Answer, Brain, CallTools, Fail, Say, Script, Seen, Spec, ToolUse
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langgraph.graph import START, StateGraph
 
 from graph.agent import build_agent
 from graph.classifier import FastClassifier
@@ -157,7 +158,7 @@ def assert_asked_for_veggies(provider: Provider, veggies: set[str], expected_too
     assert RESTAURANT in second.system
 
 
-# --- through one subgraph -------------------------------------------------------------------------------------
+# --- through one agent ----------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("name", PROVIDERS)
@@ -166,7 +167,11 @@ async def test_menu_agent_answers_a_diet_question_through_the_provider(
 ) -> None:
     veggies = await vegetarian_names(db)
     async with serve(name, Script(call_search, answer_from_search)) as provider:
-        agent = build_agent("menu", MENU_TOOLS, provider.model, load_prompt_set())
+        # the menu agent alone, as the one node of a graph
+        g = StateGraph(ConversationState, context_schema=TurnContext)
+        g.add_node("menu", build_agent("menu", MENU_TOOLS, provider.model, load_prompt_set()))
+        g.add_edge(START, "menu")
+        agent = g.compile()
         out = await agent.ainvoke(ConversationState(messages=[HumanMessage(VEGGIE_QUESTION)]), context=ctx)
     state = ConversationState.model_validate(out)
     reply = state.messages[-1]
