@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -60,6 +61,51 @@ async def by_phone(conn: Conn, tenant_id: int, phone: str) -> CustomerRow | None
         f"SELECT {_CUSTOMER} FROM customers WHERE tenant_id = %s AND phone = %s", (tenant_id, phone)
     )
     return _customer(await cur.fetchone())
+
+
+class LastOrderRow(BaseModel):
+    """A customer's most recent order, summed up as "1x Cheese Bacon, 1x Coca-Cola Lata"."""
+
+    id: int
+    created_at: datetime
+    summary: str
+
+
+class CustomerProfile(BaseModel):
+    """A customer with their addresses (the default first, then oldest first) and their last order."""
+
+    customer: CustomerRow
+    addresses: list[AddressRow]
+    last_order: LastOrderRow | None
+
+
+async def profile_by_phone(conn: Conn, tenant_id: int, phone: str) -> CustomerProfile | None:
+    """The tenant's customer with this phone, their addresses and last order, in one query (it runs every turn)."""
+    cur = await conn.execute(
+        f"""SELECT {", ".join("c." + c.strip() for c in _CUSTOMER.split(","))},
+                   coalesce((SELECT json_agg(a ORDER BY a.is_default DESC, a.id)
+                               FROM (SELECT {_ADDRESS}, id IS NOT DISTINCT FROM c.default_address_id AS is_default
+                                       FROM addresses
+                                      WHERE tenant_id = c.tenant_id AND customer_id = c.id) a), '[]') AS addresses,
+                   (SELECT json_build_object(
+                               'id', o.id, 'created_at', o.created_at,
+                               'summary', coalesce((SELECT string_agg(i.qty::text || 'x ' || i.name, ', '
+                                                                      ORDER BY i.position, i.id)
+                                                      FROM order_items i
+                                                     WHERE i.tenant_id = o.tenant_id AND i.order_id = o.id), ''))
+                      FROM orders o WHERE o.tenant_id = c.tenant_id AND o.customer_id = c.id
+                     ORDER BY o.created_at DESC, o.id DESC LIMIT 1) AS last_order
+              FROM customers c WHERE c.tenant_id = %s AND c.phone = %s""",
+        (tenant_id, phone),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        return None
+    return CustomerProfile(
+        customer=CustomerRow.model_validate(row),
+        addresses=[AddressRow.model_validate(a) for a in row["addresses"]],
+        last_order=LastOrderRow.model_validate(row["last_order"]) if row["last_order"] else None,
+    )
 
 
 async def by_id(conn: Conn, tenant_id: int, customer_id: int, *, for_update: bool = False) -> CustomerRow | None:

@@ -10,7 +10,6 @@ from pydantic import BaseModel, ConfigDict
 
 from memory.db import Conn, Pool
 from memory.repos import customers as customer_repo
-from memory.repos import orders as order_repo
 from memory.repos.customers import AddressFields, AddressRow
 from memory.repos.tenants import Tenant
 from tools.customers.models import AddressDraft, AddressInfo, CustomerInfo, LastOrder, RegistrationDraft
@@ -211,24 +210,18 @@ def _address_info(row: AddressRow) -> AddressInfo:
 
 async def identify_customer(conn: Conn, tenant_id: int, phone: str) -> CustomerInfo:
     """Who is writing: the customer with addresses (default first) and last order, or an unknown phone."""
-    row = await customer_repo.by_phone(conn, tenant_id, phone)
-    if row is None:
+    found = await customer_repo.profile_by_phone(conn, tenant_id, phone)
+    if found is None:
         return CustomerInfo(id=None, phone=phone)
-    addresses = await customer_repo.addresses(conn, tenant_id, row.id)
-    last = await order_repo.last_for_customer(conn, tenant_id, row.id)
-    last_order = None
-    if last is not None:
-        lines = await order_repo.items(conn, tenant_id, last.id)
-        summary = ", ".join(f"{ln.qty}x {ln.name}" for ln in lines)
-        last_order = LastOrder(order_id=last.id, created_at=last.created_at, summary=summary)
+    row, last = found.customer, found.last_order
     return CustomerInfo(
         id=row.id,
         phone=row.phone,
         name=row.name,
         email=row.email,
-        addresses=[_address_info(a) for a in addresses],
+        addresses=[_address_info(a) for a in found.addresses],
         default_address_id=row.default_address_id,
-        last_order=last_order,
+        last_order=LastOrder(order_id=last.id, created_at=last.created_at, summary=last.summary) if last else None,
     )
 
 
