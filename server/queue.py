@@ -64,20 +64,25 @@ redis.call('PEXPIRE', KEYS[2], ARGV[2])
 return {n, rows}
 """
 # A turn is complete (reply sent, checkpoint written): delete its messages. If none wait, let go of the lock in
-# the same step, so a message arriving now finds the conversation free (its ready entry gets it a worker).
-# -1: the lock is no longer ours; 0: let go; else {now_ms, oldest id} of the next batch.
+# the same step, so a message arriving now finds the conversation free (its ready entry gets it a worker), and
+# acknowledge the ready entry that brought us here. -1: the lock is no longer ours; 0: let go; else
+# {now_ms, oldest id} of the next batch.
 _FINISH = """
-for i = 2, #ARGV do redis.call('XDEL', KEYS[1], ARGV[i]) end
+for i = 4, #ARGV do redis.call('XDEL', KEYS[1], ARGV[i]) end
 redis.call('DEL', KEYS[2])
-if redis.call('GET', KEYS[3]) ~= ARGV[1] then return -1 end
-local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)
-if #first == 0 then
-  redis.call('DEL', KEYS[1])
-  redis.call('DEL', KEYS[3])
-  return 0
+local ours = redis.call('GET', KEYS[3]) == ARGV[1]
+local first = {}
+if ours then first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1) end
+if #first > 0 then
+  local t = redis.call('TIME')
+  return {tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), first[1][1]}
 end
-local t = redis.call('TIME')
-return {tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), first[1][1]}
+redis.call('XACK', KEYS[4], ARGV[2], ARGV[3])
+redis.call('XDEL', KEYS[4], ARGV[3])
+if not ours then return -1 end
+redis.call('DEL', KEYS[1])
+redis.call('DEL', KEYS[3])
+return 0
 """
 
 
@@ -245,11 +250,12 @@ class InboundQueue:
         """Keep the last error of a conversation's failing batch (for the dead letter)."""
         await self.redis.hset(self._k("attempts", conv), "error", error[:2000])
 
-    async def finish(self, conv: str, token: str, batch: list[Queued]) -> Head | None:
-        """Remove a handled batch; the next batch's head, or None once the conversation is let go (or was lost)."""
+    async def finish(self, conv: str, token: str, batch: list[Queued], entry_id: str) -> Head | None:
+        """Remove a handled batch; the next batch's head, or None once the conversation is let go (or was lost)
+        and the ready entry `entry_id` acknowledged."""
         found = await self._finish(
-            keys=[self._k("conv", conv), self._k("attempts", conv), self._k("lock", conv)],
-            args=[token, *[q.id for q in batch]],
+            keys=[self._k("conv", conv), self._k("attempts", conv), self._k("lock", conv), self.ready_key],
+            args=[token, self.settings.group, entry_id, *[q.id for q in batch]],
         )
         return _head(found)
 

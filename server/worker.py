@@ -93,6 +93,7 @@ class Worker:
             return
         beat = asyncio.create_task(self._heartbeat(entry, token))
         held = True
+        acked = False
         try:
             while head is not None:
                 await self._coalesce(head)
@@ -106,16 +107,19 @@ class Worker:
                     await asyncio.sleep(min(0.2 * 2**attempts, 10))
                     await self.queue.notify(entry.conv)
                     break
-                # removes the batch and, when nothing else waits, lets go of the conversation in the same step
-                head = await self.queue.finish(entry.conv, token, batch)
-                held = head is not None
+                # removes the batch; None: nothing else waited, and the same script let go of the conversation
+                # and acknowledged the ready entry
+                head = await self.queue.finish(entry.conv, token, batch, entry.id)
+                acked = head is None
+                held = not acked
         finally:
             beat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await beat
             if held:
                 await self.queue.release(entry.conv, token)
-        await self.queue.ack([entry.id])
+        if not acked:
+            await self.queue.ack([entry.id])
 
     async def _coalesce(self, head: Head) -> None:
         """Wait until the oldest message is `coalesce_window_ms` old, so a customer's burst makes one turn."""
