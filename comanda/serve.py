@@ -8,7 +8,7 @@ import contextlib
 import uvicorn
 from rich.console import Console
 
-from comanda.loop import run_loop
+from comanda.loop import freeze_startup_heap, run_loop
 from comanda.runtime import Infra, open_connections, prepare_database, start_infra
 from comanda.settings import Settings
 from comanda.wiring import (
@@ -66,6 +66,7 @@ async def _serve(settings: Settings, infra: Infra, *, worker: bool) -> None:
             )
         config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning")
         server = uvicorn.Server(config)
+        freeze_startup_heap()
         announce = asyncio.create_task(_announce(server, settings, infra.notes, seeded is not None, worker))
         await server.serve()
         announce.cancel()

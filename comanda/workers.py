@@ -10,7 +10,7 @@ import os
 import signal
 
 from comanda.embedded import read_runtime
-from comanda.loop import run_loop
+from comanda.loop import freeze_startup_heap, run_loop
 from comanda.runtime import Infra, open_connections
 from comanda.settings import ConfigError, Settings
 from comanda.wiring import build_worker, close_channel, outbound_channel
@@ -42,6 +42,7 @@ async def work(settings: Settings, *, slots: int | None = None, stop: asyncio.Ev
     channel = outbound_channel(settings, conns.pool)
     try:
         worker = await build_worker(settings, conns.pool, conns.redis, channel, slots=slots)
+        freeze_startup_heap()
         await worker.run(stop)
     finally:
         await close_channel(channel)
