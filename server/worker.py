@@ -94,6 +94,7 @@ class Worker:
         beat = asyncio.create_task(self._heartbeat(entry, token))
         held = True
         acked = False
+        retry_in: float | None = None
         try:
             while head is not None:
                 await self._coalesce(head)
@@ -104,8 +105,7 @@ class Worker:
                     # let go first, so the retry's ready entry can't be dropped by a worker finding us holding it
                     await self.queue.release(entry.conv, token)
                     held = False
-                    await asyncio.sleep(min(0.2 * 2**attempts, 10))
-                    await self.queue.notify(entry.conv)
+                    retry_in = min(0.2 * 2**attempts, 10)
                     break
                 # removes the batch; None: nothing else waited, and the same script let go of the conversation
                 # and acknowledged the ready entry
@@ -118,6 +118,10 @@ class Worker:
                 await beat
             if held:
                 await self.queue.release(entry.conv, token)
+        if retry_in is not None:
+            # back off without the heartbeat (the lock is already let go: renewing it would only warn)
+            await asyncio.sleep(retry_in)
+            await self.queue.notify(entry.conv)
         if not acked:
             await self.queue.ack([entry.id])
 
