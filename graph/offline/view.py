@@ -91,5 +91,11 @@ def read(messages: Sequence[BaseMessage], tools: Sequence[dict[str, Any]]) -> Tu
             except ValueError:
                 data = {"kind": "error", "error": "internal", "message": m.text}
             by_id[m.tool_call_id].result = data if isinstance(data, dict) else {"kind": "value", "value": data}
-    prompt_tokens = sum(len(m.text.split()) for m in messages)
+    prompt_tokens = sum(_words(m) for m in messages)
     return TurnView(tools=names, context=context, text=text, exchanges=exchanges, prompt_tokens=prompt_tokens)
+
+
+def _words(message: BaseMessage) -> int:
+    # the content itself when it is a plain string: `.text` rebuilds it on every access (the system prompt is long)
+    content = message.content
+    return len(content.split()) if isinstance(content, str) else len(message.text.split())

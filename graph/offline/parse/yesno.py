@@ -22,11 +22,9 @@ _UNSURE_PHRASES = _phrases(
 
 
 def _contains_phrase(tokens: Sequence[str], phrases: Iterable[tuple[str, ...]]) -> bool:
-    for p in phrases:
-        n = len(p)
-        if any(tuple(tokens[i : i + n]) == p for i in range(len(tokens) - n + 1)):
-            return True
-    return False
+    # tokens hold no spaces, so a run of tokens equals a phrase exactly when " a b " is in " t1 t2 ... "
+    padded = f" {' '.join(tokens)} "
+    return any(f" {' '.join(p)} " in padded for p in phrases)
 
 
 def _squeeze(word: str, min_run: int) -> str:
