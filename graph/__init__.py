@@ -1,1 +1,1 @@
-"""The conversation: typed state, the router, the five subgraphs, build_graph()."""
+"""The conversation: typed state, the router, the agents, build_graph()."""

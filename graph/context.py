@@ -1,4 +1,4 @@
-"""What a subgraph's system prompt knows: the restaurant, the customer, the cart, and a JSON snapshot."""
+"""What an agent's system prompt knows: the restaurant, the customer, the cart, and a JSON snapshot."""
 
 from __future__ import annotations
 
