@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
 from langgraph.prebuilt import ToolNode
@@ -58,11 +58,6 @@ def _tool_error(exc: Exception) -> str:
     from tools.results import ToolError
 
     return ToolError(error="invalid_field", message=f"invalid arguments: {exc}").model_dump_json()
-
-
-def tool_results_this_turn(messages: Sequence[AnyMessage]) -> list[ToolMessage]:
-    """The tool messages produced in the current turn."""
-    return [m for m in messages[current_turn_start(messages) :] if isinstance(m, ToolMessage)]
 
 
 def build_agent(

@@ -69,6 +69,8 @@ class ConversationRunner:
     def __init__(self, graph: CompiledStateGraph[Any, Any, Any, Any], *, prune: bool = True) -> None:
         self.graph = graph
         self.prune = prune
+        # our saver reads the checkpoint once a turn; any other (tests' in-memory one) goes through aget_state
+        self._saver = graph.checkpointer if isinstance(graph.checkpointer, TurnSaver) else None
 
     def _config(self, ctx: TurnContext) -> RunnableConfig:
         return {"configurable": {"thread_id": ctx.thread_id}, "recursion_limit": 60}
@@ -93,16 +95,15 @@ class ConversationRunner:
                 return TurnResult(paused=True, elapsed_ms=(time.perf_counter() - started) * 1000)
             return await self._run(ctx, config, texts, message_ids, existing, started)
         finally:
-            if isinstance(self.graph.checkpointer, TurnSaver):
-                self.graph.checkpointer.forget(ctx.thread_id)
+            if self._saver is not None:
+                self._saver.forget(ctx.thread_id)
 
     async def _load(self, config: RunnableConfig) -> tuple[bool, list[AnyMessage]]:
         """Whether the conversation waits for a person, and its messages so far (one checkpoint read a turn)."""
-        saver = self.graph.checkpointer
-        if not isinstance(saver, TurnSaver):
+        if self._saver is None:
             snapshot = await self.graph.aget_state(config)
             return bool(snapshot.interrupts), list(snapshot.values.get("messages", [])) if snapshot.values else []
-        found = await saver.load_for_turn(config)
+        found = await self._saver.load_for_turn(config)
         if found is None:
             return False, []
         paused = any(channel == INTERRUPT for _, channel, _ in found.pending_writes or [])

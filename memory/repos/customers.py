@@ -156,18 +156,6 @@ async def update_fields(
     return _customer(await cur.fetchone())
 
 
-async def addresses(conn: Conn, tenant_id: int, customer_id: int) -> list[AddressRow]:
-    """The customer's addresses, the default first, then oldest first."""
-    cur = await conn.execute(
-        f"""SELECT {", ".join("a." + c.strip() for c in _ADDRESS.split(","))}
-            FROM addresses a JOIN customers c ON c.id = a.customer_id
-            WHERE a.tenant_id = %s AND a.customer_id = %s
-            ORDER BY (a.id = c.default_address_id) DESC NULLS LAST, a.id""",
-        (tenant_id, customer_id),
-    )
-    return [AddressRow.model_validate(r) for r in await cur.fetchall()]
-
-
 async def address_by_id(conn: Conn, tenant_id: int, customer_id: int, address_id: int) -> AddressRow | None:
     """One of the customer's addresses."""
     cur = await conn.execute(
