@@ -17,11 +17,10 @@ from comanda.wiring import (
     media_signer,
     outbound_channel,
     queue_settings,
-    secret_key,
+    simulated_payment_routes,
     webhook_auth_token,
 )
 from server.app import Resources, create_app
-from server.payments import PaymentDeps
 from server.queue import InboundQueue
 from server.tenants import TenantDirectory
 from server.twilio_webhook import TwilioWebhookDeps
@@ -47,7 +46,7 @@ async def _serve(settings: Settings, infra: Infra, *, worker: bool) -> None:
     stop = asyncio.Event()
     worker_task: asyncio.Task[None] | None = None
     try:
-        payments = PaymentDeps(conns.pool, channel, secret_key(settings), settings.public_base_url)
+        payments = simulated_payment_routes(settings, conns.pool, channel)
         twilio = TwilioWebhookDeps(
             pool=conns.pool,
             queue=InboundQueue(conns.redis, queue_settings(settings)),
@@ -64,7 +63,8 @@ async def _serve(settings: Settings, infra: Infra, *, worker: bool) -> None:
             worker_task = asyncio.create_task(
                 (await build_worker(settings, conns.pool, conns.redis, channel)).run(stop)
             )
-        config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning")
+        # no log config of uvicorn's own: its error and access logs reach our masked handler, at our level
+        config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None, log_level=None)
         server = uvicorn.Server(config)
         freeze_startup_heap()
         announce = asyncio.create_task(_announce(server, settings, infra.notes, seeded is not None, worker))

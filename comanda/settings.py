@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 from typing import Literal
@@ -66,9 +67,11 @@ class Settings(BaseSettings):
     worker_slots: int = Field(4, ge=1, le=256)
 
     payments: Literal["simulated", "asaas"] = "simulated"
-    asaas_api_key: SecretStr | None = None
-    asaas_base_url: str = "https://sandbox.asaas.com/api/v3"
-    asaas_webhook_token: SecretStr | None = None
+    # Asaas keys and webhook tokens are per restaurant (`comanda tenants payments`); this only points every
+    # restaurant's client at another base URL (a test double), instead of Asaas's sandbox or production
+    asaas_base_url: str | None = None
+    # when set (a Fernet key), restaurants' Asaas keys and webhook tokens are stored encrypted with it
+    asaas_key_encryption_key: SecretStr | None = None
 
     pos: Literal["outbox", "sqs"] = "outbox"
     sqs_endpoint_url: str | None = None
@@ -94,17 +97,27 @@ class Settings(BaseSettings):
                 f"COMANDA_MODEL={self.model!r} is not a model we know: "
                 "use offline, bedrock:<model-id> or openai:<model>"
             )
-        if self.payments == "asaas":
-            if self.asaas_api_key is None:
-                missing.append("COMANDA_ASAAS_API_KEY for COMANDA_PAYMENTS=asaas")
-            if self.asaas_webhook_token is None:
-                missing.append("COMANDA_ASAAS_WEBHOOK_TOKEN for COMANDA_PAYMENTS=asaas")
+        unavailable = [f"{name}={value}" for name, value in self._chosen_parts() if (name, value) not in PROVIDED]
+        if unavailable:
+            raise ConfigError(
+                f"{', '.join(unavailable)}: this build can't provide that part yet "
+                "(see the README's production table for what works)"
+            )
         if self.pos == "sqs" and not (self.aws_region or self.sqs_endpoint_url):
             missing.append("AWS_REGION (or COMANDA_SQS_ENDPOINT_URL) for COMANDA_POS=sqs")
         if bool(self.twilio_account_sid) != bool(self.twilio_auth_token):
             missing.append("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN go together: set both or neither")
         if missing:
             raise ConfigError("missing configuration: " + "; ".join(missing))
+
+    def _chosen_parts(self) -> list[tuple[str, str]]:
+        return [("COMANDA_PAYMENTS", self.payments), ("COMANDA_POS", self.pos)]
+
+
+# The parts this build can actually run: naming another one must stop start-up, never fall back silently.
+PROVIDED = {("COMANDA_PAYMENTS", "simulated"), ("COMANDA_POS", "outbox")}
+if importlib.util.find_spec("server.relay") is not None:
+    PROVIDED.add(("COMANDA_POS", "sqs"))
 
 
 def _aws_credentials_available() -> bool:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
-from comanda.settings import Settings
+from comanda.settings import ConfigError, Settings
 from graph.graph import build_graph
 from graph.models import ModelConfig, make_chat_model
 from graph.runner import ConversationRunner
@@ -18,6 +18,7 @@ from memory.repos.tenants import Tenant
 from prompts import PromptSet, load_prompt_set
 from server.channels import ConsoleChannel, OutboundChannel
 from server.media import MediaSigner
+from server.payments import PaymentDeps
 from server.queue import InboundQueue, QueueSettings
 from server.turns import ConversationTurns
 from server.twilio_channel import TwilioChannel, TwilioConfig
@@ -72,8 +73,23 @@ async def build_conversation(settings: Settings, pool: Pool, *, prompts: str | N
     prompt_set = load_prompt_set(prompts)
     checkpointer = await make_checkpointer(pool)
     graph = build_graph(make_chat_model(model_config(settings)), prompt_set, checkpointer=checkpointer)
-    payments = SimulatedPayments(settings.public_base_url, secret_key(settings))
+    payments = payment_provider(settings, pool)
     return Conversation(ConversationRunner(graph), prompt_set, payments, settings.public_base_url, pool)
+
+
+def payment_provider(settings: Settings, pool: Pool) -> PaymentProvider:
+    """The configured payment provider; never a silent fallback to the simulated one."""
+    if settings.payments == "simulated":
+        return SimulatedPayments(settings.public_base_url, secret_key(settings))
+    raise ConfigError(f"COMANDA_PAYMENTS={settings.payments!r} is not available in this build: use simulated")
+
+
+def simulated_payment_routes(settings: Settings, pool: Pool, channel: OutboundChannel) -> PaymentDeps | None:
+    """The simulated pay page and webhook, only with COMANDA_PAYMENTS=simulated: anyone holding a pay link
+    could otherwise mark their own order paid on a server that takes real money."""
+    if settings.payments != "simulated":
+        return None
+    return PaymentDeps(pool, channel, secret_key(settings), settings.public_base_url)
 
 
 def webhook_auth_token(settings: Settings) -> str:
