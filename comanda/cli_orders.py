@@ -1,28 +1,32 @@
-"""`comanda orders list|show`: what was ordered, priced as placed, with address, payment and status."""
+"""`comanda orders list|show|advance|cancel`: what was ordered, priced as placed, and staff moving it on."""
 
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 from zoneinfo import ZoneInfo
 
 import typer
 from pydantic import BaseModel
+from rich.markup import escape
 from rich.table import Table
 
-from comanda.cli_common import _run_with_db, err, out
+from comanda.cli_common import _run_with_db, _settings, err, out
+from comanda.wiring import close_channel, outbound_channel
 from memory.db import Pool
 from memory.repos import orders as order_repo
 from memory.repos import payments as payment_repo
 from memory.repos import tenants as tenant_repo
-from memory.repos.orders import OrderItemRow, OrderListRow, OrderRow
+from memory.repos.orders import OrderItemRow, OrderListRow, OrderRow, TransitionRow
 from memory.repos.payments import Payment
 from memory.repos.tenants import Tenant
 from tools.customers.models import AddressInfo
 from tools.money import format_brl
+from tools.orders import lifecycle
+from tools.orders.lifecycle import LifecycleError, OrderState, Transition
 from tools.orders.service import line_text
 
-orders_app = typer.Typer(help="Orders: list and show.", no_args_is_help=True)
+orders_app = typer.Typer(help="Orders: list, show, and move them through their life.", no_args_is_help=True)
 TIME_FORMAT = "%d/%m/%Y %H:%M"
 
 
@@ -32,6 +36,7 @@ class _OrderDetail(BaseModel):
     customer_phone: str
     items: list[OrderItemRow]
     payments: list[Payment]
+    moves: list[TransitionRow] = []
 
 
 def _no_tenant(slug: str) -> typer.Exit:
@@ -109,6 +114,7 @@ def orders_show(
                 customer_phone=who["phone"] if who else "",
                 items=await order_repo.items(conn, t.id, order.id),
                 payments=await payment_repo.for_order(conn, t.id, order.id),
+                moves=await order_repo.transitions(conn, t.id, order.id),
             )
 
     t, detail = _run_with_db(fetch)
@@ -127,6 +133,7 @@ def orders_show(
             "customer": {"name": detail.customer_name, "phone": detail.customer_phone},
             "lines": [i.model_dump(mode="json") for i in detail.items],
             "payment": payment.model_dump(mode="json") if payment else None,
+            "moves": [m.model_dump(mode="json") for m in detail.moves],
         }
         out.print_json(json.dumps(doc))
         return
@@ -148,9 +155,78 @@ def orders_show(
         pay += f" (change for {format_brl(order.change_for, loc)}: bring {format_brl(change, loc)})"
     out.print(pay, highlight=False)
     out.print(f"  Status: {order.status}", highlight=False)
+    if order.flagged_reason:
+        out.print(f"  [bold red]Flagged for staff:[/] {escape(order.flagged_reason)}", highlight=False)
+    for move in detail.moves:
+        when = move.created_at.astimezone(ZoneInfo(t.timezone)).strftime(TIME_FORMAT)
+        why = f" ({move.reason})" if move.reason else ""
+        out.print(f"  {when} {move.from_status} → {move.to_status} by {move.actor}{why}", markup=False, highlight=False)
     if payment is not None:
         out.print(f"  Payment status: {payment.status} ({payment.provider} {payment.provider_ref})", highlight=False)
         if payment.pay_url and payment.status == "pending":
             out.print(f"  Pay link: {payment.pay_url}", markup=False, highlight=False)
     elif order.payment_method != "cash":
         out.print("  Payment status: not started", highlight=False)
+
+
+def _move(tenant: str, order_id: int, how: str, to: OrderState | None, reason: str | None) -> None:
+    settings = _settings()
+
+    async def work(pool: Pool) -> tuple[Tenant | None, Transition | str]:
+        async with pool.connection() as conn:
+            t = await tenant_repo.by_slug(conn, tenant)
+        if t is None:
+            return None, ""
+        # the customer hears about it through the configured channel (Twilio in production)
+        channel = outbound_channel(settings, pool)
+        try:
+            if how == "cancel":
+                assert reason is not None
+                done = await lifecycle.cancel(pool, t.id, order_id, actor="staff:cli", reason=reason, notifier=channel)
+            else:
+                done = await lifecycle.advance(
+                    pool, t.id, order_id, actor="staff:cli", to=to, reason=reason, notifier=channel
+                )
+        except LifecycleError as exc:
+            return t, str(exc)
+        finally:
+            await close_channel(channel)
+        return t, done
+
+    t, done = _run_with_db(work)
+    if t is None:
+        raise _no_tenant(tenant)
+    if isinstance(done, str):
+        err.print(f"[bold red]error:[/] {done}", markup=True, highlight=False)
+        raise typer.Exit(1)
+    if not done.changed:
+        out.print(f"Order #{order_id} is already {done.to_state}: nothing changed.", highlight=False)
+        return
+    out.print(f"Order #{order_id}: {done.from_state} → {done.to_state}; the customer is told.", highlight=False)
+
+
+@orders_app.command("advance")
+def orders_advance(
+    order_id: Annotated[int, typer.Argument(help="Order number.")],
+    tenant: Annotated[str, typer.Option("--tenant", help="Tenant slug.")],
+    to: Annotated[
+        str | None,
+        typer.Option("--to", help=f"The state to move to (default: the next one): {', '.join(lifecycle.STATES)}."),
+    ] = None,
+    reason: Annotated[str | None, typer.Option("--reason", help="Why (kept with the move).")] = None,
+) -> None:
+    """Move an order to its next state (placed → preparing → out_for_delivery → delivered), telling the customer."""
+    if to is not None and to not in lifecycle.STATES:
+        err.print(f"[bold red]error:[/] {to!r} is not an order state ({', '.join(lifecycle.STATES)})")
+        raise typer.Exit(2)
+    _move(tenant, order_id, "advance", cast(OrderState | None, to), reason)
+
+
+@orders_app.command("cancel")
+def orders_cancel(
+    order_id: Annotated[int, typer.Argument(help="Order number.")],
+    tenant: Annotated[str, typer.Option("--tenant", help="Tenant slug.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why it is cancelled (kept with the move, sent to the POS).")],
+) -> None:
+    """Cancel an order and tell the customer."""
+    _move(tenant, order_id, "cancel", None, reason)

@@ -61,6 +61,7 @@ class NewOrder(BaseModel):
     total: Decimal
     address_id: int | None
     address: dict[str, Any]
+    locale: str | None = None
 
 
 class OrderRow(BaseModel):
@@ -84,6 +85,10 @@ class OrderRow(BaseModel):
     created_at: datetime
     updated_at: datetime
     paid_at: datetime | None
+    status_changed_at: datetime | None = None
+    locale: str | None = None
+    flagged_reason: str | None = None
+    payment_reminded_at: datetime | None = None
 
 
 class OrderListRow(OrderRow):
@@ -96,7 +101,8 @@ class OrderListRow(OrderRow):
 
 _ORDER = (
     "id, tenant_id, customer_id, idempotency_key, status, payment_method, change_for, subtotal, delivery_fee, "
-    "total, address_id, address, notes, created_at, updated_at, paid_at"
+    "total, address_id, address, notes, created_at, updated_at, paid_at, status_changed_at, locale, flagged_reason, "
+    "payment_reminded_at"
 )
 _ITEM = "id, order_id, menu_item_id, sku, name, qty, unit_price, line_total, options, removed, position"
 
@@ -105,8 +111,8 @@ async def insert_order(conn: Conn, order: NewOrder) -> tuple[OrderRow, bool]:
     """Insert the order, or return the one already placed with the same idempotency key; `True` if new."""
     cur = await conn.execute(
         f"""INSERT INTO orders (tenant_id, customer_id, idempotency_key, status, payment_method, change_for,
-                                subtotal, delivery_fee, total, address_id, address)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                                subtotal, delivery_fee, total, address_id, address, locale)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
             ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
             RETURNING {_ORDER}""",
         (
@@ -121,6 +127,7 @@ async def insert_order(conn: Conn, order: NewOrder) -> tuple[OrderRow, bool]:
             order.total,
             order.address_id,
             Jsonb(order.address),
+            order.locale,
         ),
     )
     row = await cur.fetchone()
@@ -217,3 +224,150 @@ async def set_payment_method(
     )
     row = await cur.fetchone()
     return OrderRow.model_validate(row) if row else None
+
+
+# --- lifecycle ---------------------------------------------------------------------------------------------------
+
+
+class TransitionRow(BaseModel):
+    """One move of an order from a state to another, and whether its customer was told."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    tenant_id: int
+    order_id: int
+    from_status: str
+    to_status: str
+    actor: str
+    reason: str | None
+    created_at: datetime
+    notify: bool
+    notified_at: datetime | None
+
+
+_TRANSITION = "id, tenant_id, order_id, from_status, to_status, actor, reason, created_at, notify, notified_at"
+
+
+async def lock(conn: Conn, tenant_id: int, order_id: int) -> OrderRow | None:
+    """The order, locked until the end of the transaction (a concurrent move waits, then sees this one's result)."""
+    cur = await conn.execute(
+        f"SELECT {_ORDER} FROM orders WHERE tenant_id = %s AND id = %s FOR UPDATE", (tenant_id, order_id)
+    )
+    row = await cur.fetchone()
+    return OrderRow.model_validate(row) if row else None
+
+
+async def set_status(conn: Conn, tenant_id: int, order_id: int, status: str) -> OrderRow:
+    """Move the order to `status` now (the lifecycle module decides whether it may)."""
+    cur = await conn.execute(
+        f"""UPDATE orders SET status = %s, status_changed_at = now(), updated_at = now(),
+                   paid_at = CASE WHEN %s = 'paid' THEN coalesce(paid_at, now()) ELSE paid_at END
+            WHERE tenant_id = %s AND id = %s RETURNING {_ORDER}""",
+        (status, status, tenant_id, order_id),
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return OrderRow.model_validate(row)
+
+
+async def insert_transition(
+    conn: Conn,
+    *,
+    tenant_id: int,
+    order_id: int,
+    from_status: str,
+    to_status: str,
+    actor: str,
+    reason: str | None,
+    notify: bool,
+) -> TransitionRow:
+    """Record a move (and, with `notify`, that its customer is still to be told)."""
+    cur = await conn.execute(
+        f"""INSERT INTO order_transitions (tenant_id, order_id, from_status, to_status, actor, reason, notify,
+                                           notified_at)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, CASE WHEN %s THEN NULL ELSE now() END) RETURNING {_TRANSITION}""",
+        (tenant_id, order_id, from_status, to_status, actor, reason, notify, notify),
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return TransitionRow.model_validate(row)
+
+
+async def transitions(conn: Conn, tenant_id: int, order_id: int) -> list[TransitionRow]:
+    """An order's moves, oldest first."""
+    cur = await conn.execute(
+        f"SELECT {_TRANSITION} FROM order_transitions WHERE tenant_id = %s AND order_id = %s ORDER BY id",
+        (tenant_id, order_id),
+    )
+    return [TransitionRow.model_validate(r) for r in await cur.fetchall()]
+
+
+async def get_transition(conn: Conn, transition_id: int) -> TransitionRow | None:
+    """One move by id."""
+    cur = await conn.execute(f"SELECT {_TRANSITION} FROM order_transitions WHERE id = %s", (transition_id,))
+    row = await cur.fetchone()
+    return TransitionRow.model_validate(row) if row else None
+
+
+async def untold_transitions(conn: Conn, *, older_than_s: float = 0.0, limit: int = 100) -> list[TransitionRow]:
+    """Moves whose customer hasn't been told yet (all tenants), oldest first."""
+    cur = await conn.execute(
+        f"""SELECT {_TRANSITION} FROM order_transitions
+            WHERE notify AND notified_at IS NULL AND created_at <= now() - make_interval(secs => %s)
+            ORDER BY id LIMIT %s""",
+        (older_than_s, limit),
+    )
+    return [TransitionRow.model_validate(r) for r in await cur.fetchall()]
+
+
+async def mark_told(conn: Conn, transition_id: int) -> None:
+    """The customer was told of this move."""
+    await conn.execute(
+        "UPDATE order_transitions SET notified_at = now() WHERE id = %s AND notified_at IS NULL", (transition_id,)
+    )
+
+
+async def flag(conn: Conn, tenant_id: int, order_id: int, reason: str) -> bool:
+    """Ask staff to look at the order (its status doesn't change); False if it was already flagged for this."""
+    cur = await conn.execute(
+        """UPDATE orders SET flagged_reason = %s, flagged_at = now(), updated_at = now()
+            WHERE tenant_id = %s AND id = %s AND flagged_reason IS DISTINCT FROM %s""",
+        (reason, tenant_id, order_id, reason),
+    )
+    return cur.rowcount > 0
+
+
+class UnpaidPix(BaseModel):
+    """An unpaid PIX order and how long it has waited, for the reminder and expiry jobs."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tenant_id: int
+    order_id: int
+    waited_s: float
+    expiry_minutes: int
+    reminded: bool
+
+
+async def unpaid_pix(conn: Conn, *, limit: int = 500) -> list[UnpaidPix]:
+    """PIX orders still waiting for their payment (all tenants), the longest-waiting first."""
+    cur = await conn.execute(
+        """SELECT o.tenant_id, o.id AS order_id, extract(epoch FROM now() - o.status_changed_at) AS waited_s,
+                  t.pix_expiry_minutes AS expiry_minutes, o.payment_reminded_at IS NOT NULL AS reminded
+             FROM orders o JOIN tenants t ON t.id = o.tenant_id
+            WHERE o.status = 'awaiting_payment' AND o.payment_method = 'pix'
+            ORDER BY o.status_changed_at LIMIT %s""",
+        (limit,),
+    )
+    return [UnpaidPix.model_validate(r) for r in await cur.fetchall()]
+
+
+async def mark_reminded(conn: Conn, tenant_id: int, order_id: int) -> bool:
+    """Claim the order's one payment reminder; False if it was already claimed (or the order moved on)."""
+    cur = await conn.execute(
+        """UPDATE orders SET payment_reminded_at = now()
+            WHERE tenant_id = %s AND id = %s AND payment_reminded_at IS NULL AND status = 'awaiting_payment'""",
+        (tenant_id, order_id),
+    )
+    return cur.rowcount > 0

@@ -11,8 +11,9 @@ from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict
 
 from memory.db import Conn
+from memory.repos import orders as order_repo
 
-PaymentStatus = Literal["pending", "paid", "failed", "refunded"]
+PaymentStatus = Literal["pending", "paid", "failed", "refunded", "expired", "cancelled"]
 # event ids are uuid5 under this namespace, so the same fact always gets the same id (the outbox dedupes on it)
 OUTBOX_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://comanda.local/outbox")
 
@@ -76,19 +77,20 @@ async def insert_payment(
     pix_code: str | None = None,
     pay_url: str | None = None,
 ) -> Payment:
-    """Record a started payment; if the order already has one with this provider, return that one unchanged."""
+    """Record a started payment; if the order already has one with this provider and method, return that one."""
     cur = await conn.execute(
         f"""INSERT INTO payments (tenant_id, order_id, provider, provider_ref, method, amount, pix_code, pay_url)
             VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
-            ON CONFLICT (tenant_id, order_id, provider) DO NOTHING
+            ON CONFLICT (tenant_id, order_id, provider, method) DO NOTHING
             RETURNING {_COLUMNS}""",
         (tenant_id, order_id, provider, provider_ref, method, amount, pix_code, pay_url),
     )
     row = await cur.fetchone()
     if row is None:
         cur = await conn.execute(
-            f"SELECT {_COLUMNS} FROM payments WHERE tenant_id = %s AND order_id = %s AND provider = %s",
-            (tenant_id, order_id, provider),
+            f"""SELECT {_COLUMNS} FROM payments
+                WHERE tenant_id = %s AND order_id = %s AND provider = %s AND method = %s""",
+            (tenant_id, order_id, provider, method),
         )
         row = await cur.fetchone()
     payment = _payment(row)
@@ -138,13 +140,28 @@ async def settle_paid(conn: Conn, tenant_id: int, payment_id: int, paid_at: date
             return None
         payment = await get_payment(conn, tenant_id, payment_id)
         assert payment is not None
+        # the same move as tools/orders/lifecycle.py's placed|awaiting_payment → paid (memory can't call tools);
+        # the simulated webhook tells the customer itself, so the move is recorded as told
         cur = await conn.execute(
-            """UPDATE orders SET status = 'paid', paid_at = %s, updated_at = now()
-                WHERE tenant_id = %s AND id = %s AND status IN ('placed', 'awaiting_payment')
-                RETURNING id""",
+            """UPDATE orders o SET status = 'paid', paid_at = %s, updated_at = now(), status_changed_at = now()
+                FROM (SELECT id, status FROM orders WHERE tenant_id = %s AND id = %s FOR UPDATE) before
+                WHERE o.id = before.id AND before.status IN ('placed', 'awaiting_payment')
+                RETURNING before.status AS from_status""",
             (paid_at, tenant_id, payment.order_id),
         )
-        moved = await cur.fetchone() is not None
+        before = await cur.fetchone()
+        moved = before is not None
+        if before is not None:
+            await order_repo.insert_transition(
+                conn,
+                tenant_id=tenant_id,
+                order_id=payment.order_id,
+                from_status=before["from_status"],
+                to_status="paid",
+                actor=payment.provider,
+                reason=None,
+                notify=False,
+            )
         cur = await conn.execute(
             """SELECT o.status, o.total, c.phone FROM orders o JOIN customers c ON c.id = o.customer_id
                 WHERE o.tenant_id = %s AND o.id = %s""",

@@ -23,6 +23,7 @@ from tools.context import TurnContext
 from tools.customers.models import AddressInfo, CustomerInfo
 from tools.menu.hours import is_open
 from tools.money import format_brl, to_cents
+from tools.orders import lifecycle
 from tools.orders.models import Checkout, OrderInfo, PaymentMethod
 from tools.payments.provider import PaymentRequest
 from tools.results import ErrorCode, ToolError
@@ -372,6 +373,7 @@ async def place_order(
                     total=total,
                     address_id=address.id,
                     address=address.model_dump(mode="json", exclude={"id", "label"}),
+                    locale=locale,
                 )
                 order, created = await order_repo.insert_order(conn, new)
                 if created:
@@ -503,10 +505,15 @@ async def retry_payment(
         if order.status == "awaiting_payment":
             change = check_change(method, change_for, order.total, locale)
             async with conn.transaction():
-                status = "placed" if method == "cash" else "awaiting_payment"
                 updated = await order_repo.set_payment_method(
-                    conn, ctx.tenant.id, order.id, method=method, change_for=change, status=status
+                    conn, ctx.tenant.id, order.id, method=method, change_for=change, status="awaiting_payment"
                 )
+                if updated is not None and method == "cash":
+                    # the reply the customer is reading says so: no separate notification
+                    moved = await lifecycle.transition_in(
+                        conn, ctx.tenant.id, order.id, "placed", actor="customer", reason="pays cash", notify=False
+                    )
+                    updated = moved.order
                 if updated is not None and updated.payment_method != order.payment_method:
                     await outbox_repo.enqueue(
                         conn,
