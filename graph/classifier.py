@@ -8,7 +8,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 from rapidfuzz import fuzz, process
 
-from graph.offline.parsing import normalize
+from graph.language import normalize
 from graph.state import INTENTS, Intent
 
 

@@ -20,7 +20,7 @@ from langgraph.types import Command, interrupt
 from graph import guard
 from graph.agent import build_agent, current_turn_start
 from graph.classifier import FastClassifier
-from graph.offline.parsing import detect_locale
+from graph.language import detect_locale
 from graph.router import make_router, turn_text
 from graph.state import ConversationState
 from prompts import PromptSet, load_prompt_set

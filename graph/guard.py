@@ -5,17 +5,9 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from graph.offline.parsing import detect_locale, is_gibberish_or_empty, normalize, parse_yes_no
+from graph.language import detect_language, is_gibberish_or_empty, parse_yes_no
 
 MAX_MESSAGE_CHARS = 2000
-
-# words that only another language uses (Spanish shares most words with Portuguese, so only clear markers)
-_FOREIGN = {
-    "es": {"quiero", "hola", "gracias", "usted", "quisiera", "cuanto", "tienen", "necesito", "buenas", "noches"},
-    "fr": {"je", "voudrais", "bonjour", "merci", "avec", "vous", "pouvez", "une", "est", "sil"},
-    "de": {"ich", "mochte", "hallo", "danke", "bitte", "eine", "und", "mit", "haben", "sie"},
-    "it": {"vorrei", "ciao", "grazie", "buongiorno", "buonasera", "della", "sono"},
-}
 
 GuardVerdict = Literal["ok", "empty", "emoji", "too_long", "other_language", "gibberish", "price_injection"]
 
@@ -40,13 +32,8 @@ def is_price_injection(text: str) -> bool:
 
 def foreign_language(text: str) -> str | None:
     """The other language a message is clearly written in (es/fr/de/it), if any."""
-    if detect_locale(text) is not None:
-        return None
-    words = set(normalize(text).split())
-    for lang, markers in _FOREIGN.items():
-        if len(words & markers) >= 2:
-            return lang
-    return None
+    language = detect_language(text)
+    return None if language in (None, "pt-BR", "en") else language
 
 
 def check(text: str) -> GuardVerdict:

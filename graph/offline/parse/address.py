@@ -6,8 +6,8 @@ import re
 from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict
-from unidecode import unidecode
 
+from graph.language import fold
 from graph.offline.parse.contact import _find_cep
 from graph.offline.parse.text import _NOT_PLACE, _NOT_STREET, _STREET_TYPES, _phrases
 
@@ -69,7 +69,7 @@ _COMPLEMENT_VALUE_RE = re.compile(r"^(?:\d{1,5}[a-z]?|[a-z]|[a-z]\d{1,4}|\d{1,3}
 
 
 def _addr_key(token: str) -> str:
-    return unidecode(token).lower().strip(".,:;()\"'")
+    return fold(token).strip(".,:;()\"'")
 
 
 def _clean_value(tokens: Sequence[str]) -> str | None:

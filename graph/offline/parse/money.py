@@ -6,8 +6,8 @@ import re
 from decimal import Decimal, InvalidOperation
 
 from pydantic import BaseModel, ConfigDict
-from unidecode import unidecode
 
+from graph.language import fold
 from graph.offline.parse.text import _NUMBER_WORDS, PaymentMethod, _phrases, normalize
 
 # ----------------------------------------------------------------------------- money & payment
@@ -84,7 +84,7 @@ def parse_money(text: str) -> Decimal | None:
     """An amount like "R$ 32,90", "32.90", "1.234,50", "50 reais" or "cinquenta" as a Decimal."""
     if not text:
         return None
-    s = unidecode(text).lower()
+    s = fold(text)
     matches = list(_MONEY_NUMBER_RE.finditer(s))
     if matches:
         chosen = matches[0]

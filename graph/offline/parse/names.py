@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import re
 
-from unidecode import unidecode
-
+from graph.language import fold
+from graph.language.text import APOSTROPHES_RE
 from graph.offline.parse.address import _addr_key
 from graph.offline.parse.text import (
-    _APOSTROPHES_RE,
     _GREETINGS,
     _NAME_PARTICLES,
     _NON_NAMES,
@@ -47,7 +46,7 @@ def _name_candidate(tokens: list[str], strict: bool) -> str | None:
             if cleaned:
                 break
             continue
-        key = unidecode(stripped).lower()
+        key = fold(stripped)
         if cleaned and key in _NAME_STOP and key not in _NAME_PARTICLES:
             break
         if cleaned and key == "e" and not strict:
@@ -55,11 +54,11 @@ def _name_candidate(tokens: list[str], strict: bool) -> str | None:
         cleaned.append(stripped)
         if end:
             break
-    while cleaned and unidecode(cleaned[-1]).lower() in _NAME_PARTICLES:
+    while cleaned and fold(cleaned[-1]) in _NAME_PARTICLES:
         cleaned.pop()
     if not cleaned or len(cleaned) > 5:
         return None
-    keys = [unidecode(t).lower().rstrip(".") for t in cleaned]
+    keys = [fold(t).rstrip(".") for t in cleaned]
     if any(not _NAME_TOKEN_RE.match(t) for t in cleaned):
         return None
     if keys[0] in _NAME_PARTICLES or keys[0] in _NON_NAMES:
@@ -85,7 +84,7 @@ def parse_name(text: str) -> str | None:
     tokens = text.split()
     if not tokens:
         return None
-    keys = [_APOSTROPHES_RE.sub("", _addr_key(t)) for t in tokens]
+    keys = [APOSTROPHES_RE.sub("", _addr_key(t)) for t in tokens]
     for i in range(len(keys)):
         # only greetings may come before a prefix ("oi, meu nome é Ana")
         if i > 0 and keys[i - 1] not in _GREETINGS and keys[i - 1] not in {"ola", "e", "entao", "bem"}:

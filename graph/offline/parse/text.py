@@ -1,100 +1,27 @@
-"""Normalising what customers write, the vocabulary the parsers share, and telling pt-BR from English."""
+"""The vocabulary the offline model's parsers share (fillers, toppings, numbers, street types, ...).
+
+Normalising text, telling languages apart, yes/no and noise detection live in `graph.language`, which
+production code uses too; the names are re-exported here for the parsers.
+"""
 
 from __future__ import annotations
 
 import re
 from typing import Literal
 
-from unidecode import unidecode
+from graph.language.locale import Locale, detect_locale
+from graph.language.noise import is_gibberish_or_empty
+from graph.language.text import normalize
+from graph.language.text import phrases as _phrases
+from graph.language.yesno import NO_WORDS as _NO_WORDS
+from graph.language.yesno import YES_PHRASES as _YES_PHRASES
 
-Locale = Literal["pt-BR", "en"]
+__all__ = ["Locale", "PaymentMethod", "detect_locale", "is_gibberish_or_empty", "normalize"]
+
 PaymentMethod = Literal["pix", "card", "cash"]
 
 
-def _phrases(spec: str) -> tuple[tuple[str, ...], ...]:
-    """ "|"-separated phrases as token tuples, longest first so greedy matching prefers them."""
-    items = {tuple(p.split()) for p in spec.split("|") if p.strip()}
-    return tuple(sorted(items, key=len, reverse=True))
-
-
-# ----------------------------------------------------------------------------- normalization
-
-_APOSTROPHES_RE = re.compile(r"['`´‘’]")
-_DISALLOWED_RE = re.compile(r"[^a-z0-9@.,+/\-\s]")
-_WS_RE = re.compile(r"\s+")
-
-
-def _clean_symbols(s: str) -> str:
-    out: list[str] = []
-    n = len(s)
-    for i, ch in enumerate(s):
-        prev = s[i - 1] if i > 0 else " "
-        nxt = s[i + 1] if i + 1 < n else " "
-        if ch == ".":
-            out.append(ch if prev.isalnum() and nxt.isalnum() else " ")
-        elif ch == "-":
-            inside = prev.isalnum() and nxt.isalnum()
-            sign = not prev.isalnum() and prev != "-" and nxt.isdigit()
-            out.append(ch if inside or sign else " ")
-        elif ch == ",":
-            # "32,90" is a decimal; every other comma is a separator with breathing room
-            out.append(ch if prev.isdigit() and nxt.isdigit() else " , ")
-        elif ch == "/":
-            out.append(ch if prev.isalnum() or nxt.isalnum() else " ")
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
-def normalize(text: str) -> str:
-    """Lowercase, drop accents and noisy punctuation (keeping @ . - , + /) and collapse whitespace."""
-    if not text:
-        return ""
-    s = _APOSTROPHES_RE.sub("", text)
-    s = _APOSTROPHES_RE.sub("", unidecode(s).lower())
-    s = _DISALLOWED_RE.sub(" ", s)
-    s = _clean_symbols(s)
-    s = _WS_RE.sub(" ", s)
-    s = re.sub(r" ,", ",", s)
-    s = re.sub(r",(?:\s*,)+", ",", s)
-    return s.strip(" ,")
-
-
-def _words(text: str) -> list[str]:
-    return re.findall(r"[a-z]+", normalize(text))
-
-
 # ----------------------------------------------------------------------------- vocabulary
-
-_PT_WORDS: dict[str, int] = {
-    **dict.fromkeys(
-        "quero queria qro kero gostaria voce vc vcs voces obrigado obrigada obg brigado valeu vlw "
-        "oi ola opa nao sim pfv pfvr blz beleza cardapio pedido pedir uma duas dois tres quanto "
-        "custa tambem tbm entrega endereco cartao dinheiro troco especie credito debito bom boa dia "
-        "tarde noite pra isso esse essa aqui agora hoje gente moco moca amigo meu minha "
-        "nome sou pode posso mais muito mto entao onde como quando porque pq tudo bem fazer ate "
-        "tem ta estou esta sao seu sua eh tipo coisa nada obrigadao ainda queijo frango lanche "
-        "refrigerante refri bebida sobremesa batata preco vcs manda mandar ve traz favor".split(),
-        2,
-    ),
-    **dict.fromkeys("com sem de do da dos das e o os um que para por na ou mas ja".split(), 1),
-}
-
-_EN_WORDS: dict[str, int] = {
-    **dict.fromkeys(
-        "i im id ill want wanna would like hi hello hey yes yeah yep yup nope thanks thank you can "
-        "could get order please pls plz how much what my name is are the with without and "
-        "this that have has does dont some delivery address price cost open today now sure "
-        "good morning evening afternoon night give add cancel where when why who which "
-        "there just but not lets okay also more cheese chicken drink coke fries burger "
-        "card cash change anything else menu your our we our".split(),
-        2,
-    ),
-    **dict.fromkeys("a an of for it to me".split(), 0),
-    **dict.fromkeys("one two three".split(), 1),
-}
-
-_PT_ACCENT_RE = re.compile(r"[ãõçáéíóúâêôà]", re.IGNORECASE)
 
 _GREETINGS = frozenset(
     "oi ola opa eai eae salve hi hello hey hiya yo oie oii olar boa bom dia tarde noite morning "
@@ -199,106 +126,11 @@ _ABBREVIATIONS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
-_YES_PHRASES = _phrases(
-    "sim|s|ss|sss|isso|isso mesmo|isso ai|pode|pode ser|pode sim|confirmo|confirma|confirmado|"
-    "confirmada|confirmar|ok|okay|okey|oky|k|beleza|blz|certo|certinho|correto|claro|bora|yes|"
-    "yep|yeah|yup|ya|yah|y|sure|correct|exato|exatamente|perfeito|fechado|fechou|show|massa|top|"
-    "positivo|afirmativo|aham|uhum|com certeza|ta bom|ta certo|tudo certo|esta certo|of course|"
-    "right|thats right|absolutely|definitely|go ahead|sounds good|all good|alright|all right|"
-    "fine|perfect|agreed|deal|confirm|confirmed|yes please|manda|pode mandar|sip|uhum|partiu|"
-    "demorou|firmeza|tranquilo|de acordo|concordo|quero sim|si|ctz|com ctz|certeza|fecha|pode fechar"
-)
-_NO_WORDS = frozenset(
-    "nao n nn no nope nah negativo errado errada errados cancela cancelar cancelado cancel "
-    "wrong incorreto incorreta incorrect nunca never not dont nem jamais nada nananinanao".split()
-)
 _STREET_TYPES = frozenset(
     "rua r avenida av avda alameda al travessa tv trav estrada estr est rodovia rod praca pca pc "
     "largo lgo viela beco servidao passagem ladeira parque marginal".split()
 )
 _NAME_PARTICLES = frozenset("de da do dos das e di du del della van von der la le y".split())
-
-# ----------------------------------------------------------------------------- locale & noise
-
-
-def detect_locale(text: str) -> Locale | None:
-    """Guess pt-BR vs English from stopwords and accents; None when there is no evidence either way."""
-    tokens = _words(text or "")
-    pt = sum(_PT_WORDS.get(t, 0) for t in tokens)
-    en = sum(_EN_WORDS.get(t, 0) for t in tokens)
-    if _PT_ACCENT_RE.search(text or ""):
-        pt += 1
-    if pt > en:
-        return "pt-BR"
-    if en > pt:
-        return "en"
-    return None
-
-
-_VOWELS = frozenset("aeiouy")
-_KEYBOARD_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
-_KEYBOARD_RUNS: frozenset[str] = frozenset(
-    run
-    for row in _KEYBOARD_ROWS
-    for seq in (row, row[::-1])
-    for size in ((5,) if row == "qwertyuiop" else (4,))
-    for run in (seq[i : i + size] for i in range(len(seq) - size + 1))
-)
-_KEYBOARD_TRIGRAMS: frozenset[str] = frozenset(
-    seq[i : i + 3] for row in _KEYBOARD_ROWS for seq in (row, row[::-1]) for i in range(len(seq) - 2)
-)
-_COMMON_CONSONANT_PAIRS = frozenset(
-    "bl br ch cl cr dr fl fr gl gr gn lh nh pl pr ps pt sc sk sl sm sn sp st sw tr tw th sh ph wh "
-    "ck ng nk nt nd nc nf ns nv nj nz nh mb mp mn rb rc rd rf rg rj rl rm rn rp rs rt rv rz rk rh "
-    "lb lc ld lf lg lk lm ln lp ls lt lv lz ct ft gh ght xc xp xt tz ch sch ts ds ks cs ms ls rs ns "
-    "bs dv bj bt pn mpl ngl wn wl wr ld lh nm tl dl kl".split()
-)
-_LAUGHTER_RE = re.compile(r"^(?:k{2,}|(?:ha|ah|he|hi|hu|rs|ks|hua|kk|hah)+h?|lol|lmao|rofl)$")
-_INTERJECTION_RE = re.compile(r"^(?:a?hu?m+|hm+|u?hum|aff+|ue|uai)$")
-
-
-def _implausible_word(word: str) -> bool:
-    if len(word) <= 2 or word in _KNOWN_WORDS or _LAUGHTER_RE.match(word) or _INTERJECTION_RE.match(word):
-        return False
-    if any(run in word for run in _KEYBOARD_RUNS):
-        return True
-    # outside abbreviations already in the vocabulary, "q" is always followed by "u"
-    if re.search(r"q(?!u)|[jkvwxz][jq]|[jq][jkvwxz]", word):
-        return True
-    if any(word.count(tri) >= 2 for tri in _KEYBOARD_TRIGRAMS):
-        return True
-    vowels = sum(ch in _VOWELS for ch in word)
-    if len(word) >= 4 and vowels == 0:
-        return True
-    if len(word) >= 6 and vowels / len(word) < 0.2:
-        return True
-    run = longest = 0
-    for ch in word:
-        run = 0 if ch in _VOWELS else run + 1
-        longest = max(longest, run)
-    if longest >= 5:
-        return True
-    rare = 0
-    for i in range(len(word) - 1):
-        a, b = word[i], word[i + 1]
-        if a in _VOWELS or b in _VOWELS or a == b:
-            continue
-        if a + b in _COMMON_CONSONANT_PAIRS or (b == "s" and i + 2 == len(word)):
-            continue
-        rare += 1
-    return rare >= 3 and rare / (len(word) - 1) >= 0.3
-
-
-def is_gibberish_or_empty(text: str) -> bool:
-    """True for empty text, only emojis/punctuation, or keyboard mash like "asdkjhasd"."""
-    norm = normalize(text or "")
-    if not re.search(r"[a-z0-9]", norm):
-        return True
-    if re.search(r"\d", norm):
-        return False
-    words = re.findall(r"[a-z]+", norm)
-    return all(_implausible_word(w) for w in words)
-
 
 # ----------------------------------------------------------------------------- shared word lists
 
@@ -331,21 +163,6 @@ _NON_NAMES = frozenset(
         "cansada", "fine", "great", "good", "going", "looking", "interested", "interessado",
         "interessada", "estudante", "morador", "moradora", "vizinho", "vizinha", "gay", "casado",
         "casada", "solteiro", "solteira", "brasileiro", "brasileira", "from", "in", "at",
-    }
-)  # fmt: skip
-
-_KNOWN_WORDS = frozenset(
-    set(_PT_WORDS)
-    | set(_EN_WORDS)
-    | set(_NUMBER_WORDS)
-    | _NON_NAMES
-    | _TOPPINGS
-    | {w for p in _ANYWHERE_FILLERS for w in p}
-    | {
-        "pfv", "pfvr", "blz", "vlw", "tbm", "tmb", "msm", "cmg", "ctz", "obg", "qnd", "qnto", "hj",
-        "dps", "mto", "mt", "nd", "kd", "pq", "td", "vc", "vcs", "qro", "qr", "pls", "plz", "thx",
-        "omg", "btw", "brb", "tks", "sqn", "bjs", "bj", "flw", "fds", "vdd", "tlgd", "mds", "pprt",
-        "x", "xtudo", "xsalada", "xbacon", "xburger", "cpf", "cep", "pix", "whatsapp", "zap",
     }
 )  # fmt: skip
 
