@@ -55,6 +55,8 @@ class Stack:
     database_url: str
     redis_url: str
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)  # what its processes were started with (throw-away only)
+    embedded: EmbeddedServers | None = None  # its Postgres and Valkey, to restart them (throw-away only)
 
 
 def free_port() -> int:
@@ -108,7 +110,7 @@ def throwaway_stack(*, workers: int, slots: int, coalesce_ms: int) -> Iterator[S
                 worker = [*cli, "worker", "--concurrency", str(workers), "--slots", str(slots)]
                 procs.append(subprocess.Popen(worker, **quiet))  # type: ignore[call-overload]
             _wait_ready(url, procs)
-            yield Stack(url, url, token, "+5511900000000", db_url, redis_url, procs)
+            yield Stack(url, url, token, "+5511900000000", db_url, redis_url, procs, env, embedded)
         finally:
             for p in procs:
                 p.terminate()
@@ -391,7 +393,8 @@ async def _audit(stack: Stack, people: dict[str, _Customer]) -> tuple[int, int]:
             for _, fields in stream_entries(await redis.xrange(key)):
                 trace = TurnTrace.model_validate_json(fields["trace"])
                 if not trace.duplicate:
-                    handled.update(trace.message_sids)
+                    answered = set(trace.answered_before)
+                    handled.update(s for s in trace.message_sids if s not in answered)
                     expected_replies += len(trace.replies)
     finally:
         await redis.aclose()

@@ -14,6 +14,7 @@ from langgraph.types import Command
 from pydantic import BaseModel, ConfigDict
 
 from graph.agent import current_turn_start
+from graph.guard import MAX_MESSAGE_CHARS
 from graph.state import ConversationState, RouteDecision
 from memory.checkpointer import TurnSaver, prune_thread
 from tools.context import TurnContext
@@ -41,9 +42,25 @@ class ModelCallTrace(BaseModel):
     tokens_out: int = 0
 
 
+class StoredReplies(BaseModel):
+    """Replies an earlier turn stored in the checkpoint, to be (re)sent under that turn's dedupe keys.
+
+    A worker can die after the checkpoint and before sending: its replies (an order confirmation, a PIX code) live
+    only in the checkpoint until a later turn sends them. Sending them again under the same keys sends nothing new
+    when they did go out.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    last_message_id: str  # the customer message that turn answered last (its dedupe keys are built from it)
+    replies: list[str]
+    tool_calls: list[ToolCallTrace] = []
+
+
 class TurnResult(BaseModel):
     """What a turn produced: the bot's replies and how it got there."""
 
+    earlier: StoredReplies | None = None  # an earlier turn's replies, to go out before this turn's
     replies: list[str] = []
     route: RouteDecision | None = None
     tool_calls: list[ToolCallTrace] = []
@@ -120,17 +137,28 @@ class ConversationRunner:
     ) -> TurnResult:
         ids = [human_message_id(i) for i in message_ids] if message_ids else [None] * len(texts)
         known = {m.id for m in existing}
-        if message_ids and all(i in known for i in ids) and not _unfinished(existing):
-            # a replay (the worker died after the checkpoint): hand back what was said, for idempotent resending
-            return TurnResult(
-                duplicate=True,
-                replies=_replies_after(existing, ids[-1]),
-                elapsed_ms=(time.perf_counter() - started) * 1000,
+        # the batch is the oldest waiting messages, so those an earlier turn already handled come first
+        handled = 0 if _unfinished(existing) else _handled_before(ids, known)
+        earlier = None
+        if message_ids and handled:
+            # the worker that ran them died after the checkpoint, perhaps before sending: hand their replies back
+            # so they go out (idempotently, under their own keys) before anything new is said
+            turn = _turn_after(existing, ids[handled - 1])
+            earlier = StoredReplies(
+                last_message_id=message_ids[handled - 1], replies=_replies(turn), tool_calls=_tool_traces(turn)
             )
-        humans: list[BaseMessage] = [HumanMessage(t, id=i) for t, i in zip(texts, ids, strict=True)]
+        if earlier is not None and handled == len(ids):
+            return TurnResult(duplicate=True, earlier=earlier, elapsed_ms=(time.perf_counter() - started) * 1000)
+        texts, ids = list(texts)[handled:], ids[handled:]
+        # past the guard's limit a message is only ever answered "too long": keep no more of it than says so, or one
+        # 1 MB message is rewritten into every checkpoint of the thread
+        humans: list[BaseMessage] = [
+            HumanMessage(t[: MAX_MESSAGE_CHARS + 1], id=i) for t, i in zip(texts, ids, strict=True)
+        ]
         repair: list[BaseMessage] = [RemoveMessage(id=m.id) for m in _orphans(existing) if m.id]
         out = await self.graph.ainvoke({"messages": [*repair, *humans]}, config, context=ctx, durability="exit")  # type: ignore[call-overload,unused-ignore]
-        return await self._result(ctx, out, started)
+        result = await self._result(ctx, out, started)
+        return result.model_copy(update={"earlier": earlier}) if earlier is not None else result
 
     async def resume(self, ctx: TurnContext, value: Any) -> TurnResult:
         """Give the conversation back to the bot after a human agent handled it."""
@@ -146,7 +174,7 @@ class ConversationRunner:
         if self.prune:
             await prune_thread(ctx.pool, ctx.thread_id)
         return TurnResult(
-            replies=[m.text for m in turn if isinstance(m, AIMessage) and not m.tool_calls and m.text],
+            replies=_replies(turn),
             route=state.route,
             tool_calls=_tool_traces(turn),
             model_calls=_model_traces(turn, state.route),
@@ -156,18 +184,27 @@ class ConversationRunner:
         )
 
 
-def _replies_after(messages: Sequence[AnyMessage], human_id: str | None) -> list[str]:
-    """The bot's replies to the customer message with this id (up to the customer's next message)."""
-    replies: list[str] = []
+def _handled_before(ids: Sequence[str | None], known: set[str | None]) -> int:
+    """How many of the batch's first messages are already in the checkpoint (an earlier turn answered them)."""
+    return next((n for n, i in enumerate(ids) if i is None or i not in known), len(ids))
+
+
+def _turn_after(messages: Sequence[AnyMessage], human_id: str | None) -> list[AnyMessage]:
+    """What followed the customer message with this id, up to the customer's next message."""
+    turn: list[AnyMessage] = []
     after = False
     for m in messages:
         if isinstance(m, HumanMessage):
             if after:
                 break
             after = m.id == human_id
-        elif after and isinstance(m, AIMessage) and not m.tool_calls and m.text:
-            replies.append(m.text)
-    return replies
+        elif after:
+            turn.append(m)
+    return turn
+
+
+def _replies(turn: Sequence[AnyMessage]) -> list[str]:
+    return [m.text for m in turn if isinstance(m, AIMessage) and not m.tool_calls and m.text]
 
 
 def _unfinished(messages: Sequence[AnyMessage]) -> bool:

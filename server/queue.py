@@ -97,6 +97,8 @@ class QueueSettings(BaseModel):
     max_attempts: int = 5
     dedupe_ttl_s: int = 48 * 3600  # Twilio retries for hours at most; WhatsApp ids are never reused
     max_batch: int = 20
+    # a consumer (a worker process) quiet this long with nothing pending is gone: drop it from the group
+    consumer_expiry_ms: int = 3_600_000
 
 
 @dataclass(frozen=True)
@@ -245,6 +247,30 @@ class InboundQueue:
             args=[self.settings.max_batch, 7 * 24 * 3600 * 1000],
         )
         return int(attempts), [_queued(i, f) for i, f in _script_entries(rows)]
+
+    async def forgive(self, conv: str, batch: list[Queued]) -> None:
+        """Take back the attempt `start` counted: the batch failed through no fault of its own (an outage)."""
+        if batch:
+            await self.redis.hincrby(self._k("attempts", conv), batch[0].id, -1)
+
+    async def forget_idle_consumers(self, me: str) -> int:
+        """Remove consumers idle past `consumer_expiry_ms` with nothing pending (workers that stopped); how many.
+
+        The group keeps every consumer that ever read, forever; XAUTOCLAIM has already taken what the dead ones
+        held, so dropping them loses nothing.
+        """
+        consumers: Any = await self.redis.xinfo_consumers(self.ready_key, self.settings.group)
+        removed = 0
+        for c in consumers:
+            name = _s(c.get("name", b""))
+            if (
+                name != me
+                and int(c.get("pending", 0)) == 0
+                and int(c.get("idle", 0)) > self.settings.consumer_expiry_ms
+            ):
+                await self.redis.xgroup_delconsumer(self.ready_key, self.settings.group, name)
+                removed += 1
+        return removed
 
     async def record_error(self, conv: str, error: str) -> None:
         """Keep the last error of a conversation's failing batch (for the dead letter)."""

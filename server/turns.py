@@ -11,11 +11,12 @@ from typing import Any
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
-from graph.runner import ConversationRunner, TurnResult, parse_tool_result
+from graph.runner import ConversationRunner, ToolCallTrace, TurnResult, parse_tool_result
 from memory.db import Pool
 from memory.repos import outbound
 from memory.repos.tenants import Tenant
 from server.channels import OutboundChannel
+from server.faults import fault_point
 from server.media import MediaSigner
 from server.queue import Queued
 from server.tenants import TenantDirectory
@@ -30,9 +31,11 @@ TRACE_TTL_S = 24 * 3600
 class TurnTrace(BaseModel):
     """Why the bot said what it said: published per turn for `comanda chat --trace`."""
 
-    message_sids: list[str]
+    message_sids: list[str]  # the batch, oldest first
     texts: list[str]
     replies: list[str]
+    answered_before: list[str] = []  # those of the batch an earlier turn had answered (its worker died)
+    resent: list[str] = []  # that earlier turn's replies, sent first (nothing new if they had gone out)
     route: str | None = None
     decided_by: str | None = None
     confidence: float | None = None
@@ -78,13 +81,34 @@ class ConversationTurns:
             await outbound.touch_window(conn, tenant.id, phone)
         texts = [q.message.text() for q in batch]
         sids = [q.message.message_sid for q in batch]
+        fault_point("before_turn")
         result = await self.runner.run_turn(self.context_for(tenant, phone), texts, sids)
-        pix = _pix_codes(result)
-        for i, reply in enumerate(result.replies):
+        fault_point("after_checkpoint")
+        if result.earlier is not None:
+            # an earlier turn's replies the worker may have died before sending go first, under their own keys
+            await self._send(
+                tenant, phone, result.earlier.replies, result.earlier.tool_calls, result.earlier.last_message_id
+            )
+        await self._send(tenant, phone, result.replies, result.tool_calls, sids[-1])
+        fault_point("after_send")
+        done = sids.index(result.earlier.last_message_id) + 1 if result.earlier else 0
+        trace = TurnTrace(
+            message_sids=sids,
+            texts=texts,
+            answered_before=sids[:done],
+            resent=result.earlier.replies if result.earlier else [],
+            **_trace_fields(result),
+        )
+        await self._trace(conv, trace)
+
+    async def _send(
+        self, tenant: Tenant, phone: str, replies: list[str], tool_calls: list[ToolCallTrace], last_sid: str
+    ) -> None:
+        pix = _pix_codes(tool_calls)
+        for i, reply in enumerate(replies):
             media = next((self.media.pix_qr_url(code) for code in pix if code in reply), None) if self.media else None
             # keyed by the turn's last message: a replayed turn re-sends only what didn't go out
-            await self.channel.send(tenant, phone, reply, media_url=media, dedupe_key=f"turn:{sids[-1]}:{i}")
-        await self._trace(conv, TurnTrace(message_sids=sids, texts=texts, **_trace_fields(result)))
+            await self.channel.send(tenant, phone, reply, media_url=media, dedupe_key=f"turn:{last_sid}:{i}")
 
     async def _trace(self, conv: str, trace: TurnTrace) -> None:
         key = trace_key(self.prefix, conv)
@@ -94,9 +118,9 @@ class ConversationTurns:
             await pipe.execute()
 
 
-def _pix_codes(result: TurnResult) -> list[str]:
+def _pix_codes(tool_calls: list[ToolCallTrace]) -> list[str]:
     codes = []
-    for call in result.tool_calls:
+    for call in tool_calls:
         code = parse_tool_result(call.result).get("pix_code")
         if isinstance(code, str) and code:
             codes.append(code)
@@ -104,6 +128,7 @@ def _pix_codes(result: TurnResult) -> list[str]:
 
 
 def _trace_fields(result: TurnResult) -> dict[str, Any]:
+    """The trace's account of how the turn went (route, tools, model calls)."""
     route = result.route
     return {
         "replies": result.replies,

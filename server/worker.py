@@ -8,19 +8,44 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
+import psycopg
+from psycopg_pool import PoolTimeout
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from server.queue import Head, InboundQueue, Queued, ReadyEntry
 
 log = logging.getLogger("comanda.worker")
 
-TurnHandler = Callable[[str, list[Queued]], Awaitable[None]]
+TurnHandler = Callable[[str, list[Queued]], Coroutine[Any, Any, None]]
 
 
 # conversations a worker holds per turn slot: the others wait out their coalescing window, which costs nothing
 HELD_PER_SLOT = 8
+# how long we wait for a helper task (the heartbeat, a cancelled turn) to end: redis-py's asyncio client sometimes
+# swallows a cancellation, and a turn must never wait on its helpers forever
+HELPER_STOP_S = 2.0
+# a failure of Postgres or Redis themselves says nothing about the messages: retry every few seconds, and don't
+# count it towards dead-lettering (an outage must not throw customers' messages away)
+OUTAGE_RETRY_S = 2.0
+_OUTAGES = (psycopg.OperationalError, PoolTimeout, RedisConnectionError, RedisTimeoutError, ConnectionError)
+
+
+class LockLost(Exception):
+    """Another worker may run this conversation now: this one must stop, say nothing, and touch nothing."""
+
+
+async def stop_task(task: asyncio.Task[object], timeout_s: float = HELPER_STOP_S) -> None:
+    """Cancel a task and wait a bounded time for it to end (never `cancel(); await task`)."""
+    if not task.done():
+        task.cancel()
+    await asyncio.wait({task}, timeout=timeout_s)
+    if task.done() and not task.cancelled() and task.exception() is not None:
+        log.debug("stopped task had failed", exc_info=task.exception())
 
 
 class Worker:
@@ -30,26 +55,44 @@ class Worker:
     window to close, and a sleeping conversation must not keep a ready one from running.
     """
 
-    def __init__(self, queue: InboundQueue, handle: TurnHandler, *, slots: int = 8, name: str | None = None) -> None:
+    def __init__(
+        self,
+        queue: InboundQueue,
+        handle: TurnHandler,
+        *,
+        slots: int = 8,
+        name: str | None = None,
+        shutdown_grace_s: float = 10.0,
+    ) -> None:
         self.queue = queue
         self.handle = handle
         self.slots = slots
+        self.shutdown_grace_s = shutdown_grace_s
         self.name = name or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self._running: set[asyncio.Task[None]] = set()
         self._free = asyncio.Semaphore(slots * HELD_PER_SLOT)
         self._busy = asyncio.Semaphore(slots)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Work until `stop` is set, then finish the turns under way (their messages are acknowledged)."""
+        """Work until `stop` is set, then give the turns under way `shutdown_grace_s` to finish; those that don't
+        are abandoned, their messages left queued for another worker to reclaim."""
         await self.queue.ensure_group()
         reclaim_every = self.queue.settings.reclaim_idle_ms / 2000
         next_reclaim = 0.0
         loop = asyncio.get_running_loop()
         log.info("worker %s up (%d slots)", self.name, self.slots)
+        stopping = asyncio.create_task(stop.wait())
         try:
             while not stop.is_set():
-                await self._free.acquire()  # only read what we can start now: the rest stays for other workers
-                self._free.release()
+                # only read what we can start now: the rest stays for other workers
+                free = asyncio.create_task(self._free.acquire())
+                await asyncio.wait({free, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                if not free.done():
+                    await stop_task(free)
+                if free.done() and not free.cancelled():
+                    self._free.release()
+                if stop.is_set():
+                    break
                 entries: list[ReadyEntry] = []
                 try:
                     if loop.time() >= next_reclaim:
@@ -57,6 +100,7 @@ class Worker:
                         next_reclaim = loop.time() + reclaim_every
                         if entries:
                             log.warning("reclaimed %d conversation(s) from a worker that stopped", len(entries))
+                        await self._forget_dead_consumers()
                     if not entries:
                         entries = await self.queue.read(self.name, self._free_slots(), block_ms=500)
                 except RedisError as exc:
@@ -70,8 +114,26 @@ class Worker:
                     self._running.add(task)
                     task.add_done_callback(self._finished)
         finally:
-            if self._running:
-                await asyncio.gather(*self._running, return_exceptions=True)
+            await stop_task(stopping, 0)
+            await self._drain()
+
+    async def _drain(self) -> None:
+        """Let the turns under way finish within the grace period; abandon the rest (they will be reclaimed)."""
+        if not self._running:
+            return
+        _, late = await asyncio.wait(set(self._running), timeout=self.shutdown_grace_s)
+        if late:
+            log.warning("stopping with %d turn(s) unfinished: another worker will take them over", len(late))
+            await asyncio.gather(*(stop_task(t) for t in late))
+
+    async def _forget_dead_consumers(self) -> None:
+        try:
+            removed = await self.queue.forget_idle_consumers(self.name)
+        except RedisError as exc:
+            log.warning("could not clean up idle consumers: %s", exc)
+            return
+        if removed:
+            log.info("removed %d idle consumer(s) of workers that stopped", removed)
 
     def _free_slots(self) -> int:
         return max(1, self._free._value)
@@ -91,7 +153,8 @@ class Worker:
             # nothing waits any more
             await self.queue.ack([entry.id])
             return
-        beat = asyncio.create_task(self._heartbeat(entry, token))
+        lost = asyncio.Event()
+        beat = asyncio.create_task(self._heartbeat(entry, token, lost))
         held = True
         acked = False
         retry_in: float | None = None
@@ -101,22 +164,28 @@ class Worker:
                 attempts, batch = await self.queue.start(entry.conv)
                 if attempts > self.queue.settings.max_attempts:
                     await self.queue.dead_letter(entry.conv, batch, attempts - 1)
-                elif batch and not await self._turn(entry.conv, batch, attempts):
-                    # let go first, so the retry's ready entry can't be dropped by a worker finding us holding it
-                    await self.queue.release(entry.conv, token)
-                    held = False
-                    retry_in = min(0.2 * 2**attempts, 10)
-                    break
+                elif batch:
+                    retry_in = await self._turn(entry.conv, batch, attempts, lost)
+                    if retry_in is not None:
+                        # let go first, so the retry's ready entry can't be dropped by a worker finding us holding it
+                        await self.queue.release(entry.conv, token)
+                        held = False
+                        break
+                if lost.is_set():
+                    raise LockLost(entry.conv)
                 # removes the batch; None: nothing else waited, and the same script let go of the conversation
                 # and acknowledged the ready entry
                 head = await self.queue.finish(entry.conv, token, batch, entry.id)
                 acked = head is None
                 held = not acked
+        except LockLost:
+            # leave the entry pending and untouched: it goes idle and is reclaimed, by us or another worker, and
+            # whoever holds the lock then runs the messages still queued
+            log.warning("lost the lock of %s mid-turn; leaving it to be reclaimed", entry.conv)
+            return
         finally:
-            beat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await beat
-            if held:
+            await stop_task(beat)
+            if held and not lost.is_set():
                 await self.queue.release(entry.conv, token)
         if retry_in is not None:
             # back off without the heartbeat (the lock is already let go: renewing it would only warn)
@@ -131,22 +200,53 @@ class Worker:
         if wait_ms > 0:
             await asyncio.sleep(wait_ms / 1000)
 
-    async def _turn(self, conv: str, batch: list[Queued], attempts: int) -> bool:
-        """One turn; False if it failed (its messages stay queued for another attempt)."""
-        try:
-            async with self._busy:
-                await self.handle(conv, batch)
-        except Exception as exc:
-            log.exception("turn of %s failed (attempt %d of %d)", conv, attempts, self.queue.settings.max_attempts)
-            await self.queue.record_error(conv, f"{type(exc).__name__}: {exc}")
-            return False
-        return True
+    async def _turn(self, conv: str, batch: list[Queued], attempts: int, lost: asyncio.Event) -> float | None:
+        """One turn; None if it went through, else seconds to wait before retrying it (its messages stay queued).
 
-    async def _heartbeat(self, entry: ReadyEntry, token: str) -> None:
-        """Keep our lock and our ready entry fresh while a long turn runs (or other workers would reclaim it)."""
+        The turn is abandoned as soon as the lock is lost: another worker may be running the conversation.
+        """
+        async with self._busy:
+            turn = asyncio.create_task(self.handle(conv, batch))
+            watch = asyncio.create_task(lost.wait())
+            try:
+                await asyncio.wait({turn, watch}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                await stop_task(watch, 0)
+            if not turn.done():
+                await stop_task(turn)
+                raise LockLost(conv)
+        exc = turn.exception() if not turn.cancelled() else asyncio.CancelledError()
+        if exc is None:
+            return None
+        if isinstance(exc, _OUTAGES):
+            log.error("turn of %s failed: Postgres or Redis unavailable (%s); retrying", conv, exc)
+            await self._forgive(conv, batch)
+            return OUTAGE_RETRY_S
+        log.error(
+            "turn of %s failed (attempt %d of %d)", conv, attempts, self.queue.settings.max_attempts, exc_info=exc
+        )
+        with contextlib.suppress(RedisError):
+            await self.queue.record_error(conv, f"{type(exc).__name__}: {exc}")
+        return min(0.2 * 2**attempts, 10)
+
+    async def _forgive(self, conv: str, batch: list[Queued]) -> None:
+        with contextlib.suppress(RedisError):
+            await self.queue.forgive(conv, batch)
+
+    async def _heartbeat(self, entry: ReadyEntry, token: str, lost: asyncio.Event) -> None:
+        """Keep our lock and our ready entry fresh while a long turn runs (or other workers would reclaim it).
+
+        Once the lock is gone it sets `lost` and stops for good: touching the entry then would keep it from being
+        reclaimed while nobody runs the conversation.
+        """
         every = self.queue.settings.lock_ttl_ms / 3000
-        while True:
+        while not lost.is_set():
             await asyncio.sleep(every)
-            if not await self.queue.renew(entry.conv, token):
-                log.warning("lost the lock of %s mid-turn", entry.conv)
-            await self.queue.touch(self.name, entry.id)
+            try:
+                if not await self.queue.renew(entry.conv, token):
+                    lost.set()
+                    return
+                await self.queue.touch(self.name, entry.id)
+            except RedisError as exc:
+                # Redis is briefly away: the lock's TTL covers a few missed beats; the next renew tells
+                log.warning("heartbeat of %s failed: %s", entry.conv, exc)
