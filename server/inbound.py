@@ -149,6 +149,9 @@ def _location(form: Mapping[str, Any]) -> Location | None:
         latitude, longitude = Decimal(lat or ""), Decimal(lon or "")
     except InvalidOperation as exc:
         raise MalformedWebhook(f"Latitude/Longitude are not a location: {lat!r}, {lon!r}") from exc
+    # Decimal takes "NaN" and "sNaN", and comparing them raises InvalidOperation: refuse them before the range
+    if not (latitude.is_finite() and longitude.is_finite()):
+        raise MalformedWebhook(f"Latitude/Longitude are not a location: {lat!r}, {lon!r}")
     if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
         raise MalformedWebhook(f"Latitude/Longitude out of range: {lat}, {lon}")
     return Location(latitude=latitude, longitude=longitude, address=_opt(form, "Address"), label=_opt(form, "Label"))

@@ -11,6 +11,8 @@ from urllib.parse import urlencode
 import segno
 from fastapi import APIRouter, HTTPException, Query, Response
 
+from server.errors import refusals
+
 
 class MediaSigner:
     """Signs and checks media URLs, so only codes we issued become images on our domain."""
@@ -33,14 +35,23 @@ class MediaSigner:
             code = base64.urlsafe_b64decode(c + "=" * (-len(c) % 4)).decode()
         except (ValueError, UnicodeDecodeError):
             return None
-        return code if hmac.compare_digest(self._sig(code), s) else None
+        # bytes, not str: compare_digest raises TypeError on a str that isn't ASCII (a forged `s=%C3%A9`)
+        return code if hmac.compare_digest(self._sig(code).encode(), s.encode("utf-8", "replace")) else None
 
 
 def media_router(signer: MediaSigner) -> APIRouter:
     """`GET /media/pix.png`: the QR code image for a signed PIX code."""
     router = APIRouter(prefix="/media", tags=["media"])
 
-    @router.get("/pix.png", response_class=Response, summary="PIX QR code image (signed URL)")
+    @router.get(
+        "/pix.png",
+        response_class=Response,
+        summary="PIX QR code image (signed URL)",
+        responses={
+            200: {"content": {"image/png": {}}, "description": "The QR code"},
+            **refusals({400: "`c` or `s` is missing or too long", 403: "The URL wasn't signed by us"}),
+        },
+    )
     async def pix_png(c: str = Query(max_length=2000), s: str = Query(max_length=64)) -> Response:
         code = signer.verify(c, s)
         if code is None:

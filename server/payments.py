@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from html import escape
 from string import Template
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import httpx
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, Header, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, ValidationError
 
 from memory.db import Pool
 from memory.repos import payments as payments_repo
@@ -24,6 +24,7 @@ from memory.repos.payments import Payment
 from memory.repos.tenants import Tenant
 from prompts import catalog
 from server.channels import OutboundChannel
+from server.errors import describe_errors, refusals
 from tools.money import format_brl, to_cents
 from tools.payments.simulated import (
     PROVIDER,
@@ -63,13 +64,21 @@ class PaymentDeps:
     clock: Callable[[], datetime] = _utcnow
 
 
+# Our references are uuid4 hex; this leaves room for others while keeping NUL bytes (which Postgres refuses in text),
+# spaces and path tricks out of queries and URLs.
+REF_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+# a signature is 32 hex characters; anything much longer is not worth hashing to find out it's wrong
+SIG_MAX = 128
+
+
 class SimulatedPaymentEvent(BaseModel):
     """The simulated provider's webhook body."""
 
     event: Literal["PAYMENT_RECEIVED"]
-    payment_ref: str = Field(min_length=1)
-    amount: Decimal
-    paid_at: datetime
+    payment_ref: str = Field(pattern=REF_PATTERN)
+    # rounded to centavos here, so NaN, infinities and 1e30 are refused naming the field
+    amount: Annotated[Decimal, AfterValidator(to_cents)]
+    paid_at: AwareDatetime
 
 
 class WebhookAck(BaseModel):
@@ -79,29 +88,79 @@ class WebhookAck(BaseModel):
     order_id: int
 
 
+RefPath = Annotated[str, Path(pattern=REF_PATTERN, description="The payment's reference at the provider")]
+
+
 def payments_router(deps: PaymentDeps) -> APIRouter:
     """The pay page (`GET/POST /pay/{ref}`) and the simulated provider's webhook."""
     router = APIRouter(tags=["payments"])
 
-    @router.get("/pay/{ref}", response_class=HTMLResponse)
-    async def pay_page(ref: str, sig: str = "") -> HTMLResponse:
+    @router.get(
+        "/pay/{ref}",
+        response_class=HTMLResponse,
+        responses=refusals(
+            {
+                400: "`ref` or `sig` is malformed",
+                403: "The link isn't one we sent (wrong or missing `sig`)",
+                404: "No payment has this reference",
+            }
+        ),
+    )
+    async def pay_page(ref: RefPath, sig: Annotated[str, Query(max_length=SIG_MAX)] = "") -> HTMLResponse:
         """The payment page a customer opens from the link the bot sent."""
         tenant, payment = await _signed_payment(deps, ref, sig)
         return HTMLResponse(_render_page(tenant, payment, sig))
 
-    @router.post("/pay/{ref}")
-    async def pay(ref: str, sig: str = Form("")) -> RedirectResponse:
+    @router.post(
+        "/pay/{ref}",
+        response_class=RedirectResponse,
+        status_code=303,
+        responses={
+            303: {"description": "Paid (or already paid): back to the pay page"},
+            **refusals(
+                {
+                    400: "`ref` or `sig` is malformed",
+                    403: "The form isn't one we sent (wrong or missing `sig`)",
+                    404: "No payment has this reference",
+                    502: "The provider's webhook could not be delivered; nothing was paid",
+                }
+            ),
+        },
+    )
+    async def pay(ref: RefPath, sig: Annotated[str, Form(max_length=SIG_MAX)] = "") -> RedirectResponse:
         """Pay: the provider tells our webhook, over HTTP, that the money arrived; then back to the page."""
         _, payment = await _signed_payment(deps, ref, sig)
         if payment.status != "paid":
             await _fire_webhook(deps, payment)
         return RedirectResponse(pay_path(deps.secret, ref), status_code=303)
 
-    @router.post(WEBHOOK_PATH, response_model=WebhookAck)
-    async def simulated_webhook(request: Request) -> WebhookAck:
+    @router.post(
+        WEBHOOK_PATH,
+        response_model=WebhookAck,
+        responses=refusals(
+            {
+                400: "The body is not a payment event; `detail` names the field",
+                403: f"`{SIGNATURE_HEADER}` is missing or doesn't sign this body",
+                404: "No payment has this `payment_ref`",
+            }
+        ),
+        # the body is read raw (the signature covers its bytes), so FastAPI can't see it: say what it is
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": SimulatedPaymentEvent.model_json_schema()}},
+            }
+        },
+    )
+    async def simulated_webhook(
+        request: Request,
+        signature: Annotated[
+            str | None, Header(alias=SIGNATURE_HEADER, description="`sha256=` + HMAC-SHA256 of the body, hex")
+        ] = None,
+    ) -> WebhookAck:
         """Settle a payment: signed by the provider, amount checked, idempotent under repeats."""
         body = await request.body()
-        if not webhook_signature_ok(deps.secret, body, request.headers.get(SIGNATURE_HEADER)):
+        if not webhook_signature_ok(deps.secret, body, signature):
             raise HTTPException(403, "missing or invalid signature")
         event = _parse_event(body)
         return await _settle(deps, event)
@@ -148,16 +207,18 @@ async def _fire_webhook(deps: PaymentDeps, payment: Payment) -> None:
 
 def _parse_event(body: bytes) -> SimulatedPaymentEvent:
     try:
-        data = json.loads(body, parse_float=Decimal)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        # integers as Decimal too: an amount of 5,000 digits is a wrong amount, not int()'s digit limit
+        data = json.loads(body, parse_float=Decimal, parse_int=Decimal)
+    except RecursionError as exc:
+        raise HTTPException(400, "body is nested too deeply to be a payment event") from exc
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise HTTPException(400, f"body is not JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise HTTPException(400, "body must be a JSON object")
     try:
         return SimulatedPaymentEvent.model_validate(data)
     except ValidationError as exc:
-        reasons = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors())
-        raise HTTPException(400, reasons) from exc
+        raise HTTPException(400, describe_errors(exc.errors())) from exc
 
 
 async def _settle(deps: PaymentDeps, event: SimulatedPaymentEvent) -> WebhookAck:

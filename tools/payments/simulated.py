@@ -22,8 +22,8 @@ def page_signature(secret: bytes, provider_ref: str) -> str:
 
 
 def page_signature_ok(secret: bytes, provider_ref: str, sig: str) -> bool:
-    """Constant-time check of a pay page `sig`."""
-    return hmac.compare_digest(page_signature(secret, provider_ref), sig)
+    """Constant-time check of a pay page `sig` (False for anything that isn't it, whatever its characters)."""
+    return _same(page_signature(secret, provider_ref), sig)
 
 
 def webhook_signature(secret: bytes, body: bytes) -> str:
@@ -33,7 +33,12 @@ def webhook_signature(secret: bytes, body: bytes) -> str:
 
 def webhook_signature_ok(secret: bytes, body: bytes, header: str | None) -> bool:
     """Constant-time check of a webhook's `X-Comanda-Signature` against its raw body."""
-    return header is not None and hmac.compare_digest(webhook_signature(secret, body), header)
+    return header is not None and _same(webhook_signature(secret, body), header)
+
+
+def _same(expected: str, given: str) -> bool:
+    # compare_digest raises TypeError on a str that isn't ASCII (a forged `%FF`); as bytes anything just differs
+    return hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace"))
 
 
 def pay_path(secret: bytes, provider_ref: str) -> str:
