@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
+import signal
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,6 +66,20 @@ class EmbeddedServers:
             self._valkey = None
             self.urls.pop("redis_url", None)
 
+    def postgres_pids(self) -> list[int]:
+        """The embedded Postgres' processes: the postmaster and its children (backends, writers)."""
+        if self._pg is None:
+            return []
+        import psutil
+
+        postmaster = psutil.Process(self._pg.get_pid())
+        return [postmaster.pid, *(child.pid for child in postmaster.children(recursive=True))]
+
+    def redis_pids(self) -> list[int]:
+        """The embedded Valkey server's process, if we started it."""
+        process = getattr(self._valkey, "_process", None) if self._valkey is not None else None
+        return [process.pid] if process is not None else []
+
     def stop(self) -> None:
         """Stop both servers (Postgres only when no other process of ours still holds it)."""
         owner = self._valkey is not None  # the process that started Valkey (`comanda serve`) owns the file
@@ -84,3 +102,23 @@ def read_runtime(data_dir: Path) -> dict[str, str]:
         return {}
     data = json.loads(path.read_text())
     return {str(k): str(v) for k, v in data.items()}
+
+
+@contextlib.contextmanager
+def paused(pids: list[int]) -> Iterator[None]:
+    """Freeze these processes (SIGSTOP) while inside, then let them go on (SIGCONT).
+
+    A frozen server keeps its sockets open and answers nothing, the worst kind of outage for a client: connections
+    don't fail, they hang. Freezing only the postmaster would leave its backends serving open connections, so
+    callers pass all of them.
+    """
+    stopped: list[int] = []
+    try:
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+            stopped.append(pid)
+        yield
+    finally:
+        for pid in stopped:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)

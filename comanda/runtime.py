@@ -86,9 +86,13 @@ async def open_connections(settings: Settings, infra: Infra) -> Connections:
     """Open the Postgres pool and the Redis client."""
     assert infra.redis_url is not None
     pool = await open_pool(infra.database_url, max_size=settings.db_pool_size)
+    return Connections(pool, redis_client(infra.redis_url))
+
+
+def redis_client(url: str) -> Redis:
+    """The Redis client our processes use."""
     # a worker runs hundreds of conversations at once: wait for a free connection instead of failing
     redis_pool = BlockingConnectionPool.from_url(
-        infra.redis_url, max_connections=64, timeout=10, socket_timeout=10, socket_connect_timeout=2
+        url, max_connections=64, timeout=10, socket_timeout=10, socket_connect_timeout=2
     )
-    redis = Redis(connection_pool=redis_pool)
-    return Connections(pool, redis)
+    return Redis(connection_pool=redis_pool)

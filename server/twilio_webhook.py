@@ -9,13 +9,17 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+from psycopg import Error as PostgresError
+from psycopg_pool import PoolTimeout
+from redis.exceptions import RedisError
 from twilio.request_validator import RequestValidator
 
 from memory.db import Pool
 from memory.repos import outbound
+from server.deadline import within
 from server.inbound import MalformedWebhook, parse_inbound
 from server.queue import InboundQueue
-from server.tenants import TenantDirectory
+from server.tenants import TenantDirectory, TenantLookupUnavailable
 from server.twilio_channel import twilio_status
 
 log = logging.getLogger("comanda.webhook")
@@ -32,6 +36,11 @@ class TwilioWebhookDeps:
     auth_token: str
     public_base_url: str
     tenants: TenantDirectory
+    # Twilio gives up after 15 s. The tenant lookup is bounded by `tenants.lookup_timeout_s` (2 s), the queue by
+    # this, the status update by `status_timeout_s`: an answer within ~5 s whatever Postgres and Redis do.
+    enqueue_timeout_s: float = 3.0
+    status_timeout_s: float = 3.0
+    retry_after_s: int = 5
 
 
 def public_url(base: str, request: Request) -> str:
@@ -44,10 +53,19 @@ def _refused(reason: str, status: int) -> JSONResponse:
     return JSONResponse({"detail": reason}, status_code=status)
 
 
+# what a store that is down or hung raises through our calls (OSError: a socket that failed outside the clients)
+_UNAVAILABLE = (TimeoutError, PoolTimeout, PostgresError, RedisError, OSError)
+
+
 def twilio_router(deps: TwilioWebhookDeps) -> APIRouter:
     """`POST /twilio/whatsapp` and `POST /twilio/status`."""
     router = APIRouter(prefix="/twilio", tags=["twilio"])
     validator = RequestValidator(deps.auth_token)
+
+    def unavailable(reason: str) -> JSONResponse:
+        # 503 + Retry-After: Twilio (and any proxy) may try again; our dedupe keeps a retry from queueing twice.
+        # The reason names no host or error text: it goes to whoever called us.
+        return JSONResponse({"detail": reason}, status_code=503, headers={"Retry-After": str(deps.retry_after_s)})
 
     async def signed_form(request: Request) -> Mapping[str, Any] | JSONResponse:
         signature = request.headers.get("X-Twilio-Signature")
@@ -68,11 +86,23 @@ def twilio_router(deps: TwilioWebhookDeps) -> APIRouter:
             message = parse_inbound(form)
         except MalformedWebhook as exc:
             return _refused(str(exc), 400)
-        tenant = await deps.tenants.by_number(message.to_phone)
+        try:
+            tenant = await deps.tenants.by_number(message.to_phone)
+        except TenantLookupUnavailable as exc:
+            log.error("message %s refused with 503: %s", message.message_sid, exc)
+            return unavailable("the restaurant directory is unavailable, try again")
         if tenant is None:
             log.warning("message %s to %s: no tenant has this number", message.message_sid, message.to_phone)
             return _refused(f"no restaurant uses the number {message.to_phone}", 404)
-        if not await deps.queue.enqueue(tenant.id, message):
+        try:
+            added = await within(deps.queue.enqueue(tenant.id, message), deps.enqueue_timeout_s)
+        except _UNAVAILABLE as exc:
+            # if the enqueue lands after all, Twilio's retry is answered as a duplicate: nothing queues twice
+            log.error(
+                "message %s refused with 503, queue unavailable: %s: %s", message.message_sid, type(exc).__name__, exc
+            )
+            return unavailable("the message queue is unavailable, try again")
+        if not added:
             log.info("duplicate delivery of %s ignored", message.message_sid)
         return Response(EMPTY_TWIML, media_type="application/xml")
 
@@ -88,8 +118,11 @@ def twilio_router(deps: TwilioWebhookDeps) -> APIRouter:
         if state is None:
             return _refused(f"unknown MessageStatus {value!r}", 400)
         error = str(form.get("ErrorCode") or "") or None
-        async with deps.pool.connection() as conn:
-            updated = await outbound.set_status_by_provider_sid(conn, sid, state, error)
+        try:
+            updated = await within(_set_status(deps.pool, sid, state, error), deps.status_timeout_s)
+        except _UNAVAILABLE as exc:
+            log.error("status %s for %s refused with 503: %s: %s", value, sid, type(exc).__name__, exc)
+            return unavailable("delivery states can't be stored right now, try again")
         if updated is None:
             log.warning("status %s for %s, a message we didn't send", value, sid)
         elif error:
@@ -97,3 +130,10 @@ def twilio_router(deps: TwilioWebhookDeps) -> APIRouter:
         return Response(status_code=204)
 
     return router
+
+
+async def _set_status(
+    pool: Pool, sid: str, state: outbound.OutboundStatus, error: str | None
+) -> outbound.OutboundMessage | None:
+    async with pool.connection() as conn:
+        return await outbound.set_status_by_provider_sid(conn, sid, state, error)
