@@ -136,10 +136,10 @@ async def test_a_confirmation_stored_but_not_sent_goes_out_before_the_next_reply
     async with running_worker(demo, redis, FAST, runner=chat.runner):
         [trace] = await wait_traces(redis, await conv_of(demo), 1, timeout_s=30)
     sent = (await replies_to(demo))[before:]
-    assert trace.texts == ["sim", "obrigado!"] and trace.answered_before == [trace.message_sids[0]]
     assert len(sent) >= 2 and "#1" in sent[0], sent  # the confirmation first, exactly once
     assert sum("#1" in s for s in sent) == 1, sent
     assert "não entendi" not in " ".join(sent[1:]).lower(), sent  # and the new message was answered as itself
+    assert trace.texts == ["sim", "obrigado!"] and trace.answered_before == [trace.message_sids[0]]
     assert await count(demo, "SELECT count(*) AS n FROM orders") == 1
 
 
@@ -153,8 +153,8 @@ async def test_a_replayed_turn_sends_nothing_twice(api, demo: Pool, redis: Redis
         await worker.queue.redis.delete(f"comanda:seen:{form['MessageSid']}")
         await post_signed(http, base, form)
         _, second = await wait_traces(redis, await conv_of(demo), 2)
-    assert second.duplicate and second.resent == first.replies
     assert await replies_to(demo) == first.replies
+    assert second.duplicate and second.resent == first.replies
 
 
 async def test_sigterm_ends_a_worker_stuck_in_a_turn_and_another_answers(  # type: ignore[no-untyped-def]
