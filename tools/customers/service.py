@@ -13,6 +13,7 @@ from memory.repos import customers as customer_repo
 from memory.repos.customers import AddressFields, AddressRow
 from memory.repos.tenants import Tenant
 from tools.customers.models import AddressDraft, AddressInfo, CustomerInfo, LastOrder, RegistrationDraft
+from tools.pos import customer_events
 
 NextStep = Literal["name", "address", "email", "confirm", "done"]
 ADDRESS_REQUIRED = ("street", "number", "neighborhood")
@@ -239,9 +240,12 @@ async def confirm_registration(
     async with pool.connection() as conn, conn.transaction():
         # the upsert locks the customer row: a concurrent replay waits here, then finds the address saved
         cpf = getattr(draft, "cpf", None)
+        old = await customer_events.before(conn, tenant.id, phone)
         row = await customer_repo.upsert(conn, tenant.id, phone, name=name, email=draft.email, cpf=cpf)
         saved = await customer_repo.find_or_insert_address(conn, tenant.id, row.id, address)
         await customer_repo.set_default_address(conn, tenant.id, row.id, saved.id)
+        # the POS hears of the customer in the same transaction (seed 003's CUSTOMER_CREATED/UPDATED)
+        await customer_events.record(conn, tenant.id, old, phone)
     async with pool.connection() as conn:
         return await identify_customer(conn, tenant.id, phone)
 
@@ -250,8 +254,11 @@ async def choose_address(pool: Pool, tenant_id: int, customer: CustomerInfo, add
     """Make one of the customer's addresses the default; returns the refreshed customer."""
     assert customer.id is not None
     async with pool.connection() as conn:
-        if not await customer_repo.set_default_address(conn, tenant_id, customer.id, address_id):
-            raise InvalidFields(["index"], ["that address is not one of the customer's"])
+        async with conn.transaction():
+            old = await customer_events.before(conn, tenant_id, customer.phone, customer.id)
+            if not await customer_repo.set_default_address(conn, tenant_id, customer.id, address_id):
+                raise InvalidFields(["index"], ["that address is not one of the customer's"])
+            await customer_events.record(conn, tenant_id, old, customer.phone)
         return await identify_customer(conn, tenant_id, customer.phone)
 
 
@@ -279,5 +286,8 @@ async def update_customer(
     if invalid:
         raise InvalidFields(invalid, reasons)
     async with pool.connection() as conn:
-        await customer_repo.update_fields(conn, tenant_id, customer.id, name=name, email=email, cpf=norm_cpf)
+        async with conn.transaction():
+            old = await customer_events.before(conn, tenant_id, customer.phone, customer.id)
+            await customer_repo.update_fields(conn, tenant_id, customer.id, name=name, email=email, cpf=norm_cpf)
+            await customer_events.record(conn, tenant_id, old, customer.phone)
         return await identify_customer(conn, tenant_id, customer.phone)
