@@ -117,7 +117,8 @@ def build_graph(
     g.add_node("finish", finish, destinations=("handoff", END))
     g.add_edge(START, "prepare")
     for name in ("menu", "cart", "registration", "payment", "smalltalk"):
-        g.add_edge(name, "finish")
+        # a tool may hand the conversation to a person (payment's cancel_order, too late to cancel): pause then
+        g.add_conditional_edges(name, after_handoff, ["pause", "finish"])
     g.add_conditional_edges("handoff", after_handoff, ["pause", "finish"])
     g.add_edge("pause", END)
     return g.compile(checkpointer=checkpointer, name="comanda")

@@ -8,16 +8,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import DEMO_MENU
+from conversation_support import open_chat
 from typer.testing import CliRunner, Result
 
 from comanda.cli_orders import orders_app
 from memory.db import Pool
+from memory.embeddings import Embedder
 from memory.repos import orders as order_repo
 from memory.repos import outbound
 from memory.repos import tenants as tenant_repo
 from memory.repos.tenants import Tenant, TenantFields
 from prompts import catalog
 from server.channels import ConsoleChannel
+from tools.menu.importer import import_menu
+from tools.menu.menu_file import parse_json
 from tools.orders import lifecycle
 from tools.orders.lifecycle import IllegalTransition, OrderNotFound
 from tools.orders.notify import tell_untold
@@ -178,3 +183,74 @@ async def test_a_move_made_without_a_channel_is_told_later_exactly_once(shop: Sh
     assert sum(told) >= 1
     assert await shop.sent() == [catalog.text("order.notify.preparing", "pt-BR", order_id=order_id)]
     assert await tell_untold(shop.pool, channel) == 0
+
+
+# --- the customer asks -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def demo(db: Pool, embedder: Embedder) -> Shop:
+    """The demo restaurant with a registered customer and the graph's own tools and offline model."""
+    await import_menu(db, "demo", parse_json(DEMO_MENU.read_text()), embedder)
+    async with db.connection() as conn:
+        tenant = await tenant_repo.by_slug(conn, "demo")
+        assert tenant is not None
+        row = await (
+            await conn.execute(
+                "INSERT INTO customers (tenant_id, phone, name) VALUES (%s, %s, 'Ana Souza') RETURNING id",
+                (tenant.id, CUSTOMER),
+            )
+        ).fetchone()
+        assert row is not None
+        # someone who has ordered is registered: a name and a delivery address
+        address = await (
+            await conn.execute(
+                """INSERT INTO addresses (tenant_id, customer_id, street, number, neighborhood, city, state)
+                   VALUES (%s, %s, 'Rua das Flores', '123', 'Centro', 'São Paulo', 'SP') RETURNING id""",
+                (tenant.id, row["id"]),
+            )
+        ).fetchone()
+        assert address is not None
+        await conn.execute("UPDATE customers SET default_address_id = %s WHERE id = %s", (address["id"], row["id"]))
+    return Shop(db, tenant, int(row["id"]))
+
+
+async def test_where_is_my_order_answers_in_words_and_how_long_ago(demo: Shop) -> None:
+    order_id = await demo.order(method="cash")
+    await lifecycle.advance(demo.pool, demo.tenant.id, order_id, actor="pos")
+    chat = await open_chat(demo.pool, CUSTOMER)
+    reply = await chat.say("cadê meu pedido?")
+    assert reply == catalog.text(
+        "order.status", "pt-BR", order_id=order_id, state="sendo preparado", ago="agora há pouco"
+    ), chat.dump()
+    reply = await chat.say("where is my order?")
+    assert reply == f"Your order *#{order_id}* is *being prepared* (updated just now).", chat.dump()
+
+
+async def test_cancel_my_order_cancels_an_unpaid_order(demo: Shop) -> None:
+    order_id = await demo.order(method="pix", status="awaiting_payment")
+    chat = await open_chat(demo.pool, CUSTOMER)
+    reply = await chat.say("cancela meu pedido")
+    assert reply == catalog.text("order.cancelled", "pt-BR", order_id=order_id), chat.dump()
+    assert await demo.status(order_id) == "cancelled"
+    [event] = await demo.events(order_id)
+    assert event["event_type"] == "order.cancelled" and event["payload"]["actor"] == "customer"
+    again = await chat.say("cancela meu pedido")
+    assert again == catalog.text("order.already_cancelled", "pt-BR", order_id=order_id), chat.dump()
+
+
+async def test_cancel_after_the_kitchen_started_goes_to_a_person(demo: Shop) -> None:
+    order_id = await demo.order(method="cash")
+    await lifecycle.advance(demo.pool, demo.tenant.id, order_id, actor="pos")
+    chat = await open_chat(demo.pool, CUSTOMER)
+    reply = await chat.say("quero cancelar meu pedido")
+    assert reply == catalog.text("order.cancel_too_late", "pt-BR", order_id=order_id, state="sendo preparado"), (
+        chat.dump()
+    )
+    assert await demo.status(order_id) == "preparing"
+    assert await chat.runner.is_paused(chat.ctx)
+    async with demo.pool.connection() as conn:
+        ticket = await (
+            await conn.execute("SELECT status, summary FROM handoff_tickets WHERE tenant_id = %s", (demo.tenant.id,))
+        ).fetchone()
+    assert ticket is not None and ticket["status"] == "open" and f"#{order_id}" in ticket["summary"]

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from tools.cart.models import Cart
 from tools.context import TurnContext
 from tools.customers.models import CustomerInfo
+from tools.handoff.service import open_handoff
 from tools.money import format_brl
 from tools.orders import service
 from tools.orders.models import Checkout, OrderInfo, PaymentMethod
@@ -161,4 +162,36 @@ async def order_status(*, runtime: ToolRuntime) -> str:
         return _internal()
 
 
-PAYMENT_TOOLS: list[BaseTool] = [checkout_summary, set_payment_method, place_order, order_status]
+@tool("cancel_order", args_schema=NoArgs)
+async def cancel_order(*, runtime: ToolRuntime) -> Command[Any] | str:
+    """Cancel the customer's order when they ask ("cancela meu pedido"): possible until it is paid or in the
+    kitchen; after that the conversation goes to a person from the restaurant."""
+    try:
+        ctx = cast(TurnContext, runtime.context)
+        st = _state(runtime)
+        result = await service.cancel_for_customer(ctx, st.customer, st.order.id if st.order else None, st.locale)
+        if isinstance(result, service.OrderCancelled):
+            order = st.order
+            if order is not None and order.id == result.order_id:
+                order = order.model_copy(update={"status": "cancelled"})
+            return _reply(runtime, result, order=order, awaiting=None)
+        if isinstance(result, service.CancelRefused):
+            reason = f"wants to cancel order #{result.order_id}, which is already {result.status}"
+            await open_handoff(
+                ctx.pool,
+                tenant_id=ctx.tenant.id,
+                thread_id=ctx.thread_id,
+                phone=ctx.phone,
+                customer_id=st.customer.id if st.customer else None,
+                reason="cancel after payment or preparation",
+                summary=f"The customer {reason}.",
+            )
+            # the graph pauses the bot after this agent: the restaurant decides (refund, stop the kitchen)
+            return _reply(runtime, result, handoff=True, handoff_reason=reason, awaiting=None)
+        return result.model_dump_json()
+    except Exception:
+        log.exception("cancel_order failed")
+        return _internal()
+
+
+PAYMENT_TOOLS: list[BaseTool] = [checkout_summary, set_payment_method, place_order, order_status, cancel_order]

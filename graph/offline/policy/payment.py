@@ -11,7 +11,22 @@ from graph.offline.view import TurnView
 
 # --- payment --------------------------------------------------------------------------------------------
 
-_STATUS = ("status", "cade", "cadê", "demora", "ja pagou", "confirmou", "pagamento caiu", "where is my order", "paid?")
+_STATUS = (
+    "status",
+    "cade",
+    "cadê",
+    "demora",
+    "ja pagou",
+    "confirmou",
+    "pagamento caiu",
+    "ja saiu",
+    "where is my order",
+    "where's my order",
+    "wheres my order",
+    "paid?",
+)
+# "cancela meu pedido": the placed order, not a cart line ("cancela a coca") nor the checkout ("não, cancela")
+_CANCEL_ORDER = re.compile(r"\b(cancel\w*)\b.*\b(pedido|order)\b|\b(pedido|order)\b.*\bcancel\w*")
 
 
 def payment(view: TurnView, say: Say) -> Decision:
@@ -42,7 +57,9 @@ def payment(view: TurnView, say: Say) -> Decision:
                     method="cash",
                     change_for=str(choice.change_for) if choice.change_for is not None else None,
                 )
-        if has_any(text, _STATUS) and ctx.get("order"):
+        if _CANCEL_ORDER.search(p.normalize(text)) and not (ctx.get("cart") or {}).get("lines"):
+            return call("cancel_order")
+        if has_any(text, _STATUS) and (ctx.get("order") or not (ctx.get("cart") or {}).get("lines")):
             return call("order_status")
         return call("checkout_summary")
     ex = view.exchanges[-1]
@@ -85,10 +102,22 @@ def payment(view: TurnView, say: Say) -> Decision:
             return Decision(text=say("payment.placed_card", pay_url=r.get("pay_url", ""), **fields))
         return Decision(text=say("payment.placed_cash", change=r.get("change_text") or "", **fields))
     if kind == "order_status":
+        fields = {
+            "order_id": r.get("order_id", ""),
+            "state": r.get("status_text") or r.get("status", ""),
+            "ago": r.get("since_text", ""),
+        }
+        if r.get("pix_code"):
+            return Decision(text=say("order.status_unpaid_pix", pix_code=r["pix_code"], **fields))
+        return Decision(text=say("order.status", **fields))
+    if kind == "no_order":
+        return Decision(text=say("order.no_order"))
+    if kind == "order_cancelled":
+        key = "order.already_cancelled" if r.get("already") else "order.cancelled"
+        return Decision(text=say(key, order_id=r.get("order_id", "")))
+    if kind == "cancel_refused":
         return Decision(
-            text=say(
-                "payment.status", order_id=r.get("order_id", ""), status=r.get("status_text") or r.get("status", "")
-            )
+            text=say("order.cancel_too_late", order_id=r.get("order_id", ""), state=r.get("status_text", ""))
         )
     return Decision(text=say("payment.ask_method"))
 

@@ -13,7 +13,15 @@ from graph.offline.view import TurnView
 
 _ROUTE_WORDS: list[tuple[str, tuple[str, ...]]] = [
     ("handoff", ("atendente", "humano", "pessoa", "gerente", "reclamacao", "human", "agent", "manager", "falar com")),
-    ("payment", ("pagar", "pix", "cartao", "dinheiro", "troco", "fechar", "finalizar", "checkout", "pay", "cash")),
+    (
+        "payment",
+        (
+            *("pagar", "pix", "cartao", "dinheiro", "troco", "fechar", "finalizar", "checkout", "pay", "cash"),
+            # the order after checkout: where it is, cancelling it
+            *("cade meu pedido", "cancela meu pedido", "cancelar meu pedido", "cancelar o pedido"),
+            *("where is my order", "cancel my order", "cancel the order"),
+        ),
+    ),
     ("registration", ("endereco", "cadastro", "meu nome", "email", "cep", "address", "my name")),
     ("cart", ("carrinho", "quero", "adiciona", "coloca", "tira", "remove", "repete", "cart", "add", "i want")),
     ("menu", ("cardapio", "menu", "tem", "quanto custa", "horario", "aberto", "taxa", "vegetariano", "vegan")),
