@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tools.menu.hours import is_open, next_opening
+from tools.menu.hours import ALL_DAY, is_open, next_opening, parse_range
 
 SP = "America/Sao_Paulo"
 HOURS = {"tue": "18:00-23:30", "fri": "18:00-00:30", "sat": "18:00-00:30", "sun": "17:00-23:00"}
@@ -47,3 +47,14 @@ def test_an_instant_in_utc_is_judged_in_the_restaurants_zone() -> None:
 def test_next_opening_skips_closed_days() -> None:
     # Monday afternoon: next opening is Tuesday 18:00
     assert next_opening(HOURS, SP, sp(2026, 11, 23, 15, 0)) == sp(2026, 11, 24, 18, 0)
+
+
+@pytest.mark.parametrize("when", [sp(2026, 11, 23, 0, 0), sp(2026, 11, 23, 3, 30), sp(2026, 11, 23, 23, 59)])
+def test_a_day_open_from_midnight_to_midnight_is_open_at_every_minute(when: datetime) -> None:
+    assert is_open({"mon": ALL_DAY}, SP, when)
+    assert not is_open({"mon": ALL_DAY}, SP, sp(2026, 11, 24, 0, 0))  # Tuesday has no hours
+
+
+def test_24_00_closes_only_a_day_that_opens_at_midnight() -> None:
+    with pytest.raises(ValueError):
+        parse_range("18:00-24:00")

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _RANGE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
+ALL_DAY = "00:00-24:00"  # open the whole day: what a "24:00" closing means, and only with a 00:00 opening
 
 
 class DayHours(BaseModel):
@@ -27,7 +28,10 @@ class DayHours(BaseModel):
 
 
 def parse_range(text: str) -> DayHours:
-    """Parse "18:00-00:30"; raises ValueError with the expected format otherwise."""
+    """Parse "18:00-00:30" (or "00:00-24:00", the whole day); raises ValueError with the expected format otherwise."""
+    if text.strip() == ALL_DAY:
+        # opens at midnight and closes at the next midnight: a range that crosses midnight from 00:00
+        return DayHours(opens=time(0, 0), closes=time(0, 0))
     m = _RANGE.match(text.strip())
     if not m:
         raise ValueError(f"{text!r} is not a range like '18:00-23:30'")
