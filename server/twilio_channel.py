@@ -19,6 +19,7 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
 from memory.db import Pool
+from memory.privacy import customer_ref
 from memory.repos import outbound
 from memory.repos.outbound import OutboundKind, OutboundStatus
 from memory.repos.tenants import Tenant
@@ -148,7 +149,7 @@ class TwilioChannel:
             log.error(
                 "not sent to %s: outside the 24-hour window and no COMANDA_TWILIO_NOTIFICATION_CONTENT_SID "
                 "is configured (Twilio error %s)",
-                to,
+                customer_ref(tenant.id, to),
                 OUTSIDE_WINDOW,
             )
             return row.id
@@ -198,7 +199,14 @@ class TwilioChannel:
         except TwilioRestException as exc:
             async with self.pool.connection() as conn:
                 await outbound.set_status(conn, tenant.id, row.id, "failed", error_code=str(exc.code or exc.status))
-            log.error("Twilio refused a message to %s: error %s (HTTP %s): %s", to, exc.code, exc.status, exc.msg)
+            log.error(
+                "Twilio refused message #%d to %s: error %s (HTTP %s): %s",
+                row.id,
+                customer_ref(tenant.id, to),
+                exc.code,
+                exc.status,
+                exc.msg,
+            )
             return -row.id
         async with self.pool.connection() as conn:
             await outbound.set_status(
