@@ -58,6 +58,8 @@ class Settings(BaseSettings):
 
     # the inbound queue and its workers
     coalesce_window_ms: int = Field(1500, ge=0, le=30_000)
+    # a turn starts once the customer has been quiet this long (never past the window): a lone message waits this
+    coalesce_quiet_ms: int = Field(400, ge=0, le=30_000)
     queue_reclaim_idle_ms: int = Field(30_000, ge=200)
     queue_lock_ttl_ms: int = Field(30_000, ge=300)
     queue_max_attempts: int = Field(5, ge=1)

@@ -55,6 +55,14 @@ if #first == 0 then redis.call('DEL', KEYS[1]) return 0 end
 local t = redis.call('TIME')
 return {tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), first[1][1]}
 """
+# Redis's clock and the newest waiting message's id: {now_ms, newest id}, or {now_ms} when none waits.
+_NEWEST = """
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if #last == 0 then return {now} end
+return {now, last[1][1]}
+"""
 # The turn's batch (oldest first), counting one more attempt at it: {attempts, rows}.
 _START = """
 local rows = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', ARGV[1])
@@ -91,7 +99,10 @@ class QueueSettings(BaseModel):
 
     prefix: str = "comanda"
     group: str = "workers"
-    coalesce_window_ms: int = 1500
+    coalesce_window_ms: int = 1500  # the longest a message waits for the ones that follow it
+    # a turn starts once the conversation has been quiet this long (within the window above): a lone message waits
+    # this, a burst waits until it stops
+    coalesce_quiet_ms: int = 400
     lock_ttl_ms: int = 30_000
     reclaim_idle_ms: int = 30_000
     max_attempts: int = 5
@@ -157,6 +168,7 @@ class InboundQueue:
         self._take = redis.register_script(_TAKE)
         self._start = redis.register_script(_START)
         self._finish = redis.register_script(_FINISH)
+        self._newest = redis.register_script(_NEWEST)
 
     def _k(self, kind: str, name: str) -> str:
         return f"{self.settings.prefix}:{kind}:{name}"
@@ -222,6 +234,11 @@ class InboundQueue:
         )
         return _head(found)
 
+    async def newest(self, conv: str) -> tuple[int, int | None]:
+        """Redis's clock and when the conversation's newest waiting message arrived (ms), None if none waits."""
+        found = await self._newest(keys=[self._k("conv", conv)])
+        return int(found[0]), int(_s(found[1]).split("-", 1)[0]) if len(found) > 1 else None
+
     async def renew(self, conv: str, token: str) -> bool:
         """Extend our hold on a conversation; False if we lost it."""
         return bool(await self._renew(keys=[self._k("lock", conv)], args=[token, self.settings.lock_ttl_ms]))
@@ -229,6 +246,14 @@ class InboundQueue:
     async def release(self, conv: str, token: str) -> None:
         """Let go of a conversation (only if we still hold it)."""
         await self._release(keys=[self._k("lock", conv)], args=[token])
+
+    async def hold(self, conv: str, token: str) -> bool:
+        """Hold a conversation whether or not messages wait (staff handing it back to the bot); False if taken.
+
+        Whoever holds it this way must `release` and then `notify` if `has_pending`: a worker that found it
+        held dropped its ready entry.
+        """
+        return bool(await self.redis.set(self._k("lock", conv), token, nx=True, px=self.settings.lock_ttl_ms))
 
     async def pending(self, conv: str) -> list[Queued]:
         """The conversation's unprocessed messages, oldest first (at most `max_batch`)."""

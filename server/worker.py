@@ -160,7 +160,7 @@ class Worker:
         retry_in: float | None = None
         try:
             while head is not None:
-                await self._coalesce(head)
+                await self._coalesce(entry.conv, head)
                 attempts, batch = await self.queue.start(entry.conv)
                 if attempts > self.queue.settings.max_attempts:
                     await self.queue.dead_letter(entry.conv, batch, attempts - 1)
@@ -194,11 +194,25 @@ class Worker:
         if not acked:
             await self.queue.ack([entry.id])
 
-    async def _coalesce(self, head: Head) -> None:
-        """Wait until the oldest message is `coalesce_window_ms` old, so a customer's burst makes one turn."""
-        wait_ms = head.oldest_ms + self.queue.settings.coalesce_window_ms - head.now_ms
-        if wait_ms > 0:
-            await asyncio.sleep(wait_ms / 1000)
+    async def _coalesce(self, conv: str, head: Head) -> None:
+        """Wait for a customer's burst to end, so it makes one turn: until the conversation has been quiet for
+        `coalesce_quiet_ms`, and never past `coalesce_window_ms` after its oldest message."""
+        window, quiet = self.queue.settings.coalesce_window_ms, self.queue.settings.coalesce_quiet_ms
+        if window <= 0:
+            return
+        last_ms = head.oldest_ms
+        now_ms = head.now_ms
+        while True:
+            start_at = min(last_ms + quiet, head.oldest_ms + window)
+            if now_ms >= start_at:
+                return
+            await asyncio.sleep((start_at - now_ms) / 1000)
+            now_ms, newest = await self.queue.newest(conv)
+            if newest is None or newest <= last_ms:
+                if now_ms >= start_at:
+                    return
+            else:
+                last_ms = newest
 
     async def _turn(self, conv: str, batch: list[Queued], attempts: int, lost: asyncio.Event) -> float | None:
         """One turn; None if it went through, else seconds to wait before retrying it (its messages stay queued).

@@ -94,6 +94,28 @@ async def test_a_burst_of_three_messages_is_one_turn_with_all_three_in_order(api
     assert len(await replies_to(demo)) == len(trace.replies) >= 1
 
 
+async def test_a_lone_message_waits_only_the_quiet_time_and_a_slow_burst_still_makes_one_turn(  # type: ignore[no-untyped-def]
+    api, demo: Pool, redis: Redis
+) -> None:
+    http, base = api
+    settings = FAST.model_copy(update={"coalesce_window_ms": 3000, "coalesce_quiet_ms": 400})
+    conv = await conv_of(demo)
+    async with running_worker(demo, redis, settings):
+        sent = asyncio.get_running_loop().time()
+        await post_signed(http, base, twilio_form("oi"))
+        await wait_traces(redis, conv, 1)
+        waited = asyncio.get_running_loop().time() - sent
+        # a message every 300 ms keeps the conversation from going quiet: one turn, later than a lone message's
+        for text in ("quero", "uma pizza", "margherita"):
+            await post_signed(http, base, twilio_form(text))
+            await asyncio.sleep(0.3)
+        _, burst = await wait_traces(redis, conv, 2)
+        await asyncio.sleep(0.5)
+        assert len(await wait_traces(redis, conv, 2)) == 2
+    assert waited < 2.0, waited  # not the whole 3 s window
+    assert burst.texts == ["quero", "uma pizza", "margherita"]
+
+
 async def _blocked_on_outbound(pool: Pool, timeout_s: float = 30.0) -> None:
     """Wait until some session waits for the lock on outbound_messages (a turn is stuck sending its reply)."""
     for _ in range(int(timeout_s * 20)):
