@@ -19,6 +19,7 @@ from comanda.wiring import (
     queue_settings,
     simulated_payment_routes,
     webhook_auth_token,
+    with_jobs,
 )
 from server.app import Resources, create_app
 from server.queue import InboundQueue
@@ -61,7 +62,13 @@ async def _serve(settings: Settings, infra: Infra, *, worker: bool) -> None:
         )
         if worker:
             worker_task = asyncio.create_task(
-                (await build_worker(settings, conns.pool, conns.redis, channel)).run(stop)
+                with_jobs(
+                    (await build_worker(settings, conns.pool, conns.redis, channel)).run(stop),
+                    settings,
+                    conns.pool,
+                    channel,
+                    stop,
+                )
             )
         # no log config of uvicorn's own: its error and access logs reach our masked handler, at our level
         config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None, log_level=None)

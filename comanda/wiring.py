@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import secrets
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +21,7 @@ from memory.db import Pool
 from memory.repos.tenants import Tenant
 from prompts import PromptSet, load_prompt_set
 from server.channels import ConsoleChannel, OutboundChannel
+from server.jobs import JobDeps, run_jobs
 from server.media import MediaSigner
 from server.payments import PaymentDeps
 from server.queue import InboundQueue, QueueSettings
@@ -26,6 +31,8 @@ from server.worker import Worker
 from tools.context import TurnContext
 from tools.payments.provider import PaymentProvider
 from tools.payments.simulated import SimulatedPayments
+
+log = logging.getLogger("comanda.wiring")
 
 
 def model_config(settings: Settings) -> ModelConfig:
@@ -104,7 +111,6 @@ def queue_settings(settings: Settings) -> QueueSettings:
     return QueueSettings(
         prefix=settings.queue_prefix,
         coalesce_window_ms=settings.coalesce_window_ms,
-        coalesce_quiet_ms=settings.coalesce_quiet_ms,
         lock_ttl_ms=settings.queue_lock_ttl_ms,
         reclaim_idle_ms=settings.queue_reclaim_idle_ms,
         max_attempts=settings.queue_max_attempts,
@@ -147,6 +153,29 @@ async def build_worker(
         prefix=settings.queue_prefix,
     )
     return Worker(InboundQueue(redis, queue_settings(settings)), turns, slots=slots or settings.worker_slots)
+
+
+async def run_jobs_worker(settings: Settings, pool: Pool, channel: OutboundChannel, stop: asyncio.Event) -> None:
+    """The timed jobs (PIX reminders and expiry, untold customers) until `stop`; restarted if it fails, because
+    a dead jobs worker would let unpaid orders wait forever without anyone noticing."""
+    provider = payment_provider(settings, pool)
+    deps = JobDeps(pool=pool, notifier=channel, void=getattr(provider, "cancel", None))
+    conninfo = pool.conninfo  # our pools are opened from a URL (memory.db.open_pool)
+    assert isinstance(conninfo, str)
+    while not stop.is_set():
+        try:
+            await run_jobs(conninfo, deps, stop)
+        except Exception:
+            log.exception("the jobs worker failed; restarting it in 10 s")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=10)
+
+
+async def with_jobs(
+    turns: Awaitable[None], settings: Settings, pool: Pool, channel: OutboundChannel, stop: asyncio.Event
+) -> None:
+    """A queue worker's turns and the timed jobs side by side, both until `stop`."""
+    await asyncio.gather(turns, run_jobs_worker(settings, pool, channel, stop))
 
 
 async def close_channel(channel: OutboundChannel) -> None:

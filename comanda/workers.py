@@ -10,11 +10,10 @@ import os
 import signal
 
 from comanda.embedded import read_runtime
-from comanda.logs import configure_logging
 from comanda.loop import freeze_startup_heap, run_loop
 from comanda.runtime import Infra, open_connections
 from comanda.settings import ConfigError, Settings
-from comanda.wiring import build_worker, close_channel, outbound_channel
+from comanda.wiring import build_worker, close_channel, outbound_channel, with_jobs
 
 log = logging.getLogger("comanda.worker")
 
@@ -44,7 +43,7 @@ async def work(settings: Settings, *, slots: int | None = None, stop: asyncio.Ev
     try:
         worker = await build_worker(settings, conns.pool, conns.redis, channel, slots=slots)
         freeze_startup_heap()
-        await worker.run(stop)
+        await with_jobs(worker.run(stop), settings, conns.pool, channel, stop)
     finally:
         await close_channel(channel)
         await conns.close()
@@ -53,8 +52,7 @@ async def work(settings: Settings, *, slots: int | None = None, stop: asyncio.Ev
 def _process_main(slots: int | None) -> None:
     # a spawned child reads the same environment and .env as its parent
     settings = Settings()
-    # a spawned child inherits none of its parent's logging: without this its lines would go out unmasked
-    configure_logging(settings)
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     with contextlib.suppress(KeyboardInterrupt):
         run_loop(work(settings, slots=slots))
 

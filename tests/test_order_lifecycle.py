@@ -21,6 +21,7 @@ from memory.repos import tenants as tenant_repo
 from memory.repos.tenants import Tenant, TenantFields
 from prompts import catalog
 from server.channels import ConsoleChannel
+from server.jobs import JobDeps, run_jobs
 from tools.menu.importer import import_menu
 from tools.menu.menu_file import parse_json
 from tools.orders import lifecycle
@@ -254,3 +255,58 @@ async def test_cancel_after_the_kitchen_started_goes_to_a_person(demo: Shop) -> 
             await conn.execute("SELECT status, summary FROM handoff_tickets WHERE tenant_id = %s", (demo.tenant.id,))
         ).fetchone()
     assert ticket is not None and ticket["status"] == "open" and f"#{order_id}" in ticket["summary"]
+
+
+# --- unpaid PIX: one reminder, then expiry, on Postgres-backed jobs ----------------------------------------------
+
+
+async def _age(shop: Shop, order_id: int, minutes: int) -> None:
+    async with shop.pool.connection() as conn:
+        await conn.execute(
+            "UPDATE orders SET status_changed_at = now() - make_interval(mins => %s) WHERE id = %s", (minutes, order_id)
+        )
+
+
+async def _until(check: Any) -> None:
+    async with asyncio.timeout(20):
+        while not await check():  # noqa: ASYNC110 - the database has no event to wait on
+            await asyncio.sleep(0.2)
+
+
+async def test_unpaid_pix_gets_one_reminder_then_expires_once_across_worker_restarts(
+    shop: Shop, database_url: str
+) -> None:
+    order_id = await shop.order(method="pix", status="awaiting_payment")
+    cash_id = await shop.order(method="cash")  # not waiting for a PIX: never reminded nor expired
+    await _age(shop, order_id, 21)  # the default expiry is 30 min: the reminder is due at 20
+    await _age(shop, cash_id, 300)
+    deps = JobDeps(pool=shop.pool, notifier=ConsoleChannel(shop.pool))
+
+    async def workers(n: int, check: Any, linger: float) -> None:
+        stop = asyncio.Event()
+        tasks = [
+            asyncio.create_task(run_jobs(database_url, deps, stop, cron="* * * * * *", name=f"w{i}")) for i in range(n)
+        ]
+        try:
+            await _until(check)
+            await asyncio.sleep(linger)  # more ticks: nothing may happen twice
+        finally:
+            stop.set()
+            await asyncio.gather(*tasks)
+
+    async def reminded() -> bool:
+        return len(await shop.sent()) >= 1
+
+    await workers(1, reminded, 1.5)
+    expected_reminder = catalog.text("order.pix_reminder", "pt-BR", order_id=order_id, total="R$ 45,00", minutes=9)
+    assert await shop.sent() == [expected_reminder]
+
+    await _age(shop, order_id, 31)  # restarted workers, two of them, after the expiry
+
+    async def cancelled() -> bool:
+        return await shop.status(order_id) == "cancelled"
+
+    await workers(2, cancelled, 2.5)
+    assert await shop.sent() == [expected_reminder, catalog.text("order.notify.expired", "pt-BR", order_id=order_id)]
+    assert [e["event_type"] for e in await shop.events(order_id)] == ["order.cancelled"]
+    assert await shop.status(cash_id) == "placed"

@@ -197,3 +197,22 @@ async def settle_paid(conn: Conn, tenant_id: int, payment_id: int, paid_at: date
             order_status=order["status"],
             outbox_event_id=event_id,
         )
+
+
+async def close_pending(conn: Conn, tenant_id: int, order_id: int, status: PaymentStatus) -> list[Payment]:
+    """End the order's pending payments (expired with the order, cancelled with it); returns those changed."""
+    cur = await conn.execute(
+        f"""UPDATE payments SET status = %s WHERE tenant_id = %s AND order_id = %s AND status = 'pending'
+            RETURNING {_COLUMNS}""",
+        (status, tenant_id, order_id),
+    )
+    return [Payment.model_validate(r) for r in await cur.fetchall()]
+
+
+async def set_status(conn: Conn, tenant_id: int, payment_id: int, status: PaymentStatus) -> bool:
+    """Record what the provider says happened to a payment (refunded, deleted); False if nothing changed."""
+    cur = await conn.execute(
+        "UPDATE payments SET status = %s WHERE tenant_id = %s AND id = %s AND status <> %s",
+        (status, tenant_id, payment_id, status),
+    )
+    return cur.rowcount > 0
