@@ -10,6 +10,7 @@ import os
 import signal
 
 from comanda.embedded import read_runtime
+from comanda.logs import configure_logging
 from comanda.loop import freeze_startup_heap, run_loop
 from comanda.runtime import Infra, open_connections
 from comanda.settings import ConfigError, Settings
@@ -52,7 +53,8 @@ async def work(settings: Settings, *, slots: int | None = None, stop: asyncio.Ev
 def _process_main(slots: int | None) -> None:
     # a spawned child reads the same environment and .env as its parent
     settings = Settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # a spawned child inherits none of its parent's logging: without this its lines would go out unmasked
+    configure_logging(settings)
     with contextlib.suppress(KeyboardInterrupt):
         run_loop(work(settings, slots=slots))
 
