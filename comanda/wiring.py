@@ -111,6 +111,7 @@ def queue_settings(settings: Settings) -> QueueSettings:
     return QueueSettings(
         prefix=settings.queue_prefix,
         coalesce_window_ms=settings.coalesce_window_ms,
+        coalesce_quiet_ms=settings.coalesce_quiet_ms,
         lock_ttl_ms=settings.queue_lock_ttl_ms,
         reclaim_idle_ms=settings.queue_reclaim_idle_ms,
         max_attempts=settings.queue_max_attempts,
