@@ -71,9 +71,9 @@ class Api:
     payment: Payment
     media: MediaSigner
 
-    async def webhook(self, body: bytes, signature: str | bytes | None = None) -> httpx.Response:
+    async def webhook(self, body: bytes, signature: str | None = None) -> httpx.Response:
         """POST a body to the simulated provider's webhook, signed with our secret unless told otherwise."""
-        headers: dict[str, str | bytes] = {"Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json"}
         headers[SIGNATURE_HEADER] = webhook_signature(PAY_SECRET, body) if signature is None else signature
         return await self.http.post(self.base + WEBHOOK_PATH, content=body, headers=headers)
 
@@ -106,7 +106,7 @@ class Api:
             "payments": payment,
             "outbox": outbox["n"],
             "sent": sent["n"],
-            "redis": sorted(k.decode() for k in await self.redis.keys("*")),
+            "redis": sorted(await self.redis.keys("*")),
         }
 
 

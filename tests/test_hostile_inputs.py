@@ -68,7 +68,7 @@ async def test_a_non_ascii_webhook_signature_is_403(api: Api, header: bytes) -> 
     answer = await api.http.post(
         api.base + WEBHOOK_PATH,
         content=api.event(),
-        headers={"Content-Type": "application/json", "X-Comanda-Signature": header},
+        headers={b"Content-Type": b"application/json", b"X-Comanda-Signature": header},
     )
     await refused(api, answer, 403, "signature", before, ("POST", WEBHOOK_PATH))
 
