@@ -286,8 +286,10 @@ _register_subcommands()
 
 def _register_channel_commands() -> None:
     from comanda.cli_channel import register
+    from comanda.cli_outbox import register as register_outbox
 
     register(app, bench_app)
+    register_outbox(app, tenants_app, bench_app)
 
 
 _register_channel_commands()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
@@ -15,7 +16,7 @@ from memory.repos import handoffs as handoff_repo
 from memory.repos import tenants as tenant_repo
 from memory.repos.handoffs import HandoffTicket
 from memory.repos.tenants import Tenant
-from tools.handoff.service import TicketClosed, TicketNotFound, get_ticket, record_agent_reply, resolve_ticket
+from tools.handoff.service import TicketClosed, TicketNotFound, get_ticket, record_agent_reply
 
 handoff_app = typer.Typer(help="Handoff tickets: conversations a person must answer.", no_args_is_help=True)
 TIME_FORMAT = "%d/%m/%Y %H:%M"
@@ -134,29 +135,37 @@ def handoff_reply(
 
 @handoff_app.command("resolve")
 def handoff_resolve(ticket_id: Annotated[int, typer.Argument(help="Ticket number.")]) -> None:
-    """Mark a ticket resolved (the bot takes the conversation back)."""
-
+    """Mark a ticket resolved and give the conversation back to the bot (holding its queue lock)."""
     from comanda.cli_common import _settings
     from comanda.handoff_actions import give_back_to_bot
+    from comanda.runtime import open_connections, prepare_database, start_infra
+    from comanda.wiring import close_channel, outbound_channel
+    from server.console.actions import ConversationBusy
 
     settings = _settings()
+    # the lock lives on the Redis the workers use: REDIS_URL, or the embedded one (started if nobody runs it)
+    infra = start_infra(settings)
 
-    from comanda.wiring import close_channel, outbound_channel
-
-    async def run(pool: Pool) -> tuple[HandoffTicket, list[str]] | None:
+    async def run() -> tuple[HandoffTicket, list[str]] | str:
+        await prepare_database(infra.database_url, seed_demo=False)
+        conns = await open_connections(settings, infra)
+        channel = outbound_channel(settings, conns.pool)
         try:
-            ticket = await resolve_ticket(pool, ticket_id)
+            return await give_back_to_bot(conns.pool, conns.redis, settings, ticket_id, channel)
         except TicketNotFound:
-            return None
-        channel = outbound_channel(settings, pool)
-        try:
-            return ticket, await give_back_to_bot(pool, settings, ticket, channel)
+            return f"no ticket {ticket_id}"
+        except ConversationBusy:
+            return f"ticket {ticket_id}: a turn of this conversation is still running; try again"
         finally:
             await close_channel(channel)
+            await conns.close()
 
-    done = _run_with_db(run)
-    if done is None:
-        err.print(f"[bold red]error:[/] no ticket {ticket_id}")
+    try:
+        done = asyncio.run(run())
+    finally:
+        infra.stop()
+    if isinstance(done, str):
+        err.print(f"[bold red]error:[/] {done}")
         raise typer.Exit(1)
     ticket, replies = done
     out.print(f"ticket #{ticket.id} is {ticket.status}; the bot has the conversation again")

@@ -8,10 +8,12 @@ import contextlib
 import uvicorn
 from rich.console import Console
 
+from comanda.console_wiring import build_console
 from comanda.loop import freeze_startup_heap, run_loop
 from comanda.runtime import Infra, open_connections, prepare_database, start_infra
 from comanda.settings import Settings
 from comanda.wiring import (
+    asaas_webhook_routes,
     build_worker,
     close_channel,
     media_signer,
@@ -57,7 +59,13 @@ async def _serve(settings: Settings, infra: Infra, *, worker: bool) -> None:
         )
         app = create_app(
             Resources(
-                pool=conns.pool, redis=conns.redis, payments=payments, twilio=twilio, media=media_signer(settings)
+                pool=conns.pool,
+                redis=conns.redis,
+                payments=payments,
+                asaas=asaas_webhook_routes(settings, conns.pool, channel),
+                twilio=twilio,
+                media=media_signer(settings),
+                console=await build_console(settings, conns.pool, conns.redis, channel),
             )
         )
         if worker:

@@ -25,6 +25,7 @@ from server.jobs import JobDeps, run_jobs
 from server.media import MediaSigner
 from server.payments import PaymentDeps
 from server.queue import InboundQueue, QueueSettings
+from server.relay import OutboxRelay, RelaySettings
 from server.turns import ConversationTurns
 from server.twilio_channel import TwilioChannel, TwilioConfig
 from server.worker import Worker
@@ -184,3 +185,18 @@ async def close_channel(channel: OutboundChannel) -> None:
     close = getattr(channel, "close", None)
     if close is not None:
         await close()
+
+
+def relay_settings(settings: Settings) -> RelaySettings:
+    """The outbox relay's pacing and where SQS is."""
+    return RelaySettings(
+        max_attempts=settings.relay_max_attempts,
+        publishers=settings.relay_publishers,
+        default_region=settings.aws_region,
+        endpoint_url=settings.sqs_endpoint_url,
+    )
+
+
+def build_relay(settings: Settings, pool: Pool, channel: OutboundChannel) -> OutboxRelay:
+    """The outbox → SQS relay and POS status consumer, telling customers through `channel`."""
+    return OutboxRelay(pool, relay_settings(settings), channel)

@@ -14,6 +14,8 @@ from starlette.routing import Match
 
 from memory.db import Pool
 from server import health
+from server.console.deps import ConsoleDeps
+from server.console.routes import mount_console
 from server.errors import ERROR_SCHEMA_REF, ErrorBody, describe_errors, refusals
 from server.media import MediaSigner, media_router
 from server.payments import PaymentDeps, payments_router
@@ -29,6 +31,7 @@ class Resources:
     payments: PaymentDeps | None = None
     twilio: TwilioWebhookDeps | None = None
     media: MediaSigner | None = None
+    console: ConsoleDeps | None = None
 
 
 def create_app(resources: Resources) -> FastAPI:
@@ -54,6 +57,8 @@ def create_app(resources: Resources) -> FastAPI:
         )
     if resources.media is not None:
         app.include_router(media_router(resources.media))
+    if resources.console is not None:
+        mount_console(app, resources.console)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(405, _method_not_allowed)
     _document_400_not_422(app)

@@ -41,14 +41,16 @@ class HandoffTicket(BaseModel):
     opened_at: datetime
     resolved_at: datetime | None
     customer_name: str | None = None
+    claimed_at: datetime | None = None
+    agent_name: str | None = None
     messages: list[HandoffMessage] = []
 
 
 _TICKET = (
     "t.id, t.tenant_id, t.customer_id, t.thread_id, t.phone, t.reason, t.summary, t.status, t.agent_id, "
-    "t.opened_at, t.resolved_at, c.name AS customer_name"
+    "t.opened_at, t.resolved_at, c.name AS customer_name, t.claimed_at, a.name AS agent_name"
 )
-_FROM = "handoff_tickets t LEFT JOIN customers c ON c.id = t.customer_id"
+_FROM = "handoff_tickets t LEFT JOIN customers c ON c.id = t.customer_id LEFT JOIN agents a ON a.id = t.agent_id"
 
 
 async def open_ticket(
@@ -137,3 +139,46 @@ async def resolve(conn: Conn, ticket_id: int, *, tenant_id: int | None = None) -
         params,
     )
     return cur.rowcount > 0
+
+
+async def claim(conn: Conn, tenant_id: int, ticket_id: int, agent_id: int) -> bool:
+    """Give an open ticket to this agent unless another agent holds it; True if it is theirs now."""
+    # one UPDATE decides between two agents clicking at the same moment: the row lock makes the second one see
+    # the first one's agent_id and match nothing
+    cur = await conn.execute(
+        """UPDATE handoff_tickets SET agent_id = %s, claimed_at = coalesce(claimed_at, now())
+           WHERE tenant_id = %s AND id = %s AND status = 'open' AND (agent_id IS NULL OR agent_id = %s)""",
+        (agent_id, tenant_id, ticket_id, agent_id),
+    )
+    return cur.rowcount > 0
+
+
+class HandoffNote(BaseModel):
+    """An internal note on a ticket: staff only, never sent to the customer."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    ticket_id: int
+    agent_name: str | None
+    body: str
+    created_at: datetime
+
+
+async def add_note(conn: Conn, tenant_id: int, ticket_id: int, agent_id: int | None, body: str) -> None:
+    """Keep an internal note on a ticket."""
+    await conn.execute(
+        "INSERT INTO handoff_notes (tenant_id, ticket_id, agent_id, body) VALUES (%s, %s, %s, %s)",
+        (tenant_id, ticket_id, agent_id, body),
+    )
+
+
+async def notes(conn: Conn, tenant_id: int, ticket_id: int) -> list[HandoffNote]:
+    """A ticket's internal notes, oldest first."""
+    cur = await conn.execute(
+        """SELECT n.id, n.ticket_id, a.name AS agent_name, n.body, n.created_at
+           FROM handoff_notes n LEFT JOIN agents a ON a.id = n.agent_id
+           WHERE n.tenant_id = %s AND n.ticket_id = %s ORDER BY n.id""",
+        (tenant_id, ticket_id),
+    )
+    return [HandoffNote.model_validate(r) for r in await cur.fetchall()]

@@ -156,3 +156,14 @@ def _vector_literal(embedding: Sequence[float] | None) -> str | None:
     if embedding is None:
         return None
     return "[" + ",".join(f"{x:.6f}" for x in embedding) + "]"
+
+
+async def set_available(conn: Conn, tenant_id: int, sku: str, available: bool) -> MenuItem | None:
+    """Sold out / back now (staff, no import); the item, or None if the restaurant has no such sku."""
+    cur = await conn.execute(
+        f"""UPDATE menu_items SET available = %s, updated_at = now() WHERE tenant_id = %s AND sku = %s
+            RETURNING {_COLUMNS}""",
+        (available, tenant_id, sku),
+    )
+    row = await cur.fetchone()
+    return _item(row) if row else None

@@ -8,7 +8,7 @@ from langchain_core.messages import BaseMessage, HumanMessage
 
 from memory.db import Pool
 from memory.repos import handoffs as handoff_repo
-from memory.repos.handoffs import HandoffTicket
+from memory.repos.handoffs import HandoffNote, HandoffTicket
 from tools.cart.models import Cart
 from tools.customers.models import CustomerInfo
 
@@ -22,6 +22,14 @@ class TicketNotFound(LookupError):
 
 class TicketClosed(ValueError):
     """The ticket is already resolved."""
+
+
+class TicketTaken(ValueError):
+    """Another agent holds the ticket."""
+
+    def __init__(self, ticket: HandoffTicket) -> None:
+        super().__init__(f"ticket {ticket.id} is held by {ticket.agent_name or ticket.agent_id}")
+        self.ticket = ticket
 
 
 def _text(message: BaseMessage) -> str:
@@ -104,3 +112,42 @@ async def resolve_ticket(pool: Pool, ticket_id: int, *, tenant_id: int | None = 
     if ticket is None:
         raise TicketNotFound(f"no ticket {ticket_id}")
     return ticket
+
+
+async def open_tickets(pool: Pool, tenant_id: int) -> list[HandoffTicket]:
+    """The restaurant's open tickets, the longest waiting first."""
+    async with pool.connection() as conn:
+        return await handoff_repo.list_tickets(conn, tenant_id, status="open")
+
+
+async def claim_ticket(pool: Pool, tenant_id: int, ticket_id: int, agent_id: int) -> HandoffTicket:
+    """Make the ticket this agent's; TicketTaken (naming the holder) if another agent has it."""
+    async with pool.connection() as conn:
+        ticket = await handoff_repo.get(conn, ticket_id, tenant_id=tenant_id)
+        if ticket is None:
+            raise TicketNotFound(f"no ticket {ticket_id}")
+        if ticket.status != "open":
+            raise TicketClosed(f"ticket {ticket_id} is already resolved")
+        claimed = await handoff_repo.claim(conn, tenant_id, ticket_id, agent_id)
+        ticket = await handoff_repo.get(conn, ticket_id, tenant_id=tenant_id)
+    assert ticket is not None
+    if not claimed:
+        raise TicketTaken(ticket)
+    return ticket
+
+
+async def add_note(pool: Pool, tenant_id: int, ticket_id: int, agent_id: int | None, body: str) -> None:
+    """Keep an internal note on one of the restaurant's tickets."""
+    text = body.strip()
+    if not text:
+        raise ValueError("empty note")
+    async with pool.connection() as conn:
+        if await handoff_repo.get(conn, ticket_id, tenant_id=tenant_id) is None:
+            raise TicketNotFound(f"no ticket {ticket_id}")
+        await handoff_repo.add_note(conn, tenant_id, ticket_id, agent_id, text)
+
+
+async def ticket_notes(pool: Pool, tenant_id: int, ticket_id: int) -> list[HandoffNote]:
+    """A ticket's internal notes."""
+    async with pool.connection() as conn:
+        return await handoff_repo.notes(conn, tenant_id, ticket_id)

@@ -1,0 +1,1 @@
+"""The staff console: live handoff inbox, orders board, menu switches, per restaurant (`/console`)."""
