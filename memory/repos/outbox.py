@@ -83,6 +83,15 @@ async def mark_published(conn: Conn, outbox_id: int, sqs_message_id: str | None 
     )
 
 
+async def mark_published_many(conn: Conn, published: list[tuple[int, str | None]]) -> None:
+    """Record that these events reached their queue (outbox id, SQS message id)."""
+    await conn.execute(
+        """UPDATE outbox o SET published_at = now(), last_error = NULL, sqs_message_id = v.mid
+             FROM unnest(%s::bigint[], %s::text[]) AS v(id, mid) WHERE o.id = v.id""",
+        ([i for i, _ in published], [m for _, m in published]),
+    )
+
+
 async def mark_failed(
     conn: Conn, outbox_id: int, error: str, *, retry_in_s: float = 0.0, max_attempts: int | None = None
 ) -> bool:
@@ -114,7 +123,7 @@ class Claim(BaseModel):
     events: list[OutboxEvent]
 
 
-async def claim(conn: Conn, *, limit: int = 10) -> Claim | None:
+async def claim(conn: Conn, *, limit: int = 10, skip_tenants: list[int] | None = None) -> Claim | None:
     """Inside the caller's transaction: lock one store no other relay holds and its oldest due rows.
 
     One store at a time per relay (the advisory lock) keeps a store's events in id order even with several
@@ -125,11 +134,12 @@ async def claim(conn: Conn, *, limit: int = 10) -> Claim | None:
         """WITH due AS MATERIALIZED (
                SELECT tenant_id, min(id) AS first FROM outbox
                 WHERE published_at IS NULL AND stuck_at IS NULL AND next_attempt_at <= now()
+                  AND NOT (tenant_id = ANY(%s))
                 GROUP BY tenant_id ORDER BY first)
            SELECT t.id, t.slug, t.sqs_settings FROM due JOIN tenants t ON t.id = due.tenant_id
             WHERE pg_try_advisory_xact_lock(%s, due.tenant_id::int)
             ORDER BY due.first LIMIT 1""",
-        (RELAY_LOCK_KEY,),
+        (skip_tenants or [], RELAY_LOCK_KEY),
     )
     tenant = await cur.fetchone()
     if tenant is None:
