@@ -14,6 +14,7 @@ from comanda.runtime import Infra, open_connections, prepare_database, start_inf
 from comanda.settings import Settings
 from comanda.wiring import (
     asaas_webhook_routes,
+    build_relay,
     build_worker,
     close_channel,
     media_signer,
@@ -48,6 +49,10 @@ async def _serve(settings: Settings, infra: Infra, *, worker: bool) -> None:
     channel = outbound_channel(settings, conns.pool)
     stop = asyncio.Event()
     worker_task: asyncio.Task[None] | None = None
+    # COMANDA_POS=sqs: the outbox goes to SQS from this process too (`comanda relay` can run more elsewhere);
+    # with the embedded default nothing leaves Postgres and `comanda outbox tail` shows the events
+    relay = build_relay(settings, conns.pool, channel) if settings.pos == "sqs" else None
+    relay_task = asyncio.create_task(relay.run(stop)) if relay is not None else None
     try:
         payments = simulated_payment_routes(settings, conns.pool, channel)
         twilio = TwilioWebhookDeps(
@@ -89,6 +94,8 @@ async def _serve(settings: Settings, infra: Infra, *, worker: bool) -> None:
         stop.set()
         if worker_task is not None:
             await worker_task
+        if relay_task is not None:
+            await relay_task
         await close_channel(channel)
         await conns.close()
 
