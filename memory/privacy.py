@@ -20,8 +20,8 @@ import hmac
 import logging
 import re
 import secrets
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 # Until a process sets the deployment's key, hashes are stable within the process only (never guessable from
 # outside: a phone has few enough digits to brute-force an unkeyed hash).
@@ -115,9 +115,6 @@ DENY_KEYS: frozenset[str] = frozenset(
         "x-amz-security-token",
     }
 )
-_KEYS = "|".join(sorted((re.escape(k) for k in DENY_KEYS), key=len, reverse=True))
-
-_Sub = tuple[re.Pattern[str], Any]
 
 
 def _conv_sub(m: re.Match[str]) -> str:
@@ -128,60 +125,82 @@ def _phone_sub(m: re.Match[str]) -> str:
     return mask_phone(m[0])
 
 
-# Order matters: credentials and capability parameters first (their values may hold anything), then structured
-# values, then the shapes found anywhere in free text (thread ids before the phones inside them).
-_RULES: tuple[_Sub, ...] = (
+def _key_value_sub(m: re.Match[str]) -> str:
+    if m["key"].lower() not in DENY_KEYS:
+        # the value was consumed with its key: look inside it too (`url=https://…/pay/1?sig=…`)
+        return m["pre"] + _KEY_VALUE.sub(_key_value_sub, m["value"])
+    quote = (m["value"] or " ")[0]
+    return f"{m['pre']}{quote}***{quote}" if quote in "\"'" else f"{m['pre']}***"
+
+
+_QUOTED = r"\"(?:\\.|[^\"\\])*\"|'(?:\\.|[^'\\])*'"
+_PLUS = ("+", "%2B", "%2b")
+# key=value, key='value': forms, query strings (the sig= and s= of signed URLs), logfmt, reprs
+_KEY_VALUE = re.compile(rf"(?P<pre>(?<![\w.%-])(?P<key>[A-Za-z_][\w-]*)=)(?P<value>{_QUOTED}|[^\s&#,;)\]}}\"'<>]*)")
+
+
+@dataclass(frozen=True)
+class _Rule:
+    pattern: re.Pattern[str]
+    repl: str | Callable[[re.Match[str]], str]
+    needs: tuple[str, ...] = ()  # it can only match text holding one of these (a cheap test first)
+    digits: int = 0  # ... or a run of at least this many digits
+
+
+# Order matters: credentials and key=value pairs first (their values may hold anything), then the shapes found
+# anywhere in free text, thread ids before the phones inside them.
+_RULES: tuple[_Rule, ...] = (
     # postgresql://user:password@host
-    (re.compile(r"(?P<pre>\b[a-z][a-z0-9+.-]*://[^:/@\s]+:)[^@/\s]+@", re.I), r"\g<pre>***@"),
-    # signed URLs: /pay/{ref}?sig=…, /media/pix.png?c=…&s=…, presigned S3 URLs
-    (
-        re.compile(
-            r"(?P<pre>(?<![\w%.-])(?:sig|s|c|signature|token|access_token|x-amz-signature|x-amz-security-token"
-            r"|x-amz-credential)=)[^&#\s\"'<>]*",
-            re.I,
-        ),
-        r"\g<pre>***",
-    ),
+    _Rule(re.compile(r"(?P<pre>\b[a-z][a-z0-9+.-]*://[^:/@\s]+:)[^@/\s]+@", re.I), r"\g<pre>***@", ("@",)),
+    _Rule(_KEY_VALUE, _key_value_sub, ("=",)),
     # "key": "value" and 'key': 'value' (JSON, dict reprs)
-    (
-        re.compile(
-            rf"(?P<pre>(?P<kq>[\"'])(?:{_KEYS})(?P=kq)\s*:\s*)(?P<q>[\"'])(?:\\.|(?!(?P=q)).)*(?P=q)",
-            re.I,
-        ),
-        r"\g<pre>\g<q>***\g<q>",
+    _Rule(
+        re.compile(rf"(?P<pre>(?P<kq>[\"'])(?P<key>[A-Za-z_][\w-]*)(?P=kq)\s*:\s*)(?P<value>{_QUOTED})"),
+        _key_value_sub,
+        ('":', "':"),
     ),
-    # key='value' (reprs of models and dataclasses)
-    (
-        re.compile(rf"(?P<pre>(?<![\w.-])(?:{_KEYS})=)(?P<q>[\"'])(?:\\.|(?!(?P=q)).)*(?P=q)", re.I),
-        r"\g<pre>\g<q>***\g<q>",
-    ),
-    # key=value (forms, query strings, logfmt)
-    (re.compile(rf"(?P<pre>(?<![\w.-])(?:{_KEYS})=)[^\s&,;)\]}}\"'<>]+", re.I), r"\g<pre>***"),
     # PIX copy-and-paste (EMV BR Code): from the payload format indicator to the CRC, or to the end of the line
-    (re.compile(r"(?<![0-9A-Za-z])000201[^\n\"'<>]{8,600}?6304[0-9A-Fa-f]{4}"), "<pix>"),
-    (re.compile(r"(?<![0-9A-Za-z])000201[^\n\"'<>]{8,}"), "<pix>"),
-    (re.compile(r"MDAwMjAx[A-Za-z0-9_\-+/]*=*"), "<pix>"),  # the same code in base64
+    _Rule(re.compile(r"(?<![0-9A-Za-z])000201[^\n\"'<>]{8,600}?6304[0-9A-Fa-f]{4}"), "<pix>", ("000201",)),
+    _Rule(re.compile(r"(?<![0-9A-Za-z])000201[^\n\"'<>]{8,}"), "<pix>", ("000201",)),
+    _Rule(re.compile(r"MDAwMjAx[A-Za-z0-9_\-+/]*=*"), "<pix>", ("MDAwMjAx",)),  # the same code in base64
     # thread ids "{tenant_id}:{+phone}", also inside Redis keys (comanda:conv:1:+55…)
-    (re.compile(r"(?<![\w+])(?P<tenant>\d{1,12})(?::|%3A)(?:\+|%2B)(?P<digits>\d{8,15})(?!\d)", re.I), _conv_sub),
-    (re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"), "<email>"),
-    (re.compile(r"(?<![\w.])\d{2}\.\d{3}\.\d{3}/\d{4}-\d{2}(?!\d)"), "<cnpj>"),
-    (re.compile(r"(?<![\w.])\d{3}\.\d{3}\.\d{3}-\d{2}(?!\d)"), "<cpf>"),
+    _Rule(
+        re.compile(r"(?<![\w+])(?P<tenant>\d{1,12})(?::|%3A)(?:\+|%2B)(?P<digits>\d{8,15})(?!\d)", re.I),
+        _conv_sub,
+        _PLUS,
+        digits=8,
+    ),
+    _Rule(re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"), "<email>", ("@",)),
+    _Rule(re.compile(r"(?<![\w.])\d{2}\.\d{3}\.\d{3}/\d{4}-\d{2}(?!\d)"), "<cnpj>", ("/",), digits=4),
+    _Rule(re.compile(r"(?<![\w.])\d{3}\.\d{3}\.\d{3}-\d{2}(?!\d)"), "<cpf>", ("-",)),
     # phones: E.164 (+ or %2B), Brazilian with separators, bare 55-prefixed digits
-    (re.compile(r"(?:\+|%2B)\d{8,15}(?!\d)", re.I), _phone_sub),
-    (
+    _Rule(re.compile(r"(?:\+|%2B)\d{8,15}(?!\d)", re.I), _phone_sub, _PLUS, digits=8),
+    _Rule(
         re.compile(r"(?<![\w.])(?:(?:\+|%2B)55[\s.-]?)?\(?[1-9]\d\)?[\s.-]?9?\d{4}[\s.-]\d{4}(?![\w])", re.I),
         _phone_sub,
+        digits=4,
     ),
-    (re.compile(r"(?<![\w.+])55[1-9]\d9?\d{8}(?![\w.])"), _phone_sub),
+    _Rule(re.compile(r"(?<![\w.+])55[1-9]\d9?\d{8}(?![\w.])"), _phone_sub, digits=12),
     # eleven bare digits: a CPF or a phone without its country code
-    (re.compile(r"(?<![\w.+])\d{11}(?![\w.])"), "<number>"),
+    _Rule(re.compile(r"(?<![\w.+])\d{11}(?![\w.])"), "<number>", digits=11),
 )
+_DIGIT_RUN = re.compile(r"\d{4,}")
 
 
 def mask_text(text: str) -> str:
     """`text` with every phone, thread id, e-mail, CPF/CNPJ, PIX code, signature and personal field masked."""
-    for pattern, repl in _RULES:
-        text = pattern.sub(repl, text)
+    longest = max((len(run) for run in _DIGIT_RUN.findall(text)), default=0)
+    for rule in _RULES:
+        if rule.digits > longest:
+            continue
+        if rule.needs:
+            for needed in rule.needs:
+                if needed in text:
+                    break
+            else:
+                continue
+        # masking only removes digits, so the count taken first never skips a rule that could still match
+        text = rule.pattern.sub(rule.repl, text)
     return text
 
 

@@ -110,6 +110,9 @@ def known_key() -> None:
         ),
         ("GET /media/pix.png?c=MDAwMjAxMjY1OA&s=cafe0123 HTTP/1.1", ["MDAwMjAx", "cafe0123"], ["?c=***&s=***"]),
         ("form sig=cafe0123cafe0123&x=1", ["cafe0123"], ["sig=***&x=1"]),
+        # a signed URL inside another key's value, quoted or not
+        ("redirect url=https://x.io/pay/1?sig=cafe0123 next", ["cafe0123"], ["url=https://x.io/pay/1?sig=*** next"]),
+        ('{"url": "https://x.io/pay/1?sig=cafe0123"}', ["cafe0123"], ['"url": "https://x.io/pay/1?sig=***"']),
         (
             "pix 00020126580014br.gov.bcb.pix0136a1b2c3d4-0000-4000-8000-000000000000520400005303986"
             "540571.305802BR5914Brasa e Forno6009SAO PAULO62070503***6304A1B2 valido",
