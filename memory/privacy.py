@@ -99,6 +99,9 @@ DENY_KEYS: frozenset[str] = frozenset(
         "texts",
         "content",
         "replies",
+        # pydantic's validation errors quote what failed: a name, an address
+        "input",
+        "input_value",
         # capability URLs and credentials
         "sig",
         "s",

@@ -131,6 +131,12 @@ def known_key() -> None:
             ["71.30"],
         ),
         ("postgresql://comanda:hunter2@db.internal:5432/comanda", ["hunter2"], ["db.internal:5432"]),
+        (
+            "name\n  String should have at most 5 characters [type=string_too_long, input_value='Joaquina B', "
+            "input_type=str]",
+            ["Joaquina"],
+            ["type=string_too_long", "input_type=str"],
+        ),
         # what must survive: prices, dates, Redis stream ids, epoch seconds, order and message ids
         (
             "order #42 R$ 71,30 at 2026-11-20 23:00:00 stream 1712345678901-0 ts 1712345678 SM0123abcd",
