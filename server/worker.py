@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from server.queue import Head, InboundQueue, Queued, ReadyEntry
+from server.tenants import TenantLookupUnavailable
 
 log = logging.getLogger("comanda.worker")
 
@@ -32,7 +33,14 @@ HELPER_STOP_S = 2.0
 # a failure of Postgres or Redis themselves says nothing about the messages: retry every few seconds, and don't
 # count it towards dead-lettering (an outage must not throw customers' messages away)
 OUTAGE_RETRY_S = 2.0
-_OUTAGES = (psycopg.OperationalError, PoolTimeout, RedisConnectionError, RedisTimeoutError, ConnectionError)
+_OUTAGES = (
+    psycopg.OperationalError,
+    PoolTimeout,
+    RedisConnectionError,
+    RedisTimeoutError,
+    ConnectionError,
+    TenantLookupUnavailable,
+)
 
 
 class LockLost(Exception):
