@@ -11,6 +11,8 @@ $(STAMP): pyproject.toml
 	# the machine's pip 23 backtracks forever on this dependency set; pip 26 resolves it at once
 	$(BIN)/python -m pip install -q -U pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
+	# the console's browser tests drive Debian's chromium (Playwright's own download is unreachable here)
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	touch $(STAMP)
 
 install: $(STAMP)

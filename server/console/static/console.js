@@ -23,6 +23,15 @@
     if (kind === "ticket") { beep(); notify(document.body.dataset.title + ": " + "#" + data.id); }
     if (kind === "order") { beep(); }
   });
+  // Events sent while the stream was (re)connecting are lost: once it is open, refresh every live part of the page
+  // so nothing that happened in between is missing; `data-live` tells staff (and tests) the page is live.
+  document.addEventListener("htmx:sseOpen", function () {
+    document.body.dataset.live = "1";
+    document.querySelectorAll("[hx-get][hx-trigger^='sse:']").forEach(function (el) {
+      htmx.trigger(el, el.getAttribute("hx-trigger").split(",")[0].trim());
+    });
+  });
+  document.addEventListener("htmx:sseError", function () { document.body.dataset.live = "0"; });
   document.addEventListener("htmx:afterSwap", function (ev) {
     if (ev.target.id === "open-count") {
       var n = ev.target.textContent.trim(), base = document.body.dataset.title || document.title;
