@@ -58,6 +58,9 @@ def make_router(
     async def _decide(state: ConversationState, text: str, ctx: TurnContext) -> RouteDecision:
         if state.handoff:
             return RouteDecision(intent="handoff", confidence=1.0, decided_by="rule", reason="handoff in progress")
+        if ctx.tenant.bot_paused:
+            # the manager paused the bot (staff console): every conversation goes to a person
+            return RouteDecision(intent="handoff", confidence=1.0, decided_by="rule", reason="bot paused")
         fast = classifier.classify(text)
         waiting = _awaiting_intent(state)
         if waiting is not None:

@@ -379,3 +379,43 @@ async def test_a_manager_marks_an_item_sold_out_and_the_bot_says_so(stack: Conso
         await post_signed(client, stack.base, twilio_form("quero um x-burger"))
     replies = await wait_for(lambda: sent_to(stack.pool))
     assert any("em falta" in r for r in replies), replies  # type: ignore[attr-defined]
+
+
+async def test_a_manager_edits_hours_and_fee_and_pausing_the_bot_sends_everyone_to_the_inbox(
+    stack: ConsoleStack,
+) -> None:
+    ana = await stack.staff(stack.demo, "Ana")
+    async with stack.client(ana) as agent:
+        assert (await agent.get("/console/settings")).status_code == 403
+        csrf = hidden_csrf((await agent.get("/console/inbox")).text)
+        assert (await agent.post("/console/settings/bot", data={"paused": "true", "csrf": csrf})).status_code == 403
+    boss = await stack.staff(stack.demo, "Rita", role="manager")
+    async with stack.client(boss) as http:
+        page = await http.get("/console/settings")
+        assert page.status_code == 200 and 'value="18:00-23:30"' in page.text
+        csrf = hidden_csrf(page.text)
+        bad = await http.post("/console/settings", data={"csrf": csrf, "hours_mon": "18h às 23h", "delivery_fee": "7"})
+        assert bad.status_code == 400 and "18:00-23:30" in bad.text
+        form = {"csrf": csrf, "hours_mon": "11:00-15:00", "hours_fri": "18:00-01:00", "delivery_fee": "7,50"}
+        saved = await http.post("/console/settings", data=form)
+        assert saved.status_code == 200
+        async with stack.pool.connection() as conn:
+            cur = await conn.execute("SELECT hours, delivery_fee FROM tenants WHERE id = %s", (stack.demo.id,))
+            row = await cur.fetchone()
+        assert row is not None and row["hours"] == {"mon": "11:00-15:00", "fri": "18:00-01:00"}
+        assert str(row["delivery_fee"]) == "7.50"
+
+        paused = await http.post("/console/settings/bot", data={"paused": "true", "csrf": csrf})
+        assert paused.status_code == 303
+        assert "bot está pausado" in (await http.get("/console/inbox")).text
+    # a customer's first words now open a ticket instead of getting the bot
+    async with httpx.AsyncClient() as client:
+        await post_signed(client, stack.base, twilio_form("oi, quero pedir uma pizza"))
+
+    async def ticket() -> bool:
+        async with stack.pool.connection() as conn:
+            return bool(await handoff_repo.list_tickets(conn, stack.demo.id))
+
+    await wait_for(ticket)
+    replies = await wait_for(lambda: sent_to(stack.pool))
+    assert any("atendente" in r for r in replies), replies  # type: ignore[attr-defined]

@@ -25,6 +25,7 @@ class Tenant(BaseModel):
     locale: str
     delivery_fee: Decimal
     hours: dict[str, str]
+    bot_paused: bool = False  # the manager sent every conversation to a person
 
 
 class TenantFields(BaseModel):
@@ -40,7 +41,7 @@ class TenantFields(BaseModel):
     hours: dict[str, str] = {}
 
 
-_COLUMNS = "id, slug, name, whatsapp, address, timezone, locale, delivery_fee, hours"
+_COLUMNS = "id, slug, name, whatsapp, address, timezone, locale, delivery_fee, hours, bot_paused"
 
 
 def _row(row: dict[str, Any] | None) -> Tenant | None:
@@ -101,3 +102,22 @@ async def update_if_changed(conn: Conn, tenant_id: int, fields: TenantFields) ->
         {**_params(fields), "id": tenant_id},
     )
     return cur.rowcount > 0
+
+
+async def set_hours_and_fee(conn: Conn, tenant_id: int, hours: dict[str, str], delivery_fee: Decimal) -> Tenant | None:
+    """Staff's edit of the opening hours and the delivery fee (validated by the caller)."""
+    cur = await conn.execute(
+        f"""UPDATE tenants SET hours = %s, delivery_fee = %s, updated_at = now() WHERE id = %s
+            RETURNING {_COLUMNS}""",
+        (Jsonb(hours), delivery_fee, tenant_id),
+    )
+    return _row(await cur.fetchone())
+
+
+async def set_bot_paused(conn: Conn, tenant_id: int, paused: bool) -> Tenant | None:
+    """Pause the bot for the whole restaurant (every conversation goes to a person), or let it answer again."""
+    cur = await conn.execute(
+        f"UPDATE tenants SET bot_paused = %s, updated_at = now() WHERE id = %s RETURNING {_COLUMNS}",
+        (paused, tenant_id),
+    )
+    return _row(await cur.fetchone())

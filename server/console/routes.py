@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -30,6 +31,7 @@ from server.console.auth import Session, same
 from server.console.deps import ConsoleDeps
 from server.console.i18n import translator
 from tools.handoff import service as handoffs
+from tools.menu.hours import DAYS, parse_range
 from tools.orders import lifecycle
 from tools.orders.lifecycle import IllegalTransition, OrderNotFound, OrderState
 
@@ -370,6 +372,42 @@ def console_router() -> APIRouter:
             raise HTTPException(404, "no such item")
         return RedirectResponse("/console/menu", status_code=303)
 
+    @router.get("/settings", response_class=HTMLResponse)
+    async def settings_page(request: Request, view: View) -> Response:
+        _manager(view)
+        return _settings_page(request, view, view.tenant)
+
+    @router.post("/settings")
+    async def save_settings(request: Request, deps: Deps, view: Checked) -> Response:
+        _manager(view)
+        form = await request.form()
+        hours: dict[str, str] = {}
+        for day in DAYS:
+            value = str(form.get(f"hours_{day}", "")).strip()
+            if value:
+                try:
+                    parse_range(value)
+                except ValueError:
+                    return _settings_page(request, view, view.tenant, view.t("bad_hours", day=day), 400)
+                hours[day] = value
+        try:
+            fee = Decimal(str(form.get("delivery_fee", "")).strip().replace(",", "."))
+        except InvalidOperation:
+            fee = Decimal(-1)
+        if not fee.is_finite() or fee < 0 or fee > 1000:
+            return _settings_page(request, view, view.tenant, view.t("bad_fee"), 400)
+        async with deps.pool.connection() as conn:
+            tenant = await tenant_repo.set_hours_and_fee(conn, view.tenant.id, hours, fee.quantize(Decimal("0.01")))
+        assert tenant is not None
+        return _settings_page(request, view, tenant, view.t("saved"))
+
+    @router.post("/settings/bot")
+    async def pause_bot(request: Request, deps: Deps, view: Checked, paused: Annotated[bool, Form()]) -> Response:
+        _manager(view)
+        async with deps.pool.connection() as conn:
+            await tenant_repo.set_bot_paused(conn, view.tenant.id, paused)
+        return RedirectResponse("/console/settings", status_code=303)
+
     # live updates ---------------------------------------------------------------------------------------------
 
     @router.get("/events")
@@ -405,6 +443,12 @@ def _setup_form(
     response = templates.TemplateResponse(request, "setup.html", context, status_code=404 if name is None else status)
     response.set_cookie(PRE_COOKIE, pre, httponly=True, samesite="strict", secure=deps.secure_cookies, path="/console")
     return response
+
+
+def _settings_page(
+    request: Request, view: ConsoleView, tenant: Tenant, notice: str = "", status: int = 200
+) -> HTMLResponse:
+    return _page(request, "settings.html", view, status_code=status, shop=tenant, days=DAYS, notice=notice)
 
 
 async def _own_ticket(deps: ConsoleDeps, view: ConsoleView, ticket_id: int) -> HandoffTicket:

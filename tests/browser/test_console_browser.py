@@ -89,7 +89,7 @@ async def customer_says(stack: ConsoleStack, text: str) -> None:
 async def logged_in(
     browser: Browser, stack: ConsoleStack, who: Staff, **context: object
 ) -> tuple[BrowserContext, Page]:
-    ctx = await browser.new_context(base_url=stack.base, **context)  # type: ignore[arg-type]
+    ctx = await browser.new_context(base_url=stack.base, **context)
     page = await ctx.new_page()
     await page.goto("/console/login")
     await page.fill("input[name=restaurant]", who.tenant.slug)
