@@ -9,19 +9,24 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from comanda.cli_common import _run_with_db, _settings, err, out
 from comanda.logs import configure_logging
-from comanda.runtime import Infra, start_infra
+from comanda.runtime import Infra, ServiceUnreachable, start_infra
 from memory.db import Pool
-from memory.migrate import MissingExtensionError, migrate
+from memory.migrate import DatabaseSetupError, migrate
 from memory.repos import menu as menu_repo
 from memory.repos import tenants as tenant_repo
 from tools.menu.menu_file import InvalidMenuFile, parse_csv, parse_json
 from tools.money import format_brl
 
-app = typer.Typer(help="Comanda: WhatsApp ordering agent for restaurants.", no_args_is_help=True)
+# a traceback's local variables would show URLs with their passwords: errors we expect print one line instead,
+# and the unexpected ones print without locals
+app = typer.Typer(
+    help="Comanda: WhatsApp ordering agent for restaurants.", no_args_is_help=True, pretty_exceptions_show_locals=False
+)
 tenants_app = typer.Typer(help="Restaurants (tenants).", no_args_is_help=True)
 menu_app = typer.Typer(help="Menus: import and show.", no_args_is_help=True)
 app.add_typer(tenants_app, name="tenants")
@@ -48,8 +53,8 @@ def serve(
     configure_logging(settings)
     try:
         run_server(settings, worker=worker)
-    except MissingExtensionError as exc:
-        err.print(f"[bold red]database error:[/] {exc}")
+    except (DatabaseSetupError, ServiceUnreachable) as exc:
+        err.print(f"[bold red]cannot start:[/] {escape(str(exc))}")
         raise typer.Exit(2) from None
 
 
@@ -60,8 +65,8 @@ def migrate_cmd() -> None:
     infra: Infra = start_infra(settings, need_redis=False)
     try:
         applied = asyncio.run(migrate(infra.database_url))
-    except MissingExtensionError as exc:
-        err.print(f"[bold red]database error:[/] {exc}")
+    except DatabaseSetupError as exc:
+        err.print(f"[bold red]database error:[/] {escape(str(exc))}")
         raise typer.Exit(2) from None
     finally:
         infra.stop()

@@ -8,11 +8,12 @@ from typing import TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from comanda.runtime import prepare_database, start_infra
-from comanda.settings import ConfigError, Settings
+from comanda.settings import ConfigError, Settings, load_settings
 from memory.db import Pool, open_pool
-from memory.migrate import MissingExtensionError
+from memory.migrate import DatabaseSetupError
 
 out = Console()
 err = Console(stderr=True, soft_wrap=True)  # error lines must stay whole for grep and logs
@@ -21,12 +22,10 @@ T = TypeVar("T")
 
 def _settings() -> Settings:
     try:
-        settings = Settings()
-        settings.check_production_parts()
+        return load_settings()
     except ConfigError as exc:
-        err.print(f"[bold red]configuration error:[/] {exc}")
+        err.print(f"[bold red]configuration error:[/] {escape(str(exc))}")
         raise typer.Exit(2) from None
-    return settings
 
 
 def _run_with_db(work: Callable[[Pool], Awaitable[T]], *, seed_demo: bool = False) -> T:
@@ -44,8 +43,8 @@ def _run_with_db(work: Callable[[Pool], Awaitable[T]], *, seed_demo: bool = Fals
 
     try:
         return asyncio.run(main())
-    except MissingExtensionError as exc:
-        err.print(f"[bold red]database error:[/] {exc}")
+    except DatabaseSetupError as exc:
+        err.print(f"[bold red]database error:[/] {escape(str(exc))}")
         raise typer.Exit(2) from None
     finally:
         infra.stop()

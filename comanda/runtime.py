@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import logging
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.connection import parse_url
+from redis.exceptions import AuthenticationError, RedisError
 
 from comanda.embedded import EmbeddedServers
 from comanda.settings import Settings
@@ -21,6 +26,10 @@ from tools.menu.menu_file import parse_json
 log = logging.getLogger(__name__)
 
 DEMO_MENU = Path(__file__).parent / "fixtures" / "demo-restaurant.json"
+
+
+class ServiceUnreachable(Exception):
+    """A server the settings name doesn't answer at start-up; one line naming it and why, never a password."""
 
 
 @dataclass
@@ -102,3 +111,50 @@ def redis_client(url: str) -> Redis:
         url, max_connections=64, timeout=10, socket_timeout=10, socket_connect_timeout=2
     )
     return Redis(connection_pool=redis_pool)
+
+
+REDIS_CHECK_TIMEOUT_S = 3.0
+
+
+async def check_redis(url: str) -> None:
+    """Raise `ServiceUnreachable` unless Redis at `url` answers a PING within a few seconds."""
+    client = Redis.from_url(
+        url,
+        socket_connect_timeout=REDIS_CHECK_TIMEOUT_S,
+        socket_timeout=REDIS_CHECK_TIMEOUT_S,
+        retry=Retry(NoBackoff(), 0),  # one try: this is a question, not a workload
+    )
+    try:
+        await client.ping()
+    except (RedisError, OSError) as exc:
+        raise ServiceUnreachable(
+            f"cannot reach Redis at {_redis_where(url)} (REDIS_URL): {_redis_reason(exc)}"
+        ) from None
+    finally:
+        await client.aclose()
+
+
+def _redis_where(url: str) -> str:
+    parts = parse_url(url)
+    if "path" in parts:
+        return str(parts["path"])
+    return f"{parts.get('host', 'localhost')}:{parts.get('port', 6379)}"
+
+
+def _redis_reason(exc: BaseException) -> str:
+    # redis-py 8 words a failed connect as "network:ConnectionError": the socket's own error is in the chain
+    chain: list[BaseException] = []
+    cur: BaseException | None = exc
+    while cur is not None and cur not in chain:
+        chain.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    text = " ".join(str(e) for e in chain).lower()
+    if any(isinstance(e, AuthenticationError) for e in chain) or "noauth" in text or "wrongpass" in text:
+        return "it refused our credentials (check the user and password in REDIS_URL)"
+    if any(isinstance(e, ConnectionRefusedError) for e in chain) or "refused" in text:
+        return "connection refused"
+    if any(isinstance(e, socket.gaierror) for e in chain):
+        return "unknown host"
+    if any(isinstance(e, TimeoutError) for e in chain) or "timeout" in text or "timed out" in text:
+        return f"no answer within {REDIS_CHECK_TIMEOUT_S:g} s"
+    return type(chain[-1]).__name__

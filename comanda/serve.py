@@ -10,7 +10,7 @@ from rich.console import Console
 
 from comanda.console_wiring import build_console
 from comanda.loop import freeze_startup_heap, run_loop
-from comanda.runtime import Infra, open_connections, prepare_database, start_infra
+from comanda.runtime import Infra, check_redis, open_connections, prepare_database, start_infra
 from comanda.settings import Settings
 from comanda.wiring import (
     asaas_webhook_routes,
@@ -33,14 +33,20 @@ console = Console()
 
 
 def run_server(settings: Settings, *, worker: bool = True) -> None:
-    """Serve (with one in-process queue worker unless told not to) until interrupted; stop what we started."""
+    """Serve (with one in-process queue worker unless told not to) until interrupted; stop what we started.
+
+    Raises `ServiceUnreachable` or `DatabaseSetupError` when Redis or Postgres can't be used, before serving.
+    """
+    if settings.redis_url is not None:
+        # before anything starts: a server that can't queue would answer every webhook with 503
+        asyncio.run(check_redis(settings.redis_url))
     infra = start_infra(settings)
     try:
         with contextlib.suppress(KeyboardInterrupt):
             run_loop(_serve(settings, infra, worker=worker))
     finally:
         infra.stop()
-        console.print("[dim]stopped; data kept for the next run[/]")
+    console.print("[dim]stopped; data kept for the next run[/]")
 
 
 async def _serve(settings: Settings, infra: Infra, *, worker: bool) -> None:

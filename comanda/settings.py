@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class ConfigError(Exception):
-    """A chosen part lacks what it needs to start; the message names the missing variable."""
+    """A setting is wrong or a chosen part lacks what it needs; one line naming the variable, never its value."""
 
 
 class Settings(BaseSettings):
@@ -83,8 +86,17 @@ class Settings(BaseSettings):
     demo_seed: bool = True
     log_level: str = "INFO"
 
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.upper() not in logging.getLevelNamesMapping():
+            raise ValueError("use DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return value.upper()
+
     def check_production_parts(self) -> None:
         """Refuse to start when a chosen production part has no credentials (never fall back silently)."""
+        if problems := _malformed(self):
+            raise ConfigError("; ".join(problems))
         missing: list[str] = []
         if self.model.startswith("bedrock:"):
             if not self.aws_region:
@@ -130,3 +142,96 @@ def _aws_credentials_available() -> bool:
     import boto3  # deferred: boto3 is slow to import and only Bedrock/SQS users need it
 
     return boto3.Session().get_credentials() is not None
+
+
+def load_settings() -> Settings:
+    """The settings from the environment and `.env`, checked: `ConfigError` names what is wrong in one line."""
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        # pydantic's own text quotes the value, which may be a secret: name the variable and the rule only
+        problems = [f"{_env_name(e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False, include_input=False)]
+        raise ConfigError("; ".join(problems)) from None
+    settings.check_production_parts()
+    return settings
+
+
+def _env_name(loc: tuple[int | str, ...]) -> str:
+    name = str(loc[0]) if loc else "?"
+    field = Settings.model_fields.get(name)
+    if field is None:
+        return name.upper()  # already the alias the value came from
+    alias = field.validation_alias
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return f"COMANDA_{name.upper()}"
+
+
+# settings holding URLs of HTTP services, by the variable a user sets
+_HTTP_URLS = {
+    "public_base_url": "COMANDA_PUBLIC_BASE_URL",
+    "openai_base_url": "OPENAI_BASE_URL",
+    "bedrock_endpoint_url": "COMANDA_BEDROCK_ENDPOINT_URL",
+    "sqs_endpoint_url": "COMANDA_SQS_ENDPOINT_URL",
+    "asaas_base_url": "COMANDA_ASAAS_BASE_URL",
+    "twilio_api_base_url": "COMANDA_TWILIO_API_BASE_URL",
+}
+_POSTGRES_URL = "postgresql://user:password@host:5432/dbname"
+_REDIS_URL = "redis://[:password@]host:6379[/db] (rediss:// with TLS, unix:// for a socket)"
+
+
+def _malformed(settings: Settings) -> list[str]:
+    """What can't be right whatever the servers say. The messages never quote a value: URLs carry passwords."""
+    problems: list[str] = []
+    if settings.database_url is not None:
+        problems += _database_url_problems(settings.database_url)
+    if settings.redis_url is not None:
+        problems += _redis_url_problems(settings.redis_url)
+    for field_name, env in _HTTP_URLS.items():
+        value: Any = getattr(settings, field_name, None)
+        if value is not None:
+            parts = urlsplit(str(value))
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                problems.append(f"{env} must be an http:// or https:// URL with a host")
+    for prefix in ("bedrock:", "openai:"):
+        if settings.model.startswith(prefix) and not settings.model[len(prefix) :].strip():
+            problems.append(f"COMANDA_MODEL={prefix} names no model: use {prefix}<model-id>")
+    return problems
+
+
+def _scheme(url: str) -> str | None:
+    """The URL's scheme when it has one that looks like a scheme (so quoting it can't leak a password)."""
+    match = re.match(r"([A-Za-z][A-Za-z0-9+.-]{0,30})://", url)
+    return match.group(1) if match else None
+
+
+def _database_url_problems(url: str) -> list[str]:
+    from psycopg import Error as PostgresError
+    from psycopg.conninfo import conninfo_to_dict
+
+    scheme = _scheme(url)
+    if "://" in url and (scheme or "").lower() not in ("postgresql", "postgres"):
+        named = f" ({scheme}://)" if scheme else ""
+        return [f"DATABASE_URL is not a PostgreSQL URL{named}: expected {_POSTGRES_URL}"]
+    try:
+        info = conninfo_to_dict(url)
+    except PostgresError:
+        return [f"DATABASE_URL can't be read as a PostgreSQL URL or connection string: expected {_POSTGRES_URL}"]
+    ports = [p for p in str(info.get("port") or "").split(",") if p]
+    if any(not p.isdigit() or not 0 < int(p) < 65536 for p in ports):
+        return ["DATABASE_URL has a port that isn't a number from 1 to 65535"]
+    return []
+
+
+def _redis_url_problems(url: str) -> list[str]:
+    from redis.connection import parse_url
+
+    scheme = _scheme(url)
+    if (scheme or "").lower() not in ("redis", "rediss", "unix"):
+        named = f" ({scheme}://)" if scheme else ""
+        return [f"REDIS_URL is not a Redis URL{named}: expected {_REDIS_URL}"]
+    try:
+        parse_url(url)
+    except ValueError:
+        return [f"REDIS_URL can't be read (check its port and database number): expected {_REDIS_URL}"]
+    return []

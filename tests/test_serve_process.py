@@ -7,11 +7,15 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psycopg
+import pytest
 from conftest import free_port
-from test_settings import clean_env
+from test_settings import SECRET, assert_one_clear_line, clean_env
 
 
 def _start(tmp_path: Path, port: int) -> subprocess.Popen[str]:
@@ -83,3 +87,54 @@ def test_serve_starts_stops_cleanly_and_keeps_data(tmp_path: Path) -> None:
     )
     assert listing.returncode == 0, listing.stderr
     assert '"slug": "demo"' in listing.stdout
+
+
+def _run(tmp_path: Path, command: str, **env: str) -> subprocess.CompletedProcess[str]:
+    args = ["serve", "--port", str(free_port())] if command == "serve" else [command]
+    return subprocess.run(
+        [sys.executable, "-m", "comanda.cli", *args],
+        env=clean_env(tmp_path, **env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+
+
+def test_serve_with_an_unreachable_redis_exits_2_with_one_line(tmp_path: Path) -> None:
+    proc = _run(tmp_path, "serve", REDIS_URL=f"redis://default:{SECRET}@127.0.0.1:{free_port()}/0")
+    assert_one_clear_line(proc, "REDIS_URL")
+    assert "refused" in proc.stderr
+    assert not (tmp_path / "data" / "pg").exists()  # it stopped before starting anything
+
+
+@pytest.mark.parametrize("command", ["serve", "migrate"])
+def test_an_unreachable_database_exits_2_with_one_line(tmp_path: Path, command: str) -> None:
+    url = f"postgresql://comanda:{SECRET}@127.0.0.1:{free_port()}/comanda"
+    proc = _run(tmp_path, command, DATABASE_URL=url)
+    assert_one_clear_line(proc, "Postgres")
+    assert "refused" in proc.stderr
+
+
+@pytest.fixture
+def restricted_database(pg_base_url: str) -> Iterator[str]:
+    """A database owned by a role that is not a superuser, so it may not create the `vector` extension."""
+    role, db = f"shop_{uuid.uuid4().hex[:8]}", f"shop_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_base_url, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{SECRET}'")
+        conn.execute(f"CREATE DATABASE {db} OWNER {role}")
+    info = psycopg.conninfo.conninfo_to_dict(pg_base_url)
+    info.update(user=role, password=SECRET, dbname=db)
+    yield psycopg.conninfo.make_conninfo(**info)  # type: ignore[arg-type]
+    with psycopg.connect(pg_base_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE {db} WITH (FORCE)")
+        conn.execute(f"DROP ROLE {role}")
+
+
+@pytest.mark.parametrize("command", ["serve", "migrate"])
+def test_a_role_that_cannot_create_the_vector_extension_gets_the_friendly_message(
+    tmp_path: Path, restricted_database: str, command: str
+) -> None:
+    proc = _run(tmp_path, command, DATABASE_URL=restricted_database)
+    assert_one_clear_line(proc, "CREATE EXTENSION vector")
+    assert "InsufficientPrivilege" not in proc.stderr

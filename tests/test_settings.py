@@ -64,3 +64,55 @@ def test_credentials_present_pass_the_check(tmp_path: Path, monkeypatch: pytest.
 def test_unknown_model_is_refused() -> None:
     with pytest.raises(ConfigError, match="not a model we know"):
         Settings(model="gpt-5").check_production_parts()
+
+
+SECRET = "Sup3rS3cretPw"
+
+
+def _serve(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "comanda.cli", "serve", "--port", "0"],
+        env=clean_env(tmp_path, **env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+
+
+def assert_one_clear_line(proc: subprocess.CompletedProcess[str], named: str) -> None:
+    """Exit code 2, one line on stderr naming what is wrong, and no secret anywhere."""
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 2, proc.stderr
+    assert len(lines) == 1, proc.stderr
+    assert named in lines[0]
+    assert SECRET not in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"DATABASE_URL": f"mysql://user:{SECRET}@db.example.com/shop"}, "DATABASE_URL"),
+        ({"DATABASE_URL": f"postgresql+psycopg://user:{SECRET}@db.example.com/shop"}, "DATABASE_URL"),
+        ({"DATABASE_URL": f"postgresql://user:{SECRET}@[::1/shop"}, "DATABASE_URL"),
+        ({"DATABASE_URL": f"postgresql://user:{SECRET}@db.example.com:99999/shop"}, "DATABASE_URL"),
+        ({"DATABASE_URL": f"user={SECRET} this is not a url"}, "DATABASE_URL"),
+        ({"REDIS_URL": f"http://default:{SECRET}@cache.example.com:6379"}, "REDIS_URL"),
+        ({"REDIS_URL": f"redis://default:{SECRET}@cache.example.com:port"}, "REDIS_URL"),
+        ({"COMANDA_MODEL": "anthropic:claude-sonnet"}, "COMANDA_MODEL"),
+        ({"COMANDA_MODEL": "bedrock:"}, "COMANDA_MODEL"),
+        ({"COMANDA_PAYMENTS": "stripe"}, "COMANDA_PAYMENTS"),
+        ({"COMANDA_POS": "kafka"}, "COMANDA_POS"),
+        ({"COMANDA_PORT": "eighty"}, "COMANDA_PORT"),
+        ({"COMANDA_LOG_LEVEL": "LOUD"}, "COMANDA_LOG_LEVEL"),
+        ({"COMANDA_PUBLIC_BASE_URL": f"comanda.example.com/{SECRET}"}, "COMANDA_PUBLIC_BASE_URL"),
+        ({"OPENAI_BASE_URL": f"//user:{SECRET}@proxy"}, "OPENAI_BASE_URL"),
+    ],
+    ids=lambda v: "-".join(f"{k}={v[k][:20]}" for k in v) if isinstance(v, dict) else v,
+)
+def test_a_malformed_setting_stops_serve_with_one_line_and_no_secret(
+    tmp_path: Path, env: dict[str, str], named: str
+) -> None:
+    proc = _serve(tmp_path, **env)
+    assert_one_clear_line(proc, named)
+    assert not (tmp_path / "data" / "pg").exists()  # nothing was started
