@@ -419,3 +419,33 @@ async def test_a_manager_edits_hours_and_fee_and_pausing_the_bot_sends_everyone_
     await wait_for(ticket)
     replies = await wait_for(lambda: sent_to(stack.pool))
     assert any("atendente" in r for r in replies), replies  # type: ignore[attr-defined]
+
+
+async def test_the_dashboard_shows_todays_figures_to_managers_only(stack: ConsoleStack) -> None:
+    async with stack.pool.connection() as conn:
+        cur = await conn.execute(
+            "INSERT INTO customers (tenant_id, phone, name) VALUES (%s, %s, 'Carla') RETURNING id",
+            (stack.demo.id, CUSTOMER),
+        )
+        customer = await cur.fetchone()
+        assert customer is not None
+        for key, total in (("k1", 45), ("k2", 55)):
+            await conn.execute(
+                """INSERT INTO orders (tenant_id, customer_id, idempotency_key, status, payment_method, subtotal,
+                                       delivery_fee, total, address)
+                   VALUES (%s, %s, %s, 'paid', 'pix', %s, 0, %s, '{}')""",
+                (stack.demo.id, customer["id"], key, total, total),
+            )
+    ana = await stack.staff(stack.demo, "Ana")
+    async with stack.client(ana) as agent:
+        assert (await agent.get("/console/dashboard")).status_code == 403
+    boss = await stack.staff(stack.demo, "Rita", role="manager")
+    async with stack.client(boss) as http:
+        page = await http.get("/console/dashboard")
+        assert page.status_code == 200
+        card = page.text.split('data-figure="dash_orders"')[1].split("</section>")[0]
+        assert '<span class="today" data-today>2</span>' in card and "<svg" in card
+        revenue = page.text.split('data-figure="dash_revenue"')[1].split("</section>")[0]
+        assert "R$ 100,00" in revenue
+        average = page.text.split('data-figure="dash_average"')[1].split("</section>")[0]
+        assert "R$ 50,00" in average

@@ -25,7 +25,7 @@ from memory.repos import tenants as tenant_repo
 from memory.repos.handoffs import HandoffTicket
 from memory.repos.orders import OrderListRow
 from memory.repos.tenants import Tenant
-from server.console import auth
+from server.console import auth, dashboard
 from server.console.actions import ConversationBusy, give_back_to_bot, send_agent_reply
 from server.console.auth import Session, same
 from server.console.deps import ConsoleDeps
@@ -127,7 +127,13 @@ def _ago(since: datetime) -> str:
 
 
 templates.env.filters["ago"] = _ago
-templates.env.filters["brl"] = lambda v: f"R$ {v:,.2f}".replace(",", "X").replace(".", ",").replace("X", ".")
+
+
+def _brl(value: Decimal | float) -> str:
+    return f"R$ {value:,.2f}".replace(",", "X").replace(".", ",").replace("X", ".")
+
+
+templates.env.filters["brl"] = _brl
 
 
 def console_router() -> APIRouter:
@@ -408,6 +414,12 @@ def console_router() -> APIRouter:
             await tenant_repo.set_bot_paused(conn, view.tenant.id, paused)
         return RedirectResponse("/console/settings", status_code=303)
 
+    @router.get("/dashboard", response_class=HTMLResponse)
+    async def dashboard_page(request: Request, deps: Deps, view: View) -> Response:
+        _manager(view)
+        board = await dashboard.build(deps.pool, view.tenant, datetime.now(UTC))
+        return _page(request, "dashboard.html", view, board=board, cards=_cards(board, view))
+
     # live updates ---------------------------------------------------------------------------------------------
 
     @router.get("/events")
@@ -443,6 +455,39 @@ def _setup_form(
     response = templates.TemplateResponse(request, "setup.html", context, status_code=404 if name is None else status)
     response.set_cookie(PRE_COOKIE, pre, httponly=True, samesite="strict", secure=deps.secure_cookies, path="/console")
     return response
+
+
+def _cards(board: dashboard.Dashboard, view: ConsoleView) -> list[dict[str, Any]]:
+    """One card per figure: today's value, the week's, and a bar a day."""
+
+    def money(v: Decimal | None) -> str:
+        return "—" if v is None else _brl(v)
+
+    def share(v: float | None) -> str:
+        return "—" if v is None else f"{v * 100:.0f} %"
+
+    def minutes(v: float | None) -> str:
+        return "—" if v is None else (f"{v / 60:.1f} min" if v >= 60 else f"{v:.0f} s")
+
+    specs: list[tuple[str, Any, Any]] = [
+        ("dash_orders", lambda f: f.orders, str),
+        ("dash_revenue", lambda f: f.revenue, money),
+        ("dash_average", lambda f: f.average_ticket, money),
+        ("dash_conversion", lambda f: f.conversion, share),
+        ("dash_handoffs", lambda f: f.handoffs, str),
+        ("dash_first_reply", lambda f: f.first_reply_median_s, minutes),
+        ("dash_bot_alone", lambda f: f.bot_alone_share, share),
+    ]
+    return [
+        {
+            "key": key,
+            "label": view.t(key),
+            "today": show(get(board.today)),
+            "week": show(get(board.week)),
+            "chart": dashboard.bars([get(f) for _, f in board.days]),
+        }
+        for key, get, show in specs
+    ]
 
 
 def _settings_page(
