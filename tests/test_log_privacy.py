@@ -193,6 +193,17 @@ def test_the_filter_masks_args_split_patterns_extras_tracebacks_and_bad_formats(
     assert "pay here: /pay/abc?sig=***" in text and "(attempt 2)" in text
 
 
+def test_a_command_that_sets_up_no_logging_still_masks_its_warnings(tmp_path: Path) -> None:
+    # what `comanda chat`, `comanda dlq ...` and friends print through logging's last-resort handler
+    code = f"import logging, comanda.cli; logging.getLogger('x').warning('turn of 1:{PHONE} failed for {EMAIL}')"
+    run = subprocess.run(
+        [sys.executable, "-c", code], env=clean_env(tmp_path), cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 0, run.stderr
+    assert "turn of conv#" in run.stderr and "<email>" in run.stderr
+    assert not leaks(run.stderr, personal_data()), run.stderr
+
+
 # --- the real stack, in this process ---------------------------------------------------------------------------
 
 
@@ -209,6 +220,7 @@ def captured(tmp_path: Path) -> Iterator[io.StringIO]:
     """Our processes' logging (`configure_logging`) at DEBUG, written to a buffer; undone afterwards."""
     root = logging.getLogger()
     level = root.level
+    last_resort_masked = logging.lastResort is not None and MASK in logging.lastResort.filters
     out = io.StringIO()
     settings = Settings(data_dir=tmp_path, log_level="DEBUG", secret_key=SECRET)
     handler = configure_logging(settings, stream=out)
@@ -220,7 +232,7 @@ def captured(tmp_path: Path) -> Iterator[io.StringIO]:
         for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access"):
             for h in logging.getLogger(name).handlers:
                 h.removeFilter(MASK)
-        if logging.lastResort is not None:
+        if logging.lastResort is not None and not last_resort_masked:
             logging.lastResort.removeFilter(MASK)
 
 
