@@ -32,10 +32,11 @@ from rich.console import Console
 from twilio.request_validator import RequestValidator
 
 from comanda.bench_graph import NAMES, _percentile, script
-from comanda.embedded import EmbeddedServers
+from comanda.embedded import EmbeddedServers, paused
 from comanda.runtime import prepare_database
 from memory.db import open_pool
 from server.queue import stream_entries
+from server.tenants import TENANT_TTL_S
 from server.turns import TurnTrace
 
 console = Console()
@@ -165,6 +166,9 @@ class WebhookReport(BaseModel):
     p99_ms: float
     max_ms: float
     queued: int | None = None  # ready entries found in Redis afterwards (throw-away stack only)
+    # the same load again with the stack's Postgres frozen (SIGSTOP) and the cached tenant expired
+    postgres_paused: WebhookReport | None = None
+    paused_s: float = 0.0
 
 
 async def _fire(stack: Stack, rate: float, duration_s: float, concurrency: int) -> WebhookReport:
@@ -220,12 +224,25 @@ async def _fire(stack: Stack, rate: float, duration_s: float, concurrency: int) 
     )
 
 
-def run_webhook(rate: float, duration_s: float, concurrency: int, stack: Stack | None = None) -> WebhookReport:
-    """Fire signed webhooks at `rate` per second for `duration_s` seconds; report ack latencies."""
+def run_webhook(
+    rate: float, duration_s: float, concurrency: int, stack: Stack | None = None, paused_s: float = 0.0
+) -> WebhookReport:
+    """Fire signed webhooks at `rate` per second for `duration_s` seconds; report ack latencies.
+
+    On the throw-away stack, `paused_s` > 0 adds a second run of that length with Postgres frozen (its postmaster
+    and backends SIGSTOPped, so connections hang instead of failing), once the server's cached tenant has expired.
+    """
     if stack is not None:
         return asyncio.run(_fire(stack, rate, duration_s, concurrency))
     with throwaway_stack(workers=0, slots=1, coalesce_ms=0) as own:
+        started = time.monotonic()
         report = asyncio.run(_fire(own, rate, duration_s, concurrency))
+        if paused_s > 0 and own.embedded is not None:
+            # the case seen in production: the cached tenant had expired when Postgres stopped answering
+            time.sleep(max(0.0, started + TENANT_TTL_S + 1 - time.monotonic()))
+            with paused(own.embedded.postgres_pids()):
+                report.postgres_paused = asyncio.run(_fire(own, rate, paused_s, concurrency))
+            report.paused_s = paused_s
         report.queued = asyncio.run(_count_ready(own.redis_url))
     return report
 
@@ -238,23 +255,39 @@ async def _count_ready(redis_url: str) -> int:
         await redis.aclose()
 
 
-def print_webhook(report: WebhookReport) -> None:
-    """The figures, one per line."""
-    console.print(f"[bold]webhook ack[/] — {report.requests} signed requests at {report.target_rate:g}/s")
+def _print_run(report: WebhookReport) -> None:
     console.print(f"  achieved rate   {report.achieved_rate:.1f} req/s (max {report.concurrency} in flight)")
     console.print(
         f"  ack latency     p50 {report.p50_ms:.1f} ms · p90 {report.p90_ms:.1f} ms · "
         f"p99 {report.p99_ms:.1f} ms · max {report.max_ms:.1f} ms"
     )
     console.print(f"  answered 200    {report.ok}; errors {report.errors or 'none'}; skipped {report.skipped}")
-    if report.queued is not None:
-        console.print(f"  queued in Redis {report.queued}")
+
+
+def print_webhook(report: WebhookReport) -> None:
+    """The figures, one per line."""
+    console.print(f"[bold]webhook ack[/] — {report.requests} signed requests at {report.target_rate:g}/s")
+    _print_run(report)
     verdict = (
         "[green]meets[/]"
         if report.p99_ms < 25 and report.achieved_rate >= 0.95 * report.target_rate
         else "[red]misses[/]"
     )
     console.print(f"  target p99 < 25 ms at the target rate: {verdict}")
+    paused_run = report.postgres_paused
+    if paused_run is not None:
+        console.print(
+            f"[bold]with Postgres frozen[/] (SIGSTOP, cached tenant expired) — {paused_run.requests} requests "
+            f"in {report.paused_s:g} s"
+        )
+        _print_run(paused_run)
+        # Twilio gives up after 15 s; a known restaurant's messages must still be queued from the stale cache
+        ok = not paused_run.errors and paused_run.ok > 0 and paused_run.max_ms < 15_000
+        verdict = "[green]meets[/]" if ok else "[red]misses[/]"
+        console.print(f"  target every request sent answered 200 within Twilio's 15 s: {verdict}")
+    if report.queued is not None:
+        answered = report.ok + (paused_run.ok if paused_run else 0)
+        console.print(f"  queued in Redis {report.queued} (of {answered} answered 200)")
 
 
 # --- end to end ---------------------------------------------------------------------------------------------

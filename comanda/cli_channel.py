@@ -166,6 +166,9 @@ def bench_webhook(
     concurrency: Annotated[int, typer.Option(help="Requests in flight at most.")] = 32,
     url: Annotated[str | None, typer.Option(help="A running server (default: a throw-away one).")] = None,
     to: Annotated[str, typer.Option(help="The tenant's WhatsApp number (with --url).")] = "+5511900000000",
+    paused: Annotated[
+        float, typer.Option(help="Seconds of a second run with Postgres frozen (throw-away stack; 0: none).")
+    ] = 20,
 ) -> None:
     """Ack latency (p50/p99) of signed webhooks fired at a fixed rate from this process."""
     from comanda.bench_channel import Stack, print_webhook, run_webhook
@@ -176,7 +179,7 @@ def bench_webhook(
         public = settings.public_base_url if "public_base_url" in settings.model_fields_set else url
         db, redis = _infra(settings)
         stack = Stack(url.rstrip("/"), public.rstrip("/"), webhook_auth_token(settings), to, db, redis)
-    print_webhook(run_webhook(rate, duration, concurrency, stack))
+    print_webhook(run_webhook(rate, duration, concurrency, stack, paused_s=paused))
 
 
 def bench_e2e(

@@ -15,6 +15,7 @@ from server.deadline import wait_quietly
 log = logging.getLogger(__name__)
 
 Key = str | int
+TENANT_TTL_S = 30.0
 
 
 class TenantLookupUnavailable(Exception):
@@ -33,7 +34,7 @@ class TenantDirectory:
     """
 
     pool: Pool
-    ttl_s: float = 30.0
+    ttl_s: float = TENANT_TTL_S
     lookup_timeout_s: float = 2.0
     _cache: dict[Key, tuple[float, Tenant | None]] = field(default_factory=dict)
     _lookups: dict[Key, asyncio.Task[Tenant | None]] = field(default_factory=dict)
