@@ -277,6 +277,7 @@ def bench_graph(
 
 def _register_subcommands() -> None:
     # imported late: they reuse this module's helpers
+    from comanda.cli_agents import agents_app
     from comanda.cli_eval import eval_app
     from comanda.cli_handoff import handoff_app
     from comanda.cli_orders import orders_app
@@ -284,6 +285,10 @@ def _register_subcommands() -> None:
     app.add_typer(orders_app, name="orders")
     app.add_typer(handoff_app, name="handoff")
     app.add_typer(eval_app, name="eval")
+    app.add_typer(agents_app, name="agents")
+    from comanda.bench_console import register as register_console_bench
+
+    register_console_bench(bench_app)
 
 
 _register_subcommands()
