@@ -78,7 +78,7 @@ async def unpublished(conn: Conn, *, limit: int = 100) -> list[OutboxEvent]:
 async def mark_published(conn: Conn, outbox_id: int, sqs_message_id: str | None = None) -> None:
     """Record that the event reached its queue."""
     await conn.execute(
-        "UPDATE outbox SET published_at = now(), last_error = NULL, sqs_message_id = %s WHERE id = %s",
+        "UPDATE outbox SET published_at = clock_timestamp(), last_error = NULL, sqs_message_id = %s WHERE id = %s",
         (sqs_message_id, outbox_id),
     )
 
@@ -86,7 +86,7 @@ async def mark_published(conn: Conn, outbox_id: int, sqs_message_id: str | None 
 async def mark_published_many(conn: Conn, published: list[tuple[int, str | None]]) -> None:
     """Record that these events reached their queue (outbox id, SQS message id)."""
     await conn.execute(
-        """UPDATE outbox o SET published_at = now(), last_error = NULL, sqs_message_id = v.mid
+        """UPDATE outbox o SET published_at = clock_timestamp(), last_error = NULL, sqs_message_id = v.mid
              FROM unnest(%s::bigint[], %s::text[]) AS v(id, mid) WHERE o.id = v.id""",
         ([i for i, _ in published], [m for _, m in published]),
     )
@@ -135,10 +135,11 @@ async def claim(conn: Conn, *, limit: int = 10, skip_tenants: list[int] | None =
                SELECT tenant_id, min(id) AS first FROM outbox
                 WHERE published_at IS NULL AND stuck_at IS NULL AND next_attempt_at <= now()
                   AND NOT (tenant_id = ANY(%s))
-                GROUP BY tenant_id ORDER BY first)
-           SELECT t.id, t.slug, t.sqs_settings FROM due JOIN tenants t ON t.id = due.tenant_id
-            WHERE pg_try_advisory_xact_lock(%s, due.tenant_id::int)
-            ORDER BY due.first LIMIT 1""",
+                GROUP BY tenant_id ORDER BY first),
+           -- the lock is tried store by store, oldest first, and stops at the first taken: a filter under an
+           -- outer ORDER BY would run for every due store and lock them all for this one relay
+           pick AS (SELECT tenant_id FROM due WHERE pg_try_advisory_xact_lock(%s, tenant_id::int) LIMIT 1)
+           SELECT t.id, t.slug, t.sqs_settings FROM pick JOIN tenants t ON t.id = pick.tenant_id""",
         (skip_tenants or [], RELAY_LOCK_KEY),
     )
     tenant = await cur.fetchone()
