@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -86,9 +87,7 @@ async def customer_says(stack: ConsoleStack, text: str) -> None:
         assert r.status_code == 200
 
 
-async def logged_in(
-    browser: Browser, stack: ConsoleStack, who: Staff, **context: object
-) -> tuple[BrowserContext, Page]:
+async def logged_in(browser: Browser, stack: ConsoleStack, who: Staff, **context: Any) -> tuple[BrowserContext, Page]:
     ctx = await browser.new_context(base_url=stack.base, **context)
     page = await ctx.new_page()
     await page.goto("/console/login")
@@ -183,13 +182,18 @@ async def test_staff_take_a_handoff_move_an_order_and_mark_sold_out_in_chromium(
     rita = await stack.staff(stack.demo, "Rita", role="manager")
     ctx, page = await logged_in(browser, stack, rita)
     await page.click("nav >> text=Cardápio")
-    row = page.locator('[data-sku="BG-XBURGER"]')
-    await row.locator("button").click()
+    item = page.locator('[data-sku="BG-XBURGER"]')
+    await item.locator("button").click()
     await expect(page.locator('[data-sku="BG-XBURGER"]')).to_have_class("sold-out")
     before = len(await sent_to(stack.pool))
     await customer_says(stack, "quero um x-burger")
     await wait_for(lambda: more_sent_than(stack.pool, before))
     assert any("em falta" in b for b in (await sent_to(stack.pool))[before:])
+    # the dashboard counts what just happened
+    await page.click("nav >> text=Painel")
+    await expect(page.locator('[data-figure="dash_handoffs"] [data-today]')).to_have_text("1")
+    await expect(page.locator('[data-figure="dash_revenue"] [data-today]')).to_have_text("R$ 45,00")
+    await page.screenshot(path=str(shots / "dashboard.png"), full_page=True)
     await ctx.close()
 
 
