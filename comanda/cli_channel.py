@@ -12,10 +12,12 @@ from rich.markup import escape
 
 from comanda.cli_common import _settings, err, out
 from comanda.logs import configure_logging
+from comanda.runtime import ServiceUnreachable, check_services
 from comanda.settings import ConfigError, Settings
 from comanda.wiring import queue_settings, webhook_auth_token
 from comanda.workers import run_processes, shared_infra
 from memory.db import open_pool
+from memory.migrate import DatabaseSetupError
 from memory.repos import tenants as tenant_repo
 from server.queue import InboundQueue
 
@@ -38,7 +40,12 @@ def worker(
 ) -> None:
     """Run queue workers as separate processes (same Redis and Postgres as the web server)."""
     settings = _settings()
-    _infra(settings)
+    database_url, redis_url = _infra(settings)
+    try:
+        asyncio.run(check_services(database_url, redis_url))
+    except (ServiceUnreachable, DatabaseSetupError) as exc:
+        err.print(f"[bold red]cannot start:[/] {escape(str(exc))}")
+        raise typer.Exit(2) from None
     configure_logging(settings)
     failed = run_processes(settings, concurrency, slots)
     raise typer.Exit(1 if failed else 0)

@@ -7,6 +7,7 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psycopg
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -15,9 +16,9 @@ from redis.exceptions import AuthenticationError, RedisError
 
 from comanda.embedded import EmbeddedServers
 from comanda.settings import Settings
-from memory.db import Pool, open_pool
+from memory.db import Pool, connect_kwargs, describe_connect_error, open_pool
 from memory.embeddings import default_embedder
-from memory.migrate import migrate
+from memory.migrate import DatabaseUnreachable, migrate
 from memory.repos import tenants as tenant_repo
 from tools.menu.hours import ALL_DAY, DAYS
 from tools.menu.importer import ImportReport, import_menu
@@ -158,3 +159,18 @@ def _redis_reason(exc: BaseException) -> str:
     if any(isinstance(e, TimeoutError) for e in chain) or "timeout" in text or "timed out" in text:
         return f"no answer within {REDIS_CHECK_TIMEOUT_S:g} s"
     return type(chain[-1]).__name__
+
+
+async def check_postgres(url: str) -> None:
+    """Raise `DatabaseUnreachable` unless Postgres at `url` takes a connection and answers."""
+    try:
+        async with await psycopg.AsyncConnection.connect(url, **connect_kwargs(url)) as conn:
+            await conn.execute("SELECT 1")
+    except psycopg.Error as exc:
+        raise DatabaseUnreachable(describe_connect_error(url, exc)) from None
+
+
+async def check_services(database_url: str, redis_url: str) -> None:
+    """Both servers a worker needs answer (Redis first, as `comanda serve` asks); else the one-line error."""
+    await check_redis(redis_url)
+    await check_postgres(database_url)

@@ -101,17 +101,28 @@ def _run(tmp_path: Path, command: str, **env: str) -> subprocess.CompletedProces
     )
 
 
-def test_serve_with_an_unreachable_redis_exits_2_with_one_line(tmp_path: Path) -> None:
-    proc = _run(tmp_path, "serve", REDIS_URL=f"redis://default:{SECRET}@127.0.0.1:{free_port()}/0")
+@pytest.mark.parametrize("command", ["serve", "worker"])
+def test_an_unreachable_redis_exits_2_with_one_line(tmp_path: Path, command: str) -> None:
+    proc = _run(
+        tmp_path,
+        command,
+        REDIS_URL=f"redis://default:{SECRET}@127.0.0.1:{free_port()}/0",
+        # a worker needs both; Redis is asked first
+        **(
+            {"DATABASE_URL": f"postgresql://comanda:{SECRET}@127.0.0.1:{free_port()}/comanda"}
+            if command == "worker"
+            else {}
+        ),
+    )
     assert_one_clear_line(proc, "REDIS_URL")
     assert "refused" in proc.stderr
     assert not (tmp_path / "data" / "pg").exists()  # it stopped before starting anything
 
 
-@pytest.mark.parametrize("command", ["serve", "migrate"])
-def test_an_unreachable_database_exits_2_with_one_line(tmp_path: Path, command: str) -> None:
+@pytest.mark.parametrize("command", ["serve", "migrate", "worker"])
+def test_an_unreachable_database_exits_2_with_one_line(tmp_path: Path, command: str, valkey_url: str) -> None:
     url = f"postgresql://comanda:{SECRET}@127.0.0.1:{free_port()}/comanda"
-    proc = _run(tmp_path, command, DATABASE_URL=url)
+    proc = _run(tmp_path, command, DATABASE_URL=url, **({"REDIS_URL": valkey_url} if command == "worker" else {}))
     assert_one_clear_line(proc, "Postgres")
     assert "refused" in proc.stderr
 
