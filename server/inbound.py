@@ -100,6 +100,9 @@ def e164(value: str, field: str) -> str:
 
 def parse_inbound(form: Mapping[str, Any]) -> InboundMessage:
     """Twilio's form fields → InboundMessage; MalformedWebhook says which field is missing or wrong."""
+    # Postgres text can't hold NUL: a message carrying one would fail every turn that stores its words and end in
+    # the dead-letter queue unanswered, so the character goes and the message stays
+    form = {_no_nul(k): _no_nul(v) if isinstance(v, str) else v for k, v in form.items()}
     sid = str(form.get("MessageSid") or form.get("SmsMessageSid") or "").strip()
     if not sid:
         raise MalformedWebhook("MessageSid is missing")
@@ -120,6 +123,10 @@ def parse_inbound(form: Mapping[str, Any]) -> InboundMessage:
         location=_location(form),
         extra={k: str(v) for k, v in form.items() if k not in _KNOWN and not _MEDIA.match(k)},
     )
+
+
+def _no_nul(text: str) -> str:
+    return text.replace("\x00", "")
 
 
 def _opt(form: Mapping[str, Any], key: str) -> str | None:

@@ -8,10 +8,11 @@ from typing import Any
 
 import httpx
 import pytest
-from api_support import PAY_SECRET, Api, live_api, twilio_form
+from api_support import PAY_SECRET, SHOPPER, Api, live_api, twilio_form
 from redis.asyncio import Redis
 
 from memory.db import Pool
+from server.queue import InboundQueue, conversation_key
 from tools.payments.simulated import WEBHOOK_PATH, page_signature
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -89,6 +90,21 @@ async def test_a_location_that_is_not_a_number_is_400_and_nothing_is_queued(
     assert answer.status_code == 400, answer.text
     assert "Latitude/Longitude" in answer.json()["detail"]
     assert await api.state() == before
+
+
+async def test_nul_bytes_are_dropped_from_a_message_that_is_queued(api: Api) -> None:
+    # Postgres text can't hold NUL: a message carrying one would fail every turn that stores its words, then sit
+    # in the dead-letter queue unanswered. The customer's message is kept, without the character
+    form = twilio_form("quero\x00 uma pizza", ProfileName="Ana\x00", Latitude="-23.5", Longitude="-46.6")
+    form |= {"Address": "Rua A\x00, 10", "ButtonText": "\x00Sim", "Custom\x00Field": "x\x00"}
+    answer = await api.twilio(form)
+    assert answer.status_code == 200, answer.text
+    [queued] = await InboundQueue(api.redis).pending(conversation_key(api.tenant.id, SHOPPER))
+    message = queued.message
+    assert (message.body, message.profile_name, message.button_text) == ("quero uma pizza", "Ana", "Sim")
+    assert message.location is not None and message.location.address == "Rua A, 10"
+    assert message.extra["CustomField"] == "x"
+    assert "\x00" not in message.text()
 
 
 @pytest.mark.parametrize("amount", ['"9e99999"', '"1e30"', "1e30", "9e99999", "-1e30", "1" * 5000, '"-Infinity"'])
