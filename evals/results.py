@@ -150,6 +150,15 @@ class Summary(BaseModel):
     tokens_out: int = 0
     cost_usd: float = 0.0
     duration_s: float = 0.0
+    # strict expected failures: a scenario failing without a `known_failure` note, or one with a note that now
+    # passes every trial (remove the note), makes the run fail whatever the success rate
+    unexpected_failures: list[str] = []
+    unexpected_passes: list[str] = []
+
+    @property
+    def clean(self) -> bool:
+        """No unexpected failure and no known failure that now passes."""
+        return not self.unexpected_failures and not self.unexpected_passes
 
 
 class RunResults(BaseModel):

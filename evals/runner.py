@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -15,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models import BaseChatModel
+from langchain_core.outputs import LLMResult
 from psycopg import sql
 
 from evals.graders import grade_state, grade_turn, read_state
@@ -62,6 +65,41 @@ class RunOptions:
 
 
 TrialDone = Callable[[ScenarioResult, TrialResult], None]
+
+
+@dataclass
+class Usage:
+    """Model calls and the tokens their providers reported, over one turn."""
+
+    calls: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+
+
+_TURN_USAGE: ContextVar[Usage | None] = ContextVar("comanda_eval_turn_usage", default=None)
+
+
+class UsageMeter(BaseCallbackHandler):
+    """Counts every chat model call of the turn running in this context and the tokens it reported.
+
+    The router's structured-output call leaves no message in the conversation (only its parsed choice), so
+    the graph's own traces can't see its tokens; a callback on the model sees every call, whoever made it.
+    """
+
+    run_inline = True  # the counters live in the caller's context: no executor hop
+
+    def on_llm_end(self, response: LLMResult, **kwargs: Any) -> None:
+        usage = _TURN_USAGE.get()
+        if usage is None:
+            return
+        for generations in response.generations:
+            for generation in generations:
+                usage.calls += 1
+                message = getattr(generation, "message", None)
+                meta = getattr(message, "usage_metadata", None)
+                if meta:
+                    usage.tokens_in += int(meta.get("input_tokens") or 0)
+                    usage.tokens_out += int(meta.get("output_tokens") or 0)
 
 
 def _db_url(base_url: str, name: str) -> str:
@@ -245,7 +283,7 @@ async def _seed_customer(conn: Any, tenant: Tenant, profile: CustomerProfile, ph
     return ids
 
 
-def _record(texts: list[str], result: TurnResult, expected_route: str | None) -> TurnRecord:
+def _record(texts: list[str], result: TurnResult, expected_route: str | None, usage: Usage) -> TurnRecord:
     route = result.route
     return TurnRecord(
         customer=texts,
@@ -254,9 +292,9 @@ def _record(texts: list[str], result: TurnResult, expected_route: str | None) ->
         decided_by=route.decided_by if route else None,
         expected_route=expected_route,
         tool_calls=[ToolCallRecord(node=c.node, name=c.name, args=c.args) for c in result.tool_calls],
-        model_calls=len(result.model_calls),
-        tokens_in=sum(c.tokens_in for c in result.model_calls),
-        tokens_out=sum(c.tokens_out for c in result.model_calls),
+        model_calls=usage.calls,
+        tokens_in=usage.tokens_in,
+        tokens_out=usage.tokens_out,
         paused=result.paused,
         elapsed_ms=round(result.elapsed_ms, 1),
     )
@@ -286,6 +324,7 @@ class Suite:
         self.databases = Databases(server_url)
         self.prompts: PromptSet = load_prompt_set(options.prompts)
         self.model: BaseChatModel = make_chat_model(options.model)
+        self.model.callbacks = [UsageMeter()]
         self.embedder = default_embedder()
         self.payments = SimulatedPayments(options.public_base_url, b"comanda-eval")
 
@@ -371,8 +410,13 @@ class Suite:
             for _ in texts:
                 n_messages += 1
                 ids.append(f"EV{n_messages:04d}")
-            result = await runner.run_turn(ctx, texts, ids)
-            record = _record(texts, result, expected_route)
+            usage = Usage()
+            token = _TURN_USAGE.set(usage)
+            try:
+                result = await runner.run_turn(ctx, texts, ids)
+            finally:
+                _TURN_USAGE.reset(token)
+            record = _record(texts, result, expected_route, usage)
             transcript.append(record)
             return record
 

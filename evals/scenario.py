@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -325,6 +326,16 @@ def load_suite(pattern: str | None = None, directory: Path = SCENARIOS_DIR) -> l
     if problems:
         raise ScenarioFileError(problems)
     return scenarios
+
+
+def select(scenarios: list[Scenario], *, ids: list[str], tags: list[str]) -> list[Scenario]:
+    """The scenarios whose id matches one of `ids` (globs) and that carry one of `tags`; an empty filter keeps all."""
+    return [
+        s
+        for s in scenarios
+        if (not ids or any(fnmatch.fnmatchcase(s.id, pattern) for pattern in ids))
+        and (not tags or any(t in s.tags for t in tags))
+    ]
 
 
 def _matching(pattern: str | None, directory: Path) -> list[Path]:
