@@ -263,6 +263,12 @@ async def test_a_new_ticket_reaches_the_inbox_live_then_claim_reply_and_resolve(
             taken = await other.post(f"/console/tickets/{ticket_id}/claim", data={"csrf": hidden_csrf(bia_page.text)})
             assert taken.status_code == 409 and "Ana já está atendendo" in taken.text
             assert "data-ticket" in (await other.get("/console/inbox/list")).text
+            # nor answer the customer over Ana's head
+            barged = await other.post(
+                f"/console/tickets/{ticket_id}/reply", data={"csrf": hidden_csrf(bia_page.text), "text": "Sou a Bia"}
+            )
+            assert barged.status_code == 409
+            assert not any("Sou a Bia" in b for b in await sent_to(stack.pool))
 
         replied = await http.post(f"/console/tickets/{ticket_id}/reply", data={"csrf": csrf, "text": "Oi, sou a Ana!"})
         assert replied.status_code == 303

@@ -4,6 +4,7 @@ restaurant (another restaurant's id is a 404, whatever is typed into the URL).""
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -267,14 +268,16 @@ def console_router() -> APIRouter:
         ticket = await _own_ticket(deps, view, ticket_id)
         if ticket.agent_id not in (None, view.session.agent_id):
             notice = view.t("claimed_by_other", name=ticket.agent_name or "?")
-            return _page(request, "ticket.html", view, notice=notice, **await _ticket_context(deps, view, ticket_id))
+            context = await _ticket_context(deps, view, ticket_id)
+            return _page(request, "ticket.html", view, notice=notice, status_code=409, **context)
         try:
             # replying is claiming: the customer now talks to this person
             await handoffs.claim_ticket(deps.pool, view.tenant.id, ticket_id, view.session.agent_id)
             ticket = await handoffs.record_agent_reply(deps.pool, ticket_id, text, tenant_id=view.tenant.id)
         except handoffs.TicketClosed:
             notice = view.t("ticket_resolved")
-            return _page(request, "ticket.html", view, notice=notice, **await _ticket_context(deps, view, ticket_id))
+            context = await _ticket_context(deps, view, ticket_id)
+            return _page(request, "ticket.html", view, notice=notice, status_code=409, **context)
         except ValueError:
             return RedirectResponse(f"/console/tickets/{ticket_id}", status_code=303)
         await send_agent_reply(deps.pool, ticket, text.strip(), view.session.name, deps.channel)
@@ -437,7 +440,7 @@ def console_router() -> APIRouter:
 
 
 def _login_form(request: Request, deps: ConsoleDeps, error: str, *, status: int = 200) -> HTMLResponse:
-    pre = request.cookies.get(PRE_COOKIE) or auth.token_hash(str(id(request)) + datetime.now(UTC).isoformat())
+    pre = request.cookies.get(PRE_COOKIE) or secrets.token_urlsafe(32)
     t = translator("pt-BR")
     response = templates.TemplateResponse(
         request, "login.html", {"t": t, "csrf": pre, "error": error}, status_code=status
@@ -449,7 +452,7 @@ def _login_form(request: Request, deps: ConsoleDeps, error: str, *, status: int 
 def _setup_form(
     request: Request, deps: ConsoleDeps, token: str, name: str | None, error: str, status: int = 200
 ) -> HTMLResponse:
-    pre = request.cookies.get(PRE_COOKIE) or auth.token_hash(str(id(request)) + datetime.now(UTC).isoformat())
+    pre = request.cookies.get(PRE_COOKIE) or secrets.token_urlsafe(32)
     t = translator("pt-BR")
     context = {"t": t, "csrf": pre, "error": error, "name": name, "token": token, "min": auth.MIN_PASSWORD}
     response = templates.TemplateResponse(request, "setup.html", context, status_code=404 if name is None else status)
