@@ -100,8 +100,8 @@ def e164(value: str, field: str) -> str:
 
 def parse_inbound(form: Mapping[str, Any]) -> InboundMessage:
     """Twilio's form fields → InboundMessage; MalformedWebhook says which field is missing or wrong."""
-    # Postgres text can't hold NUL: a message carrying one would fail every turn that stores its words and end in
-    # the dead-letter queue unanswered, so the character goes and the message stays
+    # Postgres text can't hold NUL: a tool that stores the customer's words ("meu nome é Ana\0") fails on it and
+    # the customer hears "tive um probleminha" instead of an answer, so the character goes and the message stays
     form = {_no_nul(k): _no_nul(v) if isinstance(v, str) else v for k, v in form.items()}
     sid = str(form.get("MessageSid") or form.get("SmsMessageSid") or "").strip()
     if not sid:

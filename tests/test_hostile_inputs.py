@@ -93,8 +93,8 @@ async def test_a_location_that_is_not_a_number_is_400_and_nothing_is_queued(
 
 
 async def test_nul_bytes_are_dropped_from_a_message_that_is_queued(api: Api) -> None:
-    # Postgres text can't hold NUL: a message carrying one would fail every turn that stores its words, then sit
-    # in the dead-letter queue unanswered. The customer's message is kept, without the character
+    # Postgres text can't hold NUL: a tool storing the customer's words (their name) fails on it and the customer
+    # hears "tive um probleminha". The customer's message is kept, without the character
     form = twilio_form("quero\x00 uma pizza", ProfileName="Ana\x00", Latitude="-23.5", Longitude="-46.6")
     form |= {"Address": "Rua A\x00, 10", "ButtonText": "\x00Sim", "Custom\x00Field": "x\x00"}
     answer = await api.twilio(form)
