@@ -42,6 +42,8 @@ class TurnView:
     text: str
     exchanges: list[ToolExchange]
     prompt_tokens: int
+    # what the bot said last before this turn: short answers ("não", "100") answer its question
+    last_reply: str = ""
 
     @property
     def locale(self) -> str:
@@ -92,7 +94,17 @@ def read(messages: Sequence[BaseMessage], tools: Sequence[dict[str, Any]]) -> Tu
                 data = {"kind": "error", "error": "internal", "message": m.text}
             by_id[m.tool_call_id].result = data if isinstance(data, dict) else {"kind": "value", "value": data}
     prompt_tokens = sum(_words(m) for m in messages)
-    return TurnView(tools=names, context=context, text=text, exchanges=exchanges, prompt_tokens=prompt_tokens)
+    last_reply = next(
+        (m.text for m in reversed(messages[:first]) if isinstance(m, AIMessage) and not m.tool_calls and m.text), ""
+    )
+    return TurnView(
+        tools=names,
+        context=context,
+        text=text,
+        exchanges=exchanges,
+        prompt_tokens=prompt_tokens,
+        last_reply=last_reply,
+    )
 
 
 def _words(message: BaseMessage) -> int:

@@ -6,6 +6,7 @@ import re
 from typing import Literal
 
 import phonenumbers
+from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict
 
 from memory.db import Conn, Pool
@@ -18,7 +19,6 @@ from tools.pos import customer_events
 NextStep = Literal["name", "address", "email", "confirm", "done"]
 ADDRESS_REQUIRED = ("street", "number", "neighborhood")
 UFS = frozenset("AC AL AP AM BA CE DF ES GO MA MT MS MG PA PB PR PE PI RJ RN RS RO RR SC SP SE TO".split())
-_EMAIL = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
 # one comma-separated part of an address such as "São Paulo - SP" or "São Paulo/SP"
 _CITY_UF = re.compile(r"^(.*?)\s*[-/]\s*([A-Z]{2})$")
 # the draft model may not carry a CPF yet; when it does, a valid CPF waits there until confirmation
@@ -66,7 +66,12 @@ def to_e164(phone: str, region: str = "BR") -> str:
 
 def valid_email(email: str) -> bool:
     """A plausible e-mail address (the mailbox itself is never checked)."""
-    return bool(_EMAIL.match(email)) and ".." not in email
+    # email-validator, not our regex: "joão@exemplo.com.br" is a valid address (SMTPUTF8)
+    try:
+        validate_email(email, check_deliverability=False)
+    except EmailNotValidError:
+        return False
+    return True
 
 
 def normalize_cpf(cpf: str) -> str | None:

@@ -276,6 +276,7 @@ def check_change(method: PaymentMethod, change_for: Decimal | None, total: Decim
             f"Change for {format_brl(change_for, locale)} is less than the total {format_brl(total, locale)}: "
             "ask how much the customer will pay with (at least the total).",
             fields=["change_for"],
+            items=[format_brl(total, locale)],  # the figure the refusal says back: the least they can pay with
         )
     return change_for
 

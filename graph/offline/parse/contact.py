@@ -4,23 +4,25 @@ from __future__ import annotations
 
 import re
 
+from email_validator import EmailNotValidError, validate_email
 from unidecode import unidecode
 
 # ----------------------------------------------------------------------------- e-mail, CPF, CEP
 
-_EMAIL_RE = re.compile(r"[a-z0-9._%+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.[a-z]{2,24}(?![a-z0-9\-])")
+# a run of non-space text around an "@"; email-validator then says whether it is an address (non-ASCII local
+# parts like "joão@exemplo.com.br" included: a regex of ASCII letters used to cut it to "o@exemplo.com.br")
+_EMAIL_CANDIDATE_RE = re.compile(r"[^\s@<>()\[\],;:\"']+@[^\s@<>()\[\],;:\"']+")
 
 
 def parse_email(text: str) -> str | None:
     """First valid e-mail address in the text, lowercased."""
-    for m in _EMAIL_RE.finditer((text or "").lower()):
-        email = m.group(0)
-        local, _, domain = email.partition("@")
-        if local.startswith(".") or local.endswith(".") or ".." in email:
+    for m in _EMAIL_CANDIDATE_RE.finditer((text or "").lower()):
+        candidate = m.group(0).rstrip(".!?")
+        try:
+            checked = validate_email(candidate, check_deliverability=False)
+        except EmailNotValidError:
             continue
-        if any(not label or label.startswith("-") or label.endswith("-") for label in domain.split(".")):
-            continue
-        return email
+        return str(checked.normalized).lower()
     return None
 
 

@@ -52,11 +52,23 @@ _REPEAT = (
     "last order",
     "same again",
 )
+_EDIT_LEAD = re.compile(r"^(?:(?:opa|ops|ah|na verdade|pensando bem|actually|oh|oops|e|and)\b[\s,]*)+")
 _REMOVE = re.compile(
     r"^(tira[r]?|remove[r]?|retira[r]?|exclui[r]?|cancela[r]?|nao quero mais|desiste d[eoa]s?|"
-    r"take off|take out|remove|delete|cancel|drop)\s+(o |a |os |as |the |um |uma |1 )?(.+)$"
+    r"take off|take out|remove|delete|cancel|drop)\s*(o |a |os |as |the |um |uma |one |an |a |\d+ )?(.*)$"
 )
-_SET_QTY = re.compile(r"^(muda|mude|troca|altera|coloca|deixa|make it|change)\s+(?:para |pra |to )?(\d+|\w+)\s+(.+)$")
+# "muda pra 3 cheese bacon", "make it 3 cokes"
+_SET_QTY = re.compile(r"^(?:muda|mude|altera|deixa|make it|change it to|change)\s+(?:para |pra |to )?(\d+|\w+)\s+(.+)$")
+# "muda o cheese bacon pra 3", "change the coke to 2"
+_SET_QTY_AFTER = re.compile(
+    r"^(?:muda|mude|altera|deixa|change|make)\s+(?:o |a |os |as |the )?(.+?)\s+(?:para|pra|to)\s+(\d+|\w+)$"
+)
+# "troca a coca por um guaraná", "swap the coke for a guarana", "em vez da coca, um suco"
+_SWAP = re.compile(
+    r"^(?:troca[r]?|trocar|substitui[r]?|muda[r]?|swap|change|replace)\s+(?:o |a |os |as |the |um |uma )?(.+?)\s+"
+    r"(?:por|pelo|pela|for|with|to)\s+(.+)$"
+)
+_INSTEAD = re.compile(r"^(?:em vez d[eoa]s?|ao inves d[eoa]s?|instead of)\s+(?:the |a |an )?(.+?)\s*,\s*(.+)$")
 
 
 def cart(view: TurnView, say: Say) -> Decision:
@@ -74,14 +86,9 @@ def cart(view: TurnView, say: Say) -> Decision:
             return call("repeat_last_order")
         if has_any(text, _CLEAR):
             return call("clear_cart")
-        m = _REMOVE.match(norm)
-        if m:
-            return call("remove_from_cart", item=m.group(3))
-        m = _SET_QTY.match(norm)
-        if m:
-            qty = p.parse_quantity_word(m.group(2))
-            if qty is not None:
-                return call("set_quantity", item=m.group(3), qty=qty)
+        edit = _edit(_EDIT_LEAD.sub("", norm).strip(" ,.!"), ctx)
+        if edit is not None:
+            return edit
         lines = p.split_order_lines(text)
         if not lines or all(not line.item for line in lines):
             if has_any(text, _SHOW):
@@ -90,13 +97,75 @@ def cart(view: TurnView, say: Say) -> Decision:
         if has_any(text, _SHOW) and all(not line.qty and len(line.item.split()) <= 2 for line in lines):
             return call("show_cart")
         return _add_line(lines[0])
+    # responding: a swap adds the new item once the old one is out
+    swap = _swap_target(_EDIT_LEAD.sub("", p.normalize(text)).strip(" ,.!"))
+    if swap and view.calls("remove_from_cart") and view.exchanges[-1].ok and not view.calls("add_to_cart"):
+        return _add_line(_one_line(swap))
     # responding: keep adding this message's remaining lines, one call at a time (each call sees the last cart)
-    if view.calls("add_to_cart") and not view.calls("choose_option"):
+    if view.calls("add_to_cart") and not view.calls("choose_option") and not swap:
         lines = [line for line in p.split_order_lines(text) if line.item]
         done = len(view.calls("add_to_cart"))
         if done < len(lines):
             return _add_line(lines[done])
     return Decision(*_cart_reply(view, say))
+
+
+def _edit(norm: str, ctx: dict[str, Any]) -> Decision | None:
+    """A change to what is already in the cart: swap, remove (all or some units), set a quantity."""
+    lines = (ctx.get("cart") or {}).get("lines") or []
+    m = _SWAP.match(norm) or _INSTEAD.match(norm)
+    if m and lines and p.parse_quantity_word(m.group(2).strip()) is None:
+        return call("remove_from_cart", item=_line_ref(m.group(1), lines))
+    m = _SET_QTY_AFTER.match(norm)
+    if m and lines:
+        qty = p.parse_quantity_word(m.group(2))
+        if qty is not None:
+            return call("set_quantity", item=_line_ref(m.group(1), lines), qty=qty)
+    m = _SET_QTY.match(norm)
+    if m and lines:
+        qty = p.parse_quantity_word(m.group(1))
+        if qty is not None:
+            return call("set_quantity", item=_line_ref(m.group(2), lines), qty=qty)
+    m = _REMOVE.match(norm + " ")
+    if m and lines:
+        article = (m.group(2) or "").strip()
+        rest = re.sub(r"\b(so|quero so|i only want|only)\b.*$", "", m.group(3)).strip(" ,.")
+        # "tira uma" / "tira uma coca" / "tira 2 cocas": units; "tira a coca": the whole line
+        units = p.parse_quantity_word(article) if article not in ("o", "a", "os", "as", "the") else None
+        line = _line_of(rest, lines) if rest else (lines[-1] if units else None)
+        if line is None:
+            return call("remove_from_cart", item=rest or norm) if rest else None
+        if units is not None and int(line.get("qty", 1)) > units:
+            return call("set_quantity", item=_ref_of(line, lines), qty=int(line["qty"]) - units)
+        return call("remove_from_cart", item=_ref_of(line, lines))
+    return None
+
+
+def _swap_target(norm: str) -> str | None:
+    m = _SWAP.match(norm) or _INSTEAD.match(norm)
+    if m and p.parse_quantity_word(m.group(2).strip()) is None:
+        return m.group(2)
+    return None
+
+
+def _one_line(text: str) -> p.LineRequest:
+    lines = [line for line in p.split_order_lines(text) if line.item]
+    return lines[0] if lines else p.LineRequest(qty=None, item=text, removals=[], additions=[], raw=text)
+
+
+def _line_of(name: str, lines: list[dict[str, Any]]) -> dict[str, Any] | None:
+    hits = p.fuzzy_find(name, [str(line.get("name", "")) for line in lines], limit=1)
+    return lines[hits[0].index] if hits else None
+
+
+def _line_ref(name: str, lines: list[dict[str, Any]]) -> str:
+    line = _line_of(name, lines)
+    return _ref_of(line, lines) if line else name
+
+
+def _ref_of(line: dict[str, Any], lines: list[dict[str, Any]]) -> str:
+    # the line's number as the cart shows it: names repeat when the same item has other options
+    return str(lines.index(line) + 1)
 
 
 def _looks_like_new_order(text: str) -> bool:
@@ -124,7 +193,7 @@ def _cart_reply(view: TurnView, say: Say) -> tuple[list[tuple[str, dict[str, Any
             if action == "added" and line:
                 added.append(f"{line.get('qty', '')}x {line.get('name', '')}".strip())
             elif action == "removed":
-                parts.append(say("cart.removed", removed=ex.args.get("item", ""), cart=""))
+                parts.append(say("cart.removed", removed=line.get("name") or ex.args.get("item", ""), cart=""))
             elif action == "cleared":
                 parts.append(say("cart.cleared"))
             elif action == "repeated" and r.get("skipped"):

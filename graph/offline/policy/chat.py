@@ -41,7 +41,7 @@ _GREETING = (
     "oie",
     "oii",
 )
-_IDENTITY = (
+IDENTITY = (
     "quem e voce",
     "voce e um robo",
     "e um robo",
@@ -53,7 +53,7 @@ _IDENTITY = (
     "voce e humano",
     "e gente",
 )
-_HELP = (
+HELP = (
     "ajuda",
     "como funciona",
     "como faco",
@@ -72,9 +72,9 @@ def smalltalk(view: TurnView, say: Say) -> Decision:
     ctx = view.context
     customer = ctx.get("customer") or {}
     name = (customer.get("name") or "").split(" ")[0]
-    if has_any(text, _IDENTITY):
+    if has_any(text, IDENTITY):
         return Decision(text=say("smalltalk.identity", restaurant=view.context.get("restaurant", "")))
-    if has_any(text, _HELP):
+    if has_any(text, HELP):
         return Decision(text=say("smalltalk.help", restaurant=view.context.get("restaurant", "")))
     if has_any(text, _THANKS):
         return Decision(text=say("smalltalk.thanks"))

@@ -38,6 +38,15 @@ def payment(view: TurnView, say: Say) -> Decision:
         if is_price_injection(text):
             return Decision(text=say("fallback.price_injection"))
         choice = p.parse_payment(text)
+        if _asked_change(view, say) and not choice.method:
+            # the answer to "vai precisar de troco?": an amount, or no
+            amount = choice.change_for if choice.change_for is not None else p.parse_money(text)
+            if amount is not None:
+                return call("set_payment_method", method="cash", change_for=str(amount))
+            if p.parse_yes_no(text) is True:
+                return Decision(text=say("payment.ask_change_amount"))
+            if p.parse_yes_no(text) is False or has_any(text, _NO_CHANGE):
+                return call("checkout_summary")
         if checkout.get("awaiting_confirmation"):
             yes = p.parse_yes_no(text)
             if yes is True and not choice.method:
@@ -74,7 +83,8 @@ def payment(view: TurnView, say: Say) -> Decision:
             "closed": "payment.closed",
         }.get(str(code))
         if code == "invalid_field" and "change_for" in r.get("fields", []):
-            total = (ctx.get("checkout_total_text") or _total_text(view)) or ""
+            suggested = r.get("suggestions") or []
+            total = (suggested[0] if suggested else None) or _total_text(view) or ""
             return Decision(text=say("payment.invalid_change", total=total), understood=False)
         if key:
             return Decision(text=say(key, next_opening=""), understood=code != "payment_failed")
@@ -86,6 +96,8 @@ def payment(view: TurnView, say: Say) -> Decision:
         summary = r.get("text", "")
         if "payment_method" in (r.get("missing") or []) or not r.get("payment_method"):
             return Decision(text=say.join(say("payment.summary", summary=summary), say("payment.ask_method")))
+        if _should_ask_change(view, ex.name, ex.args):
+            return Decision(text=say.join(say("payment.summary", summary=summary), say("payment.ask_change")))
         if ex.name == "set_payment_method" or r.get("ready"):
             return Decision(text=say("payment.ask_confirm", summary=summary))
         return Decision(text=say("payment.summary", summary=summary))
@@ -120,6 +132,22 @@ def payment(view: TurnView, say: Say) -> Decision:
             text=say("order.cancel_too_late", order_id=r.get("order_id", ""), state=r.get("status_text", ""))
         )
     return Decision(text=say("payment.ask_method"))
+
+
+_NO_CHANGE = ("sem troco", "nao precisa", "nao preciso", "trocado", "no change", "exact", "exato", "certinho")
+
+
+def _asked_change(view: TurnView, say: Say) -> bool:
+    asked = (say("payment.ask_change"), say("payment.ask_change_amount"))
+    return bool(view.last_reply) and any(q in view.last_reply for q in asked)
+
+
+def _should_ask_change(view: TurnView, tool: str, args: dict[str, object]) -> bool:
+    """Cash without a word about change: ask before confirming (the courier needs to bring it)."""
+    if tool != "set_payment_method" or args.get("method") != "cash" or args.get("change_for") is not None:
+        return False
+    norm = p.normalize(view.text)
+    return not has_any(view.text, _NO_CHANGE) and not re.search(r"\btroco\b|\bchange\b", norm)
 
 
 def _total_text(view: TurnView) -> str | None:

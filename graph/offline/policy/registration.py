@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from graph.offline import parsing as p
+from graph.offline.policy.chat import HELP, IDENTITY
 from graph.offline.policy.common import Decision, Say, call, error_reply, has_any, not_understood
 from graph.offline.view import TurnView
 
@@ -161,7 +162,10 @@ def _registration_reply(view: TurnView, say: Say) -> Decision:
         if step == "name":
             if ex.args:
                 return not_understood(say, "registration.ask_name")
-            return Decision(text=say("greeting.new", restaurant=ctx.get("restaurant", "")))
+            # a newcomer's first message may be a question: answer it before asking their name
+            return Decision(
+                text=say.join(_first_answer(view, say), say("greeting.new", restaurant=ctx.get("restaurant", "")))
+            )
         if step == "address":
             missing = [m for m in r.get("missing", []) if m in _FIELD_WORDS]
             has_some = any((draft.get("address") or {}).get(k) for k in ("street", "number", "neighborhood"))
@@ -191,6 +195,15 @@ def _registration_reply(view: TurnView, say: Say) -> Decision:
     if kind == "customer_updated":
         return Decision(text=say("registration.updated"))
     return Decision(text=say("registration.updated"))
+
+
+def _first_answer(view: TurnView, say: Say) -> str | None:
+    restaurant = view.context.get("restaurant", "")
+    if has_any(view.text, IDENTITY):
+        return say("smalltalk.identity", restaurant=restaurant)
+    if has_any(view.text, HELP):
+        return say("smalltalk.help", restaurant=restaurant)
+    return None
 
 
 _FIELD_WORDS = {

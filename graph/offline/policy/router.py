@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from graph.offline import parsing as p
 from graph.offline.policy.common import Decision, Say, call, has_any
@@ -12,25 +13,48 @@ from graph.offline.view import TurnView
 # --- router (structured output) -------------------------------------------------------------------------
 
 _ROUTE_WORDS: list[tuple[str, tuple[str, ...]]] = [
-    ("handoff", ("atendente", "humano", "pessoa", "gerente", "reclamacao", "human", "agent", "manager", "falar com")),
+    (
+        "handoff",
+        (
+            *("atendente", "humano", "pessoa", "gerente", "reclamacao", "falar com", "pessoa de verdade"),
+            *("human", "agent", "manager", "real person", "a person", "someone", "talk to", "speak to"),
+        ),
+    ),
     (
         "payment",
         (
-            *("pagar", "pix", "cartao", "dinheiro", "troco", "fechar", "finalizar", "checkout", "pay", "cash"),
+            *("pagar", "pix", "cartao", "dinheiro", "troco", "fechar", "fecha", "finalizar", "finaliza", "checkout"),
+            *("fecha a conta", "pode fechar", "so isso", "pay", "cash", "that's all", "thats all"),
             # the order after checkout: where it is, cancelling it
             *("cade meu pedido", "cancela meu pedido", "cancelar meu pedido", "cancelar o pedido"),
             *("where is my order", "cancel my order", "cancel the order"),
         ),
     ),
     ("registration", ("endereco", "cadastro", "meu nome", "email", "cep", "address", "my name")),
-    ("cart", ("carrinho", "quero", "adiciona", "coloca", "tira", "remove", "repete", "cart", "add", "i want")),
-    ("menu", ("cardapio", "menu", "tem", "quanto custa", "horario", "aberto", "taxa", "vegetariano", "vegan")),
+    (
+        "cart",
+        (
+            *("carrinho", "quero", "adiciona", "coloca", "tira", "remove", "repete", "muda", "troca", "altera"),
+            *("cancela tudo", "limpa", "esvazia", "apaga tudo", "mais um", "mais uma", "me ve", "pode ser"),
+            *("cart", "add", "i want", "i'd like", "id like", "swap", "change", "make it", "clear", "start over"),
+        ),
+    ),
+    (
+        "menu",
+        (
+            *("cardapio", "menu", "tem", "quanto custa", "horario", "aberto", "aberta", "abrem", "abre", "taxa"),
+            *("vegetariano", "vegetariana", "vegano", "vegana", "vegan", "vegetarian", "sem gluten", "gluten"),
+            *("alergico", "alergia", "o que vem", "que vem", "ingredientes", "preco", "quanto e", "quais"),
+            *("what's in", "whats in", "how much", "price", "open", "hours", "allergic", "do you have"),
+        ),
+    ),
 ]
 
 
 def route(view: TurnView, say: Say) -> Decision:
     """Structured routing when the fast classifier was unsure: keyword cues, then order-like text, else smalltalk."""
     text = view.text
+    ctx = view.context
     intent = "smalltalk"
     if (has_any(text, _FEE) or has_any(text, _HOURS)) and not re.search(r"\d", text):
         # "quanto é a entrega?" is a question about the restaurant, not an item called "entrega"
@@ -45,4 +69,12 @@ def route(view: TurnView, say: Say) -> Decision:
             intent = "cart"
         elif p.parse_address(text).street or p.parse_email(text):
             intent = "registration"
+        elif ctx.get("last_intent") == "cart" and len(p.normalize(text).split()) <= 4 and _cart_has_lines(ctx):
+            # a short answer right after the cart spoke ("a lata", "the can please"): its "which one?" question
+            intent = "cart"
     return call("RouteChoice", intent=intent)
+
+
+def _cart_has_lines(ctx: dict[str, Any]) -> bool:
+    cart = ctx.get("cart") or {}
+    return bool(cart.get("lines"))
