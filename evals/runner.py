@@ -125,14 +125,19 @@ class Databases:
         async with await psycopg.AsyncConnection.connect(self.server_url, autocommit=True) as conn:
             await conn.execute(query)
 
-    async def prepare(self, embedder: Embedder) -> None:
-        """Create the template: migrations, the demo restaurant, the checkpointer's tables."""
+    async def prepare(self, embedder: Embedder, restaurants: Sequence[Path] = ()) -> None:
+        """Create the template: migrations, the demo restaurant and the scenarios' fixture restaurants (embedded
+        once here, not per trial), the checkpointer's tables."""
         await self._admin("CREATE DATABASE {}", self.template)
         url = _db_url(self.server_url, self.template)
         await migrate(url)
         pool = await open_pool(url, max_size=2, name="eval-template")
         try:
             await import_menu(pool, "demo", parse_json(DEMO_MENU.read_text(encoding="utf-8")), embedder)
+            for path in dict.fromkeys(restaurants):
+                menu = parse_json(path.read_text(encoding="utf-8"))
+                assert menu.restaurant is not None  # checked by check_references
+                await import_menu(pool, menu.restaurant.slug, menu, embedder)
             await make_checkpointer(pool)
         finally:
             await pool.close()
@@ -161,9 +166,15 @@ def phone_for(scenario: Scenario) -> str:
     return f"+55119{digits:08d}"
 
 
+def _menu_path(scenario: Scenario) -> Path:
+    fixture = scenario.fixture
+    if fixture.restaurant_file is not None:
+        return fixture.restaurant_file
+    return Path(scenario.file).parent / fixture.menu_file if fixture.menu_file else DEMO_MENU
+
+
 def _menu_of(scenario: Scenario) -> MenuFile:
-    path = Path(scenario.file).parent / scenario.fixture.menu_file if scenario.fixture.menu_file else DEMO_MENU
-    return parse_json(path.read_text(encoding="utf-8"))
+    return parse_json(_menu_path(scenario).read_text(encoding="utf-8"))
 
 
 def check_references(scenarios: Sequence[Scenario]) -> None:
@@ -174,6 +185,10 @@ def check_references(scenarios: Sequence[Scenario]) -> None:
             menu = _menu_of(s)
         except Exception as exc:
             problems.append(f"{s.file}: scenario {s.id!r}: fixture.menu_file: {exc}")
+            continue
+        if s.fixture.restaurant and (menu.restaurant is None or menu.restaurant.slug != s.fixture.tenant):
+            slug = menu.restaurant.slug if menu.restaurant else None
+            problems.append(f"{s.file}: scenario {s.id!r}: fixture.tenant: the restaurant's slug is {slug!r}")
             continue
         items = {i.sku: i for i in menu.items}
         where_lines: list[tuple[str, Any]] = []
@@ -478,7 +493,8 @@ async def run_suite(
         )
         for s in scenarios
     ]
-    await runner.databases.prepare(runner.embedder)
+    restaurants = [s.fixture.restaurant_file for s in scenarios if s.fixture.restaurant_file is not None]
+    await runner.databases.prepare(runner.embedder, restaurants)
     try:
         gate = asyncio.Semaphore(max(1, options.concurrency))
 

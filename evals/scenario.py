@@ -156,13 +156,32 @@ class MenuChange(_Strict):
     price: Decimal | None = None
 
 
-class Fixture(_Strict):
-    """The restaurant: the demo one (default) or a menu file, with changes; and the clock."""
+FIXTURES_DIR = Path(__file__).resolve().parent.parent / "comanda" / "fixtures"
 
+
+class Fixture(_Strict):
+    """The restaurant: the demo one (default), another fixture restaurant, or a menu file; changes; the clock."""
+
+    # a restaurant of comanda/fixtures by file name ("sushi-kaze"): imported once into the template database,
+    # under the slug its file gives; `tenant` must then be that slug
+    restaurant: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9_-]*$")
     tenant: str = "demo"
     menu_file: str | None = None  # relative to the scenario file; imported into `tenant`
     menu_changes: list[MenuChange] = []
     clock: Literal["open", "closed"] | datetime = "open"
+
+    @model_validator(mode="after")
+    def _one_restaurant(self) -> Fixture:
+        if self.restaurant and self.menu_file:
+            raise ValueError("give either `restaurant` (a fixture) or `menu_file`, not both")
+        if self.restaurant and not (FIXTURES_DIR / f"{self.restaurant}.json").is_file():
+            raise ValueError(f"no restaurant fixture {self.restaurant!r} in {FIXTURES_DIR}")
+        return self
+
+    @property
+    def restaurant_file(self) -> Path | None:
+        """The fixture restaurant's menu file."""
+        return FIXTURES_DIR / f"{self.restaurant}.json" if self.restaurant else None
 
     def now(self) -> datetime:
         """The time the conversation happens at."""
