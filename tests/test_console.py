@@ -455,3 +455,30 @@ async def test_the_dashboard_shows_todays_figures_to_managers_only(stack: Consol
         assert "R$ 100,00" in revenue
         average = page.text.split('data-figure="dash_average"')[1].split("</section>")[0]
         assert "R$ 50,00" in average
+
+
+async def test_a_manager_adds_staff_from_the_console_and_the_link_works_once(stack: ConsoleStack) -> None:
+    await stack.staff(stack.other, "Zeca")  # another restaurant's: never listed here
+    ana = await stack.staff(stack.demo, "Ana")
+    async with stack.client(ana) as agent:
+        assert (await agent.get("/console/staff")).status_code == 403
+    boss = await stack.staff(stack.demo, "Rita", role="manager")
+    async with stack.client(boss) as http:
+        page = await http.get("/console/staff")
+        assert page.status_code == 200 and "ana@demo.example.com" in page.text and "Zeca" not in page.text
+        csrf = hidden_csrf(page.text)
+        form = {"csrf": csrf, "name": "Bia", "email": "bia@demo.example.com", "role": "agent"}
+        added = await http.post("/console/staff", data=form)
+        assert added.status_code == 200
+        link = added.text.split('id="setup-link"')[0].rsplit('value="', 1)[1].split('"')[0]
+        assert link.startswith(stack.base + "/console/setup/")
+        assert link not in (await http.get("/console/staff")).text  # shown once
+        assert (await http.post("/console/staff", data=form)).status_code == 409
+    async with stack.client() as fresh:
+        path = link.removeprefix(stack.base)
+        setup = await fresh.get(path)
+        done = await fresh.post(
+            path, data={"password": PASSWORD, "password_again": PASSWORD, "csrf": hidden_csrf(setup.text)}
+        )
+        assert done.status_code == 303
+        assert (await login(fresh, "demo", "bia@demo.example.com", PASSWORD)).status_code == 303

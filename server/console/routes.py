@@ -18,6 +18,7 @@ from fastapi.templating import Jinja2Templates
 from langchain_core.messages import AIMessage, HumanMessage
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
+from memory.repos import agents as agent_repo
 from memory.repos import customers as customer_repo
 from memory.repos import menu as menu_repo
 from memory.repos import orders as order_repo
@@ -417,6 +418,37 @@ def console_router() -> APIRouter:
             await tenant_repo.set_bot_paused(conn, view.tenant.id, paused)
         return RedirectResponse("/console/settings", status_code=303)
 
+    @router.get("/staff", response_class=HTMLResponse)
+    async def staff_page(request: Request, deps: Deps, view: View) -> Response:
+        _manager(view)
+        return await _staff_page(request, deps, view)
+
+    @router.post("/staff")
+    async def add_staff(
+        request: Request,
+        deps: Deps,
+        view: Checked,
+        email: Annotated[str, Form()],
+        name: Annotated[str, Form()] = "",
+        role: Annotated[str, Form()] = "agent",
+    ) -> Response:
+        _manager(view)
+        if role not in ("agent", "manager") or "@" not in email:
+            return await _staff_page(request, deps, view, notice=view.t("bad_staff"), status=400)
+        try:
+            link = await auth.add_agent(
+                deps.pool,
+                tenant_slug=view.tenant.slug,
+                email=email,
+                name=name,
+                role="manager" if role == "manager" else "agent",
+                public_base_url=deps.public_base_url,
+            )
+        except agent_repo.EmailTaken:
+            return await _staff_page(request, deps, view, notice=view.t("staff_taken"), status=409)
+        # shown once: only its hash is stored
+        return await _staff_page(request, deps, view, link=link.url)
+
     @router.get("/dashboard", response_class=HTMLResponse)
     async def dashboard_page(request: Request, deps: Deps, view: View) -> Response:
         _manager(view)
@@ -491,6 +523,14 @@ def _cards(board: dashboard.Dashboard, view: ConsoleView) -> list[dict[str, Any]
         }
         for key, get, show in specs
     ]
+
+
+async def _staff_page(
+    request: Request, deps: ConsoleDeps, view: ConsoleView, *, notice: str = "", link: str = "", status: int = 200
+) -> HTMLResponse:
+    async with deps.pool.connection() as conn:
+        staff = await agent_repo.list_for_tenant(conn, view.tenant.id)
+    return _page(request, "staff.html", view, status_code=status, staff=staff, notice=notice, link=link)
 
 
 def _settings_page(
