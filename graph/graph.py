@@ -20,7 +20,7 @@ from langgraph.types import Command, interrupt
 from graph import guard
 from graph.agent import build_agent, current_turn_start
 from graph.classifier import FastClassifier
-from graph.language import detect_locale
+from graph.language import conversation_locale
 from graph.router import make_router, turn_text
 from graph.state import ConversationState
 from prompts import PromptSet, load_prompt_set
@@ -59,7 +59,8 @@ def build_graph(
         text = turn_text(state)
         async with ctx.pool.connection() as conn:
             customer = await identify_customer(conn, ctx.tenant.id, ctx.phone)
-        locale = detect_locale(text) or (state.locale if state.turns else ctx.tenant.locale)
+        # once the conversation has a language, only a message clearly in the other one switches it
+        locale = conversation_locale(text, state.locale if state.turns else None) or ctx.tenant.locale
         update: dict[str, Any] = {"customer": customer, "locale": locale, "route": None}
         verdict = guard.check(text)
         if verdict != "ok":

@@ -3,7 +3,7 @@ yes/no answers, spot messages with nothing to read. No database, no model, plain
 
 from __future__ import annotations
 
-from graph.language.locale import Language, Locale, detect_language, detect_locale
+from graph.language.locale import Language, Locale, conversation_locale, detect_language, detect_locale
 from graph.language.noise import is_gibberish_or_empty
 from graph.language.text import fold, normalize, phrases, words
 from graph.language.yesno import parse_yes_no
@@ -11,6 +11,7 @@ from graph.language.yesno import parse_yes_no
 __all__ = [
     "Language",
     "Locale",
+    "conversation_locale",
     "detect_language",
     "detect_locale",
     "fold",

@@ -88,6 +88,23 @@ def detect_locale(text: str) -> Locale | None:
     return None
 
 
+# points the other language needs, with none for the conversation's, before a message switches it
+_SWITCH_EVIDENCE = 4
+
+
+def conversation_locale(text: str, current: Locale | None) -> Locale | None:
+    """The language to answer this message in: its own when the conversation has none yet; otherwise the
+    conversation's, unless the message is clearly written in the other one. An English speaker's Brazilian
+    address ("Rua Augusta, 500, Consolação"), a menu name or "dinheiro" don't switch them to Portuguese."""
+    if current is None:
+        return detect_locale(text)
+    pt, en = _pt_en(words(text or ""), text or "")
+    mine, other = (pt, en) if current == "pt-BR" else (en, pt)
+    if other >= _SWITCH_EVIDENCE and mine == 0:
+        return "en" if current == "pt-BR" else "pt-BR"
+    return current
+
+
 def detect_language(text: str) -> Language | None:
     """The language a message is written in: pt-BR or English as `detect_locale` says, unless another
     language clearly wins ("Hola, quiero una pizza" is Spanish, not Portuguese); None without evidence."""

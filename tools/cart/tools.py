@@ -21,6 +21,7 @@ from tools.cart.service import CartChange, CartError
 from tools.cart.views import cart_result, needs_option
 from tools.context import TurnContext
 from tools.customers.models import CustomerInfo
+from tools.menu.hours import is_open, next_opening
 from tools.menu.tools import embedder_for
 from tools.results import NoArgs, ToolError
 
@@ -83,6 +84,7 @@ async def _apply(
             changed_no=change.changed_no,
             skipped=change.skipped,
             price_changed=change.price_changed,
+            closed_until=_closed_until(ctx) if change.action in ("added", "repeated") else None,
         )
         msg = ToolMessage(result.model_dump_json(), tool_call_id=runtime.tool_call_id)
         return Command(update={"cart": change.cart, "pending": None, "awaiting": None, "messages": [msg]})
@@ -91,6 +93,17 @@ async def _apply(
     except Exception:
         log.exception("%s failed", name)
         return _internal()
+
+
+def _closed_until(ctx: TurnContext) -> str | None:
+    """When a closed restaurant next opens (ISO, local time): the customer hears it at the first item, not
+    after building a whole order that checkout would refuse."""
+    tenant = ctx.tenant
+    at = ctx.clock()
+    if not tenant.hours or is_open(tenant.hours, tenant.timezone, at):
+        return None
+    nxt = next_opening(tenant.hours, tenant.timezone, at)
+    return nxt.isoformat(timespec="minutes") if nxt else ""
 
 
 class AddToCartArgs(BaseModel):

@@ -77,6 +77,8 @@ class CartResult(BaseModel):
     changed_line: CartLineView | None = None
     skipped: list[str] = []
     price_changed: list[str] = []  # lines whose price changed since they were added (show_cart re-prices)
+    # the restaurant is closed now: when it next opens (ISO local time; "" when no opening is scheduled)
+    closed_until: str | None = None
     cart: CartView
 
 
@@ -180,6 +182,7 @@ def cart_result(
     changed_no: int | None = None,
     skipped: Sequence[str] = (),
     price_changed: Sequence[str] = (),
+    closed_until: str | None = None,
 ) -> CartResult:
     """A cart tool's result."""
     changed_view = None
@@ -191,6 +194,7 @@ def cart_result(
         changed_line=changed_view,
         skipped=list(skipped),
         price_changed=list(price_changed),
+        closed_until=closed_until,
         cart=cart_view(cart, items, delivery_fee, locale),
     )
 

@@ -21,7 +21,7 @@ from tools.cart.models import Cart, ChosenOption
 from tools.cart.pricing import options_exist, priced_options, reprice, unit_price
 from tools.context import TurnContext
 from tools.customers.models import AddressInfo, CustomerInfo
-from tools.menu.hours import is_open
+from tools.menu.hours import is_open, next_opening
 from tools.money import format_brl, to_cents
 from tools.orders import lifecycle, notify
 from tools.orders.models import Checkout, OrderInfo, PaymentMethod
@@ -372,7 +372,12 @@ async def place_order(
         raise CheckoutError("not_confirmed", "Show the summary (set_payment_method) and get the customer's yes first.")
     tenant = ctx.tenant
     if tenant.hours and not is_open(tenant.hours, tenant.timezone, ctx.clock()):
-        raise CheckoutError("closed", "The restaurant is closed now; orders can't be placed until it opens.")
+        opens = next_opening(tenant.hours, tenant.timezone, ctx.clock())
+        raise CheckoutError(
+            "closed",
+            "The restaurant is closed now; orders can't be placed until it opens.",
+            items=[opens.isoformat(timespec="minutes")] if opens else [],  # the next opening, said to the customer
+        )
     address = _pick_address(known, checkout)
     assert known.id is not None
     key = f"{ctx.thread_id}:{cart.revision}"

@@ -8,6 +8,7 @@ from typing import Any
 from graph.guard import is_price_injection
 from graph.offline import parsing as p
 from graph.offline.policy.common import Decision, Say, call, error_reply, has_any, not_understood
+from graph.offline.policy.menu import when
 from graph.offline.view import TurnView
 
 # --- cart -----------------------------------------------------------------------------------------------
@@ -214,6 +215,13 @@ def _cart_reply(view: TurnView, say: Say) -> tuple[list[tuple[str, dict[str, Any
                 parts.append(msg)
             understood = False
     text_parts: list[str | None] = []
+    closed = next(
+        (ex.result["closed_until"] for ex in view.exchanges if ex.result.get("closed_until") is not None), None
+    )
+    notice = say("cart.closed", next_opening=when(closed, say)) if closed is not None else ""
+    if notice and notice not in view.last_reply:
+        # the first item while closed: say so now, not at the final "sim" (and not again at every item)
+        text_parts.append(notice)
     if added:
         text_parts.append(say("cart.added", added=say.words(added), cart=""))
     text_parts.extend(parts)

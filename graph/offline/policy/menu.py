@@ -16,6 +16,9 @@ _HOURS = (
     "horarios",
     "aberto",
     "aberta",
+    "abertos",
+    "abertas",
+    "funcionando",
     "abre",
     "abrem",
     "fecha",
@@ -132,7 +135,8 @@ def menu(view: TurnView, say: Say) -> Decision:
             )
         listing = _items_text(items, say)
         if r.get("tag"):
-            return Decision(text=say.join(say("menu.results_tag", tag=r["tag"], items=listing), say("menu.what_next")))
+            tag = tag_words(str(r["tag"]), say)
+            return Decision(text=say.join(say("menu.results_tag", tag=tag, items=listing), say("menu.what_next")))
         if not ex.args.get("query") and r.get("categories"):
             return Decision(
                 text=say.join(
@@ -148,6 +152,17 @@ def menu(view: TurnView, say: Say) -> Decision:
     return Decision(text=say("menu.what_next"))
 
 
+def tag_words(tag: str, say: Say) -> str:
+    """A menu tag as the customer reads it ("vegano" → "veganas" / "vegan"); the tag itself when unknown."""
+    key = "tag." + re.sub(r"\W+", "_", p.normalize(tag)).strip("_")
+    return say(key) if say.prompts.has_reply(key) else tag
+
+
+def when(iso: Any, say: Say) -> str:
+    """An ISO local time as "24/11 18:00" (pt-BR) or "11/24 18:00" (en)."""
+    return _when(iso, say)
+
+
 def _when(iso: Any, say: Say) -> str:
     if not iso:
         return ""
@@ -159,7 +174,7 @@ def _when(iso: Any, say: Say) -> str:
 
 
 def _items_text(items: list[dict[str, Any]], say: Say) -> str:
-    unavailable = "indisponível" if say.locale == "pt-BR" else "unavailable"
+    unavailable = say("menu.unavailable_mark")
     lines = []
     for it in items:
         tail = f" ({unavailable})" if not it.get("available", True) else ""

@@ -7,6 +7,7 @@ import re
 from graph.guard import is_price_injection
 from graph.offline import parsing as p
 from graph.offline.policy.common import Decision, Say, call, error_reply, has_any
+from graph.offline.policy.menu import when
 from graph.offline.view import TurnView
 
 # --- payment --------------------------------------------------------------------------------------------
@@ -87,7 +88,8 @@ def payment(view: TurnView, say: Say) -> Decision:
             total = (suggested[0] if suggested else None) or _total_text(view) or ""
             return Decision(text=say("payment.invalid_change", total=total), understood=False)
         if key:
-            return Decision(text=say(key, next_opening=""), understood=code != "payment_failed")
+            opening = when((r.get("suggestions") or [""])[0], say) if code == "closed" else ""
+            return Decision(text=say(key, next_opening=opening), understood=code != "payment_failed")
         if code == "not_confirmed":
             return call("checkout_summary")
         return Decision(text=error_reply(ex, say, "payment") or say("error.internal"), understood=False)
