@@ -32,6 +32,18 @@ async def _with_tenant(pool: Pool, ticket: HandoffTicket) -> Tenant | None:
         return await tenant_repo.by_id(conn, ticket.tenant_id)
 
 
+async def _scope(pool: Pool, slug: str | None) -> int | None:
+    """The id of the restaurant `--tenant` names (None without it): tickets are looked up in it alone."""
+    if slug is None:
+        return None
+    async with pool.connection() as conn:
+        t = await tenant_repo.by_slug(conn, slug)
+    if t is None:
+        # an unknown restaurant has no tickets: the lookup below then says "no ticket"
+        return -1
+    return t.id
+
+
 def _print_ticket(ticket: HandoffTicket, tenant: Tenant | None) -> None:
     tz = ZoneInfo(tenant.timezone if tenant else "UTC")
     who = " ".join(p for p in (ticket.customer_name, ticket.phone) if p)
@@ -79,12 +91,15 @@ def handoff_list(
 def handoff_show(
     ticket_id: Annotated[int, typer.Argument(help="Ticket number.")],
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    tenant: Annotated[
+        str | None, typer.Option("--tenant", help="Restaurant slug: refuse a ticket of any other restaurant.")
+    ] = None,
 ) -> None:
     """One ticket with its messages."""
 
     async def fetch(pool: Pool) -> tuple[HandoffTicket, Tenant | None] | None:
         try:
-            ticket = await get_ticket(pool, ticket_id)
+            ticket = await get_ticket(pool, ticket_id, tenant_id=await _scope(pool, tenant))
         except TicketNotFound:
             return None
         return ticket, await _with_tenant(pool, ticket)
@@ -105,6 +120,9 @@ def handoff_reply(
     ticket_id: Annotated[int, typer.Argument(help="Ticket number.")],
     text: Annotated[str, typer.Argument(help="The reply to the customer.")],
     agent: Annotated[str, typer.Option(help="The name the customer sees.")] = "Atendente",
+    tenant: Annotated[
+        str | None, typer.Option("--tenant", help="Restaurant slug: refuse a ticket of any other restaurant.")
+    ] = None,
 ) -> None:
     """Send an agent's reply to the customer and store it on the open ticket."""
     from comanda.cli_common import _settings
@@ -115,7 +133,7 @@ def handoff_reply(
 
     async def run(pool: Pool) -> HandoffTicket | str:
         try:
-            ticket = await record_agent_reply(pool, ticket_id, text)
+            ticket = await record_agent_reply(pool, ticket_id, text, tenant_id=await _scope(pool, tenant))
         except (TicketNotFound, TicketClosed, ValueError) as exc:
             return str(exc)
         # through Twilio when it is configured (a template if the customer's 24-hour window has closed)
@@ -134,7 +152,12 @@ def handoff_reply(
 
 
 @handoff_app.command("resolve")
-def handoff_resolve(ticket_id: Annotated[int, typer.Argument(help="Ticket number.")]) -> None:
+def handoff_resolve(
+    ticket_id: Annotated[int, typer.Argument(help="Ticket number.")],
+    tenant: Annotated[
+        str | None, typer.Option("--tenant", help="Restaurant slug: refuse a ticket of any other restaurant.")
+    ] = None,
+) -> None:
     """Mark a ticket resolved and give the conversation back to the bot (holding its queue lock)."""
     from comanda.cli_common import _settings
     from comanda.handoff_actions import give_back_to_bot
@@ -151,7 +174,8 @@ def handoff_resolve(ticket_id: Annotated[int, typer.Argument(help="Ticket number
         conns = await open_connections(settings, infra)
         channel = outbound_channel(settings, conns.pool)
         try:
-            return await give_back_to_bot(conns.pool, conns.redis, settings, ticket_id, channel)
+            scope = await _scope(conns.pool, tenant)
+            return await give_back_to_bot(conns.pool, conns.redis, settings, ticket_id, channel, tenant_id=scope)
         except TicketNotFound:
             return f"no ticket {ticket_id}"
         except ConversationBusy:

@@ -24,7 +24,13 @@ async def send_agent_reply(
 
 
 async def give_back_to_bot(
-    pool: Pool, redis: Redis, settings: Settings, ticket_id: int, channel: OutboundChannel | None = None
+    pool: Pool,
+    redis: Redis,
+    settings: Settings,
+    ticket_id: int,
+    channel: OutboundChannel | None = None,
+    *,
+    tenant_id: int | None = None,
 ) -> tuple[HandoffTicket, list[str]]:
     """Resolve the ticket and resume its conversation holding the conversation's queue lock (as the console does);
     the ticket and the bot's replies. Raises TicketNotFound or ConversationBusy."""
@@ -36,4 +42,5 @@ async def give_back_to_bot(
         conversation.context,
         channel or ConsoleChannel(pool),
         ticket_id,
+        tenant_id=tenant_id,
     )

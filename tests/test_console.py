@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -18,6 +19,8 @@ from typer.testing import CliRunner
 from memory.db import Pool
 from memory.embeddings import Embedder
 from memory.repos import handoffs as handoff_repo
+from memory.repos import tenants as tenant_repo
+from memory.repos.tenants import TenantFields
 from server.queue import conversation_key
 from tools.menu.importer import import_menu
 from tools.menu.menu_file import parse_json
@@ -482,3 +485,35 @@ async def test_a_manager_adds_staff_from_the_console_and_the_link_works_once(sta
         )
         assert done.status_code == 303
         assert (await login(fresh, "demo", "bia@demo.example.com", PASSWORD)).status_code == 303
+
+
+async def test_the_handoff_cli_confined_to_a_restaurant_refuses_another_ones_ticket(
+    demo: Pool, database_url: str, tmp_path: Path
+) -> None:
+    from comanda.cli import app
+    from tools.handoff.service import open_handoff
+
+    async with demo.connection() as conn:
+        tenant = await tenant_repo.by_slug(conn, "demo")
+        await tenant_repo.insert(conn, TenantFields(slug="nona", name="Nona", whatsapp="+5511900000009"))
+    assert tenant is not None
+    ticket, _ = await open_handoff(
+        demo,
+        tenant_id=tenant.id,
+        thread_id=f"{tenant.id}:{CUSTOMER}",
+        phone=CUSTOMER,
+        customer_id=None,
+        reason="reclamação",
+        summary="-",
+    )
+    env = {**os.environ, "DATABASE_URL": database_url, "COMANDA_DATA_DIR": str(tmp_path)}
+
+    def cli(*args: str) -> Any:
+        return CliRunner().invoke(app, ["handoff", *args], env=env)
+
+    for args in (("show", str(ticket.id)), ("reply", str(ticket.id), "oi"), ("resolve", str(ticket.id))):
+        refused = await asyncio.to_thread(cli, *args, "--tenant", "nona")
+        assert refused.exit_code == 1 and f"no ticket {ticket.id}" in refused.output, (args, refused.output)
+    assert await sent_to(demo) == []
+    shown = await asyncio.to_thread(cli, "show", str(ticket.id), "--tenant", "demo")
+    assert shown.exit_code == 0 and "reclamação" in shown.output
