@@ -118,8 +118,22 @@ class _Kitchen:
             )
 
 
-def _spawn(cmd: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def _spawn(cmd: list[str], env: dict[str, str], log: Path | None = None) -> subprocess.Popen[bytes]:
+    err = log.open("wb") if log else subprocess.DEVNULL
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE if log else subprocess.DEVNULL, stderr=err)
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], timeout_s: float = 120.0) -> None:
+    """Until the relay says it runs: on a loaded machine its imports alone can take seconds."""
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the relay exited before it was ready (exit code {proc.wait()})")
+        if b"relay running" in line:
+            return
+    raise RuntimeError("the relay did not get ready")
 
 
 def _cpu_s(pid: int) -> float:
@@ -272,8 +286,10 @@ async def _run(rate: float, duration_s: float, stores: int, publishers: int) -> 
                     "COMANDA_DATA_DIR": str(Path(tmp) / "data"),
                     "COMANDA_LOG_LEVEL": "WARNING",
                 },
+                Path(os.environ.get("COMANDA_BENCH_RELAY_LOG", Path(tmp) / "relay.log")),
             )
-            await asyncio.sleep(3)  # the relay imports, connects and polls an empty outbox
+            await asyncio.to_thread(_wait_ready, relay)
+            await asyncio.sleep(1)  # it makes its SQS client, then polls an empty outbox
             cpu_before, moto_before = _cpu_s(relay.pid), _cpu_s(moto.pid)
             started = time.monotonic()
             tasks: list[asyncio.Task[None]] = []
@@ -342,7 +358,7 @@ async def _run(rate: float, duration_s: float, stores: int, publishers: int) -> 
             server.cleanup()
 
 
-def run(*, rate: float = 50, duration_s: float = 20, stores: int = 5, publishers: int = 2) -> RelayReport:
+def run(*, rate: float = 50, duration_s: float = 20, stores: int = 5, publishers: int = 4) -> RelayReport:
     """Run the benchmark (a few seconds more than `duration_s`)."""
     return asyncio.run(_run(rate, duration_s, stores, publishers))
 

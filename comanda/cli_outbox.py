@@ -282,7 +282,7 @@ def bench_relay(
     rate: Annotated[float, typer.Option(help="Orders per second (each makes order.placed and order.paid).")] = 50,
     duration: Annotated[float, typer.Option(help="Seconds of load.")] = 20,
     stores: Annotated[int, typer.Option(help="Stores the orders are spread over.")] = 5,
-    publishers: Annotated[int, typer.Option(help="Concurrent claims in the relay.")] = 2,
+    publishers: Annotated[int, typer.Option(help="Stores the relay publishes at once.")] = 4,
 ) -> None:
     """Outbox lag (commit → SQS accepted) p50/p99 and throughput against moto at a steady order rate."""
     from comanda.bench_relay import print_report, run

@@ -81,7 +81,7 @@ class Settings(BaseSettings):
     sqs_endpoint_url: str | None = None
     # the outbox relay (server/relay.py): publish attempts before an event is parked, and publishers at once
     relay_max_attempts: int = Field(8, ge=1)
-    relay_publishers: int = Field(2, ge=1)
+    relay_publishers: int = Field(4, ge=1)
 
     demo_seed: bool = True
     log_level: str = "INFO"

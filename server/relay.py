@@ -65,8 +65,8 @@ class RelaySettings(BaseModel):
     rest_base_s: float = 0.5
     rest_max_s: float = 15.0
     idle_poll_s: float = 0.1
-    publishers: int = 2
-    status_wait_s: int = 10
+    publishers: int = 4
+    status_wait_s: int = 5
     status_refresh_s: float = 30.0
     default_region: str | None = None
     endpoint_url: str | None = None
