@@ -275,6 +275,34 @@ def bench_graph(
     print_report(report)
 
 
+@bench_app.command("faults")
+def bench_faults(
+    customers: Annotated[int, typer.Option(help="Customers talking at once.")] = 24,
+    fault_s: Annotated[float, typer.Option("--fault-s", help="Seconds of faults (a calm follows).")] = 110,
+    kills: Annotated[int, typer.Option(help="Worker SIGKILLs at least.")] = 100,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 8,
+    pg_outage_s: Annotated[float, typer.Option("--pg-outage-s", help="Seconds Postgres is frozen (0: none).")] = 40,
+    seed: Annotated[int | None, typer.Option(help="Seed of the customers' and the killer's dice.")] = None,
+    log_dir: Annotated[Path | None, typer.Option(help="Keep worker logs and the report's details here.")] = None,
+) -> None:
+    """Load with faults (SIGKILLs, Valkey and Postgres restarts, a Postgres outage, 3x and forged webhooks);
+    prints faults, messages, replies, lost, duplicated, stuck and max reply delay; exit 1 if any is off."""
+    from comanda.fault_harness import FaultConfig, print_report, run_faults
+
+    config = FaultConfig(
+        customers=customers,
+        fault_s=fault_s,
+        kills=kills,
+        workers=workers,
+        pg_outage_s=pg_outage_s,
+        seed=seed,
+        log_dir=str(log_dir) if log_dir else None,
+    )
+    report = run_faults(config)
+    print_report(report)
+    raise typer.Exit(0 if report.ok else 1)
+
+
 def _register_subcommands() -> None:
     # imported late: they reuse this module's helpers
     from comanda.cli_agents import agents_app
