@@ -1,34 +1,48 @@
-"""An agent: a small tool-calling loop with its own prompt and only its own tools, run as one graph node.
+"""What every agent subgraph is made of: the model node, the tools node, and the conversation window.
 
-agent ─(tool calls)→ tools → agent … ─(answer)→ done
-      └(MAX_MODEL_CALLS calls and still calling tools)→ give up ("I didn't understand")
+Each agent (graph/agents/) is the same small diagram with its own prompt and only its own tools:
 
-The loop lives inside one node instead of a subgraph of agent/tools nodes: each LangGraph step costs a task,
-channel writes and a state copy, and the subgraph its own run; one node per turn measured 13 % less CPU for the
-whole turn (README, Benchmarks). Tools still run through LangGraph's ToolNode, with the same injected runtime
-and argument-error handling, and their state updates are applied between model calls as the graph would.
+START → model ─(tool calls: tools_condition)→ tools → model …
+              └─(answer)──────────────────────────────────→ END
+
+`model` gives up with "I didn't understand" instead of calling the model again once it has called it
+MAX_MODEL_CALLS times this turn, so a model that keeps calling tools can't loop the turn away.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from dataclasses import replace
+from typing import Any, Literal, Protocol, cast
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
-from langchain_core.runnables import RunnableConfig
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage, ToolMessage
 from langchain_core.tools import BaseTool
-from langgraph.prebuilt import ToolNode
+from langgraph.errors import GraphBubbleUp
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.prebuilt import ToolNode, tools_condition
+from langgraph.prebuilt.tool_node import ToolCallRequest, ToolInvocationError
 from langgraph.runtime import Runtime
 from langgraph.types import Command
 
 from graph.context import prompt_context
-from graph.state import ConversationState, Intent
+from graph.run_context import turn_context
+from graph.state import AgentState, Intent
 from prompts import PromptSet
 from tools.context import TurnContext
+from tools.results import ToolError
+
+# an agent as the parent graph runs it: a compiled subgraph over the agent state, with the turn's context
+Agent = CompiledStateGraph[AgentState, TurnContext, AgentState, AgentState]
 
 MAX_MODEL_CALLS = 6
-# earlier turns are kept as plain text: their tool exchanges belong to other subgraphs' tools
+_INTERNAL = ToolError(
+    error="internal", message="Something went wrong on our side; apologise and try again."
+).model_dump_json()
+log = logging.getLogger(__name__)
+
+# earlier turns are kept as plain text: their tool exchanges belong to other agents' tools
 HISTORY_MESSAGES = 12
 
 
@@ -53,56 +67,70 @@ def model_window(messages: Sequence[AnyMessage]) -> list[AnyMessage]:
     return [*history[-HISTORY_MESSAGES:], *messages[start:]]
 
 
-def _tool_error(exc: Exception) -> str:
-    # argument validation failures (a model sending qty="lots") come here; tools themselves never raise
-    from tools.results import ToolError
+class ModelNode(Protocol):
+    """An agent's `model` node as LangGraph calls it (the runtime carries the turn's context)."""
 
+    # Runtime[Any]: a TurnContext from our callers, a ConversationContext on LangGraph Platform (graph/run_context.py)
+    async def __call__(self, state: AgentState, *, runtime: Runtime[Any]) -> dict[str, Any]: ...
+
+
+def agent_model(name: Intent, tools: Sequence[BaseTool], model: BaseChatModel, prompts: PromptSet) -> ModelNode:
+    """The `model` node of agent `name`: its system prompt over the conversation window, its tools bound."""
+    bound = model.bind_tools(list(tools)) if tools else model
+
+    async def call_model(state: AgentState, *, runtime: Runtime[Any]) -> dict[str, Any]:
+        messages = state["messages"]
+        locale = state.get("locale") or "pt-BR"
+        if _calls_this_turn(messages, name) >= MAX_MODEL_CALLS:
+            text = prompts.reply("fallback.not_understood", locale)
+            return {"messages": [AIMessage(text, name=name, response_metadata={"comanda_understood": False})]}
+        system = prompts.system(name, locale, **prompt_context(state, await turn_context(runtime.context)))
+        reply = await bound.ainvoke([SystemMessage(system), *model_window(messages)])
+        assert isinstance(reply, AIMessage)
+        reply.name = name
+        return {"messages": [reply]}
+
+    return call_model
+
+
+async def after_model(state: AgentState) -> Literal["tools", "__end__"]:
+    """LangGraph's `tools_condition`, as a coroutine: LangGraph runs a plain-function branch on a worker thread,
+    one thread hop per model answer (~0.4 ms of CPU each, measured)."""
+    return tools_condition(cast(dict[str, Any], state))
+
+
+def agent_tools(tools: Sequence[BaseTool]) -> ToolNode:
+    """The `tools` node: LangGraph's ToolNode; arguments that fail validation come back as a tool error, and a
+    tool that raises is logged (with the conversation) and answered with an internal error the model apologises for.
+
+    Even an agent without tools has one: a call the model makes up gets an error back, never an unanswered call.
+    """
+    return ToolNode(list(tools), handle_tool_errors=_invalid_arguments, awrap_tool_call=_log_failures)
+
+
+def _invalid_arguments(exc: ToolInvocationError) -> str:
+    # a model sending qty="lots": it reads what was wrong and may try again
     return ToolError(error="invalid_field", message=f"invalid arguments: {exc}").model_dump_json()
 
 
-def build_agent(
-    name: Intent, tools: Sequence[BaseTool], model: BaseChatModel, prompts: PromptSet
-) -> Callable[..., Awaitable[dict[str, Any]]]:
-    """The agent node `name`: calls the model with its prompt, runs the tools it asks for, until it answers."""
-    bound = model.bind_tools(list(tools)) if tools else model
-    # even without tools: a call the model makes up gets a tool error back, never an unanswered call
-    tool_node = ToolNode(list(tools), handle_tool_errors=_tool_error)
-
-    async def run(state: ConversationState, runtime: Runtime[TurnContext], config: RunnableConfig) -> dict[str, Any]:
-        update: dict[str, Any] = {}
-        produced: list[AnyMessage] = []
-        current = state
-        for _ in range(MAX_MODEL_CALLS):
-            system = prompts.system(name, current.locale, **prompt_context(current, runtime.context))
-            reply = await bound.ainvoke([SystemMessage(system), *model_window(current.messages)])
-            assert isinstance(reply, AIMessage)
-            reply.name = name
-            produced.append(reply)
-            current = current.model_copy(update={"messages": [*current.messages, reply]})
-            if not reply.tool_calls:
-                return {**update, "messages": produced}
-            changes, results = _tool_updates(await tool_node.ainvoke(current, config))
-            produced.extend(results)
-            update.update(changes)
-            current = current.model_copy(update={**changes, "messages": [*current.messages, *results]})
-        text = prompts.reply("fallback.not_understood", current.locale)
-        produced.append(AIMessage(text, name=name, response_metadata={"comanda_understood": False}))
-        return {**update, "messages": produced}
-
-    run.__name__ = name
-    return run
+async def _log_failures(
+    request: ToolCallRequest, execute: Callable[[ToolCallRequest], Awaitable[ToolMessage | Command[Any]]]
+) -> ToolMessage | Command[Any]:
+    context = request.runtime.context
+    if context is not None and not isinstance(context, TurnContext):
+        # a platform run: tools read the pool and the tenant from a TurnContext, never from the plain context
+        request = replace(request, runtime=replace(request.runtime, context=await turn_context(context)))
+    try:
+        return await execute(request)
+    except GraphBubbleUp:
+        raise  # interrupts and parent commands are LangGraph's control flow, not failures
+    except Exception:
+        call = request.tool_call
+        thread = getattr(request.runtime.context, "thread_id", None)
+        # the customer gets an apology: whoever reads the logs must find why, in which conversation
+        log.error("tool %s failed in conversation %s", call["name"], thread, exc_info=True)
+        return ToolMessage(_INTERNAL, tool_call_id=call["id"] or "", name=call["name"], status="error")
 
 
-def _tool_updates(out: Any) -> tuple[dict[str, Any], list[AnyMessage]]:
-    """ToolNode's output (a messages update, or Commands when tools change the state) as state changes plus the
-    tool messages, in the order the tools answered."""
-    changes: dict[str, Any] = {}
-    messages: list[AnyMessage] = []
-    for part in out if isinstance(out, list) else [out]:
-        update = part.update if isinstance(part, Command) else part
-        for key, value in (update or {}).items():
-            if key == "messages":
-                messages.extend(value)
-            else:
-                changes[key] = value
-    return changes, messages
+def _calls_this_turn(messages: Sequence[AnyMessage], name: str) -> int:
+    return sum(1 for m in messages[current_turn_start(messages) :] if isinstance(m, AIMessage) and m.name == name)

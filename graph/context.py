@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from graph.state import ConversationState
+from tools.cart.models import Cart
 from tools.context import TurnContext
+from tools.customers.models import RegistrationDraft
 from tools.menu.hours import DAYS, is_open
 from tools.money import format_brl
+from tools.orders.models import Checkout
 
 _DAY_NAMES = {
     "pt-BR": dict(zip(DAYS, ("seg", "ter", "qua", "qui", "sex", "sáb", "dom"), strict=True)),
@@ -24,50 +27,61 @@ def hours_text(hours: dict[str, str], locale: str) -> str:
     return ", ".join(f"{names[d]} {hours[d]}" for d in DAYS if d in hours)
 
 
-def cart_text(state: ConversationState, ctx: TurnContext) -> str:
+def cart_text(cart: Cart, locale: str) -> str:
     """A short plain rendering of the cart for the prompt (the cart tools give the customer-facing one)."""
-    if state.cart.is_empty:
-        return "(vazio)" if state.locale == "pt-BR" else "(empty)"
+    if cart.is_empty:
+        return "(vazio)" if locale == "pt-BR" else "(empty)"
     lines = []
     subtotal = Decimal("0")
-    for line in state.cart.lines:
+    for line in cart.lines:
         extras = [o.choice for o in line.options] + [f"sem {r}" for r in line.removed]
         detail = f" ({', '.join(extras)})" if extras else ""
-        lines.append(f"{line.qty}x {line.name}{detail} — {format_brl(line.line_total, state.locale)}")
+        lines.append(f"{line.qty}x {line.name}{detail} — {format_brl(line.line_total, locale)}")
         subtotal += line.line_total
-    lines.append(f"subtotal {format_brl(subtotal, state.locale)}")
+    lines.append(f"subtotal {format_brl(subtotal, locale)}")
     return "\n".join(lines)
 
 
-def prompt_context(state: ConversationState, ctx: TurnContext) -> dict[str, Any]:
-    """The placeholders every system prompt may use."""
+def _json(value: Any) -> Any:
+    return value.model_dump(mode="json") if value is not None else None
+
+
+def prompt_context(state: Mapping[str, Any], ctx: TurnContext) -> dict[str, Any]:
+    """The placeholders every system prompt may use, from the conversation's keys (an agent's state, or the
+    parent's as a mapping); a key never written yet reads as its default."""
     tenant = ctx.tenant
     now = ctx.clock()
-    customer = state.customer
+    locale: str = state.get("locale") or "pt-BR"
+    customer = state.get("customer")
+    cart: Cart = state.get("cart") or Cart()
     snapshot = {
-        "locale": state.locale,
+        "locale": locale,
         "restaurant": tenant.name,
         "now": now.astimezone(ZoneInfo(tenant.timezone)).isoformat(timespec="minutes"),
-        "customer": customer.model_dump(mode="json") if customer else None,
+        "customer": _json(customer),
         "registered": bool(customer and customer.registered),
-        "cart": state.cart.model_dump(mode="json"),
-        "pending": state.pending.model_dump(mode="json") if state.pending else None,
-        "registration": state.registration.model_dump(mode="json"),
-        "checkout": state.checkout.model_dump(mode="json"),
-        "order": state.order.model_dump(mode="json") if state.order else None,
-        "awaiting": state.awaiting,
-        "last_intent": state.intent,
+        "cart": cart.model_dump(mode="json"),
+        "pending": _json(state.get("pending")),
+        "registration": _json(state.get("registration") or _DEFAULT_REGISTRATION),
+        "checkout": _json(state.get("checkout") or _DEFAULT_CHECKOUT),
+        "order": _json(state.get("order")),
+        "awaiting": state.get("awaiting"),
+        "last_intent": state.get("intent"),
     }
     return {
         "restaurant_name": tenant.name,
         "restaurant_address": tenant.address,
-        "opening_hours": hours_text(tenant.hours, state.locale),
+        "opening_hours": hours_text(tenant.hours, locale),
         "open_now": "sim" if is_open(tenant.hours, tenant.timezone, now) else "não",
-        "delivery_fee": format_brl(tenant.delivery_fee, state.locale),
+        "delivery_fee": format_brl(tenant.delivery_fee, locale),
         "customer_name": (customer.name if customer and customer.name else ""),
         "customer_status": "returning" if customer and customer.registered else "new",
         "last_order": customer.last_order.summary if customer and customer.last_order else "",
-        "cart": cart_text(state, ctx),
+        "cart": cart_text(cart, locale),
         "today": now.astimezone(ZoneInfo(tenant.timezone)).strftime("%Y-%m-%d %H:%M"),
         "context_json": json.dumps(snapshot, ensure_ascii=False, default=str),
     }
+
+
+_DEFAULT_REGISTRATION = RegistrationDraft()
+_DEFAULT_CHECKOUT = Checkout()

@@ -3,6 +3,9 @@
 START → prepare ─(bad input)────────────────────────────────→ finish → END
                 └→ router ─→ menu | cart | registration | payment | smalltalk → finish ─→ END
                            └→ handoff → pause (interrupt) → END          finish ─(failed twice)→ handoff
+
+The six agents are compiled subgraphs (graph/agents/), added as nodes: `stream(..., subgraphs=True)`, traces
+and Studio show their model and tool steps.
 """
 
 from __future__ import annotations
@@ -18,19 +21,16 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command, interrupt
 
 from graph import guard
-from graph.agent import build_agent, current_turn_start
+from graph.agent import current_turn_start
+from graph.agents import BUILDERS
 from graph.classifier import FastClassifier
 from graph.language import conversation_locale
 from graph.router import make_router, turn_text
-from graph.state import ConversationState
+from graph.run_context import RunContext, turn_context
+from graph.state import INTENTS, AgentState, ConversationState
 from prompts import PromptSet, load_prompt_set
-from tools.cart.tools import CART_TOOLS
 from tools.context import TurnContext
 from tools.customers.service import identify_customer
-from tools.customers.tools import REGISTRATION_TOOLS
-from tools.handoff.tools import HANDOFF_TOOLS
-from tools.menu.tools import MENU_TOOLS
-from tools.orders.tools import PAYMENT_TOOLS
 
 # enough for the model to follow the conversation; older turns live in the database (orders, customer)
 KEEP_MESSAGES = 30
@@ -46,16 +46,24 @@ _GUARD_REPLIES = {
 
 
 def build_graph(
-    model: BaseChatModel, prompts: PromptSet | None = None, *, checkpointer: Any = None
-) -> CompiledStateGraph[ConversationState, TurnContext, ConversationState, ConversationState]:
-    """Compile the whole conversation graph around one chat model and one prompt set."""
+    model: BaseChatModel,
+    prompts: PromptSet | None = None,
+    *,
+    checkpointer: Any = None,
+    context_schema: type[RunContext] = TurnContext,
+) -> CompiledStateGraph[ConversationState, Any, ConversationState, ConversationState]:
+    """Compile the whole conversation graph around one chat model and one prompt set.
+
+    Runs take a TurnContext; a graph for LangGraph Platform takes a `ConversationContext` class bound to a resolver
+    instead (graph/run_context.py).
+    """
     prompts = prompts or load_prompt_set()
     classifier = FastClassifier(
         {intent: [e.text for e in examples] for intent, examples in prompts.routing_examples().items()}
     )
 
-    async def prepare(state: ConversationState, runtime: Runtime[TurnContext]) -> Command[str]:
-        ctx = runtime.context
+    async def prepare(state: ConversationState, runtime: Runtime[RunContext]) -> Command[str]:
+        ctx = await turn_context(runtime.context)
         text = turn_text(state)
         async with ctx.pool.connection() as conn:
             customer = await identify_customer(conn, ctx.tenant.id, ctx.phone)
@@ -96,24 +104,24 @@ def build_graph(
             "messages": _trim(state.messages),
         }
         if failures >= 2 and not state.handoff:
-            update["handoff_reason"] = "the bot failed twice in a row"
-            update["failures"] = 0
-            return Command(goto="handoff", update=update)
+            # never a silent handoff: offer a person and let the customer answer (the router sends it to handoff)
+            offer = AIMessage(prompts.reply("handoff.offer", state.locale), name="handoff_offer")
+            update.update(failures=0, awaiting="handoff.offer", messages=[*update["messages"], offer])
+        elif state.awaiting == "handoff.offer":
+            update["awaiting"] = None
         return Command(goto=END, update=update)
 
-    g = StateGraph(ConversationState, context_schema=TurnContext)
+    g: StateGraph[ConversationState, Any, ConversationState, ConversationState]
+    g = StateGraph(ConversationState, context_schema=context_schema)
     g.add_node("prepare", prepare, destinations=("router", "finish"))
     g.add_node(
         "router",
         make_router(classifier, model, prompts),
         destinations=("menu", "cart", "registration", "payment", "handoff", "smalltalk"),
     )
-    g.add_node("menu", build_agent("menu", MENU_TOOLS, model, prompts))
-    g.add_node("cart", build_agent("cart", CART_TOOLS, model, prompts))
-    g.add_node("registration", build_agent("registration", REGISTRATION_TOOLS, model, prompts))
-    g.add_node("payment", build_agent("payment", PAYMENT_TOOLS, model, prompts))
-    g.add_node("smalltalk", build_agent("smalltalk", [], model, prompts))
-    g.add_node("handoff", build_agent("handoff", HANDOFF_TOOLS, model, prompts))
+    for intent in INTENTS:
+        # the agent's own (TypedDict) input: it gets the channel values as they are, no pydantic re-validation
+        g.add_node(intent, BUILDERS[intent](model, prompts), input_schema=AgentState)
     g.add_node("pause", pause)
     g.add_node("finish", finish, destinations=("handoff", END))
     g.add_edge(START, "prepare")

@@ -13,9 +13,9 @@ from pydantic import BaseModel, Field
 from graph.agent import current_turn_start
 from graph.classifier import FastClassifier
 from graph.context import prompt_context
+from graph.run_context import RunContext, turn_context
 from graph.state import ConversationState, Intent, RouteDecision
 from prompts import PromptSet
-from tools.context import TurnContext
 
 # a confident classification of another intent may pull the customer out of a question we asked them
 _OVERRIDE_AWAITING = 0.9
@@ -40,7 +40,7 @@ def _awaiting_intent(state: ConversationState) -> Intent | None:
     if not state.awaiting:
         return None
     head = state.awaiting.split(".", 1)[0]
-    return head if head in ("menu", "cart", "registration", "payment") else None  # type: ignore[return-value,unused-ignore]
+    return head if head in ("menu", "cart", "registration", "payment", "handoff") else None  # type: ignore[return-value,unused-ignore]
 
 
 def make_router(
@@ -49,13 +49,14 @@ def make_router(
     """The router node, closed over its classifier and model."""
     structured = model.with_structured_output(RouteChoice)
 
-    async def router(state: ConversationState, runtime: Runtime[TurnContext]) -> Command[Intent]:
+    async def router(state: ConversationState, runtime: Runtime[RunContext]) -> Command[Intent]:
         text = turn_text(state)
         decision = await _decide(state, text, runtime.context)
         decision = _gate(state, decision)
         return Command(goto=decision.intent, update={"route": decision})
 
-    async def _decide(state: ConversationState, text: str, ctx: TurnContext) -> RouteDecision:
+    async def _decide(state: ConversationState, text: str, context: RunContext) -> RouteDecision:
+        ctx = await turn_context(context)
         if state.handoff:
             return RouteDecision(intent="handoff", confidence=1.0, decided_by="rule", reason="handoff in progress")
         if ctx.tenant.bot_paused:
@@ -71,7 +72,7 @@ def make_router(
             return RouteDecision(intent=waiting, confidence=1.0, decided_by="rule", reason=f"awaiting {state.awaiting}")
         if fast and fast.confident:
             return RouteDecision(intent=fast.intent, confidence=fast.score, decided_by="fast", reason=fast.example)
-        system = prompts.system("router", state.locale, **prompt_context(state, ctx))
+        system = prompts.system("router", state.locale, **prompt_context(dict(state), ctx))
         try:
             choice = await structured.ainvoke([SystemMessage(system), HumanMessage(text or "(vazio)")])
             intent: Intent = (

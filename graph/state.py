@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypedDict
 
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
@@ -49,3 +49,25 @@ class ConversationState(BaseModel):
     # consecutive turns the bot could not help with; two in a row open a handoff
     failures: int = 0
     turns: int = 0
+
+
+class AgentState(TypedDict, total=False):
+    """What an agent subgraph sees and may change: the conversation's keys its prompt and tools read or write.
+
+    A plain TypedDict, not the pydantic model: LangGraph hands a subgraph's nodes the channel values as they are
+    instead of re-validating the whole conversation at every step, and the keys it leaves out (route, turns,
+    failures) stay the parent's business.
+    """
+
+    messages: Annotated[list[AnyMessage], add_messages]
+    locale: Locale
+    customer: CustomerInfo | None
+    cart: Cart
+    pending: PendingLine | None
+    checkout: Checkout
+    registration: RegistrationDraft
+    order: OrderInfo | None
+    intent: Intent | None
+    awaiting: str | None
+    handoff: bool
+    handoff_reason: str | None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from decimal import Decimal
 
@@ -10,13 +11,21 @@ import httpx
 import pytest
 from conftest import DEMO_MENU
 from conversation_support import Chat, make_runner, open_chat
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.tools import tool
+from langgraph.graph import START, StateGraph
+from langgraph.prebuilt import ToolRuntime
 from support import live_app
 
+from graph.agent import agent_tools
+from graph.state import AgentState
 from memory.db import Pool
 from memory.embeddings import Embedder
+from prompts import load_prompt_set
 from server.app import Resources, create_app
 from server.channels import ConsoleChannel
 from server.payments import PaymentDeps
+from tools.context import TurnContext
 from tools.menu.importer import import_menu
 from tools.menu.menu_file import parse_json
 from tools.money import format_brl
@@ -304,3 +313,64 @@ async def test_two_failed_turns_in_a_row_bring_a_human(demo: Pool) -> None:
     assert chat.last and chat.last.paused, chat.dump()
     ticket = await _one(demo, "SELECT reason, status FROM handoff_tickets")
     assert ticket["status"] == "open"
+
+
+async def test_the_agents_are_subgraphs_whose_steps_stream(demo: Pool) -> None:
+    chat = await open_chat(demo, "+5511999990008")
+    config = {"configurable": {"thread_id": chat.ctx.thread_id}}
+    seen: list[tuple[tuple[str, ...], str]] = []
+    async for namespace, update in chat.runner.graph.astream(
+        {"messages": [HumanMessage("tem algo vegetariano?")]},
+        config,  # type: ignore[arg-type]
+        context=chat.ctx,
+        stream_mode="updates",
+        subgraphs=True,
+    ):
+        seen.extend((namespace, node) for node in update)
+    # the menu agent's own model → tools → model steps, under its namespace, between the parent's router and finish
+    inner = [node for namespace, node in seen if namespace and namespace[0].startswith("menu:")]
+    assert inner == ["model", "tools", "model"], seen
+    outer = [node for namespace, node in seen if not namespace]
+    assert outer == ["prepare", "router", "menu", "finish"], seen
+
+
+async def test_a_spanish_message_is_told_which_languages_we_speak(demo: Pool) -> None:
+    chat = await open_chat(demo, "+5511999990009")
+    reply = await chat.say("Hola, quiero una pizza")
+    assert reply == load_prompt_set().reply("fallback.other_language", "pt-BR"), chat.dump()
+    assert chat.last and chat.last.state and chat.last.state.cart.is_empty and not chat.last.tool_calls
+
+
+async def test_a_database_error_in_a_tool_is_logged_with_the_conversation(demo: Pool, caplog) -> None:  # type: ignore[no-untyped-def]
+    chat = await open_chat(demo, "+5511999990010")
+    async with demo.connection() as conn:
+        await conn.execute("ALTER TABLE menu_items RENAME TO menu_items_away")
+    try:
+        with caplog.at_level(logging.ERROR):
+            reply = await chat.say("tem algo vegetariano?")
+    finally:
+        async with demo.connection() as conn:
+            await conn.execute("ALTER TABLE menu_items_away RENAME TO menu_items")
+    assert reply == load_prompt_set().reply("error.internal", "pt-BR"), chat.dump()
+    failures = [r for r in caplog.records if r.levelno == logging.ERROR and chat.ctx.thread_id in r.getMessage()]
+    assert failures and failures[0].exc_info, [r.getMessage() for r in caplog.records]
+    assert "menu_items" in str(failures[0].exc_info[1])  # the real error, not just "something failed"
+
+
+async def test_a_tool_that_raises_is_answered_with_an_apology_and_logged(demo: Pool, caplog) -> None:  # type: ignore[no-untyped-def]
+    @tool
+    async def broken(runtime: ToolRuntime) -> str:
+        """A tool whose code raises instead of returning a ToolError."""
+        raise RuntimeError("the printer is on fire")
+
+    g = StateGraph(AgentState, context_schema=TurnContext)
+    g.add_node("tools", agent_tools([broken]))
+    g.add_edge(START, "tools")
+    chat = await open_chat(demo, "+5511999990011")
+    call = AIMessage("", tool_calls=[{"name": "broken", "args": {}, "id": "call_1", "type": "tool_call"}])
+    with caplog.at_level(logging.ERROR):
+        out = await g.compile().ainvoke({"messages": [HumanMessage("oi"), call]}, context=chat.ctx)
+    result = out["messages"][-1]
+    assert isinstance(result, ToolMessage) and json.loads(result.text)["error"] == "internal"
+    logged = [r for r in caplog.records if chat.ctx.thread_id in r.getMessage() and "broken" in r.getMessage()]
+    assert logged and logged[0].levelno == logging.ERROR and logged[0].exc_info, caplog.text

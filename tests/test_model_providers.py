@@ -23,10 +23,10 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langgraph.graph import START, StateGraph
 
-from graph.agent import build_agent
+from graph.agents import menu
 from graph.classifier import FastClassifier
 from graph.models import ModelConfig, make_chat_model
-from graph.state import ConversationState
+from graph.state import AgentState, ConversationState
 from memory.db import Pool
 from memory.embeddings import Embedder
 from memory.repos import tenants as tenant_repo
@@ -169,7 +169,7 @@ async def test_menu_agent_answers_a_diet_question_through_the_provider(
     async with serve(name, Script(call_search, answer_from_search)) as provider:
         # the menu agent alone, as the one node of a graph
         g = StateGraph(ConversationState, context_schema=TurnContext)
-        g.add_node("menu", build_agent("menu", MENU_TOOLS, provider.model, load_prompt_set()))
+        g.add_node("menu", menu.build(provider.model, load_prompt_set()), input_schema=AgentState)
         g.add_edge(START, "menu")
         agent = g.compile()
         out = await agent.ainvoke(ConversationState(messages=[HumanMessage(VEGGIE_QUESTION)]), context=ctx)

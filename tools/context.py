@@ -40,3 +40,8 @@ class TurnContext:
 def thread_id(tenant_id: int, phone: str) -> str:
     """`{tenant_id}:{phone}`, the LangGraph thread of a conversation."""
     return f"{tenant_id}:{phone}"
+
+
+def conversation_of(context: object) -> str | None:
+    """The thread id of the turn a tool runs in, for log lines (None when it runs outside a turn)."""
+    return context.thread_id if isinstance(context, TurnContext) else None

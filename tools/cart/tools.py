@@ -19,7 +19,7 @@ from tools.cart import service
 from tools.cart.models import Cart, PendingLine
 from tools.cart.service import CartChange, CartError
 from tools.cart.views import cart_result, needs_option
-from tools.context import TurnContext
+from tools.context import TurnContext, conversation_of
 from tools.customers.models import CustomerInfo
 from tools.menu.hours import is_open, next_opening
 from tools.menu.tools import embedder_for
@@ -91,7 +91,7 @@ async def _apply(
     except CartError as exc:
         return exc.error.model_dump_json()
     except Exception:
-        log.exception("%s failed", name)
+        log.exception("%s failed in conversation %s", name, conversation_of(runtime.context))
         return _internal()
 
 

@@ -12,7 +12,7 @@ from langgraph.prebuilt import ToolRuntime
 from langgraph.types import Command
 from pydantic import BaseModel, ConfigDict, Field
 
-from tools.context import TurnContext
+from tools.context import TurnContext, conversation_of
 from tools.customers import service
 from tools.customers.models import CustomerInfo, RegistrationDraft
 from tools.orders.models import Checkout
@@ -202,7 +202,7 @@ async def update_registration(
             )
         return _reply(runtime, status, **updates)
     except Exception:
-        log.exception("update_registration failed")
+        log.exception("update_registration failed in conversation %s", conversation_of(runtime.context))
         return _internal()
 
 
@@ -237,7 +237,7 @@ async def confirm_registration(*, runtime: ToolRuntime) -> Command[Any] | str:
             checkout=st.checkout.model_copy(update={"address_id": saved.default_address_id}),
         )
     except Exception:
-        log.exception("confirm_registration failed")
+        log.exception("confirm_registration failed in conversation %s", conversation_of(runtime.context))
         return _internal()
 
 
@@ -259,7 +259,7 @@ async def list_addresses(*, runtime: ToolRuntime) -> Command[Any] | str:
         default = next((o.index for o in options if o.id == customer.default_address_id), None)
         return _reply(runtime, AddressList(addresses=options, default_index=default), customer=customer)
     except Exception:
-        log.exception("list_addresses failed")
+        log.exception("list_addresses failed in conversation %s", conversation_of(runtime.context))
         return _internal()
 
 
@@ -293,7 +293,7 @@ async def choose_address(index: int, *, runtime: ToolRuntime) -> Command[Any] | 
         checkout = st.checkout.model_copy(update={"address_id": address.id, "awaiting_confirmation": False})
         return _reply(runtime, result, customer=customer, checkout=checkout)
     except Exception:
-        log.exception("choose_address failed")
+        log.exception("choose_address failed in conversation %s", conversation_of(runtime.context))
         return _internal()
 
 
@@ -308,7 +308,7 @@ async def start_new_address(*, runtime: ToolRuntime) -> Command[Any] | str:
         status = _status(draft, customer)
         return _reply(runtime, status, registration=status.draft, awaiting=f"registration.{status.next_step}")
     except Exception:
-        log.exception("start_new_address failed")
+        log.exception("start_new_address failed in conversation %s", conversation_of(runtime.context))
         return _internal()
 
 
@@ -346,7 +346,7 @@ async def update_customer(
             return _invalid(exc.fields, exc.reasons)
         return _reply(runtime, CustomerUpdated(customer=customer), customer=customer)
     except Exception:
-        log.exception("update_customer failed")
+        log.exception("update_customer failed in conversation %s", conversation_of(runtime.context))
         return _internal()
 
 

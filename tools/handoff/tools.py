@@ -13,7 +13,7 @@ from langgraph.types import Command
 from pydantic import BaseModel, ConfigDict, Field
 
 from tools.cart.models import Cart
-from tools.context import TurnContext
+from tools.context import TurnContext, conversation_of
 from tools.customers.models import CustomerInfo
 from tools.handoff import service
 from tools.results import ToolError
@@ -66,7 +66,7 @@ async def request_human(reason: str, summary: str = "", *, runtime: ToolRuntime)
         message = ToolMessage(result.model_dump_json(), tool_call_id=runtime.tool_call_id)
         return Command(update={"handoff": True, "awaiting": None, "messages": [message]})
     except Exception:
-        log.exception("request_human failed")
+        log.exception("request_human failed in conversation %s", conversation_of(runtime.context))
         return ToolError(
             error="internal", message="Could not reach an attendant right now; apologise and try again shortly."
         ).model_dump_json()

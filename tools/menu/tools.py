@@ -17,7 +17,7 @@ from memory.embeddings import Embedder, default_embedder
 from memory.repos import menu as menu_repo
 from memory.repos.menu import MenuItem
 from memory.repos.menu_search import SearchRow
-from tools.context import TurnContext
+from tools.context import TurnContext, conversation_of
 from tools.menu import hours as hours_mod
 from tools.menu.search import resolve_item, search
 from tools.money import format_brl
@@ -254,7 +254,7 @@ async def search_menu(
             categories=found.categories,
         ).model_dump_json()
     except Exception:
-        log.exception("search_menu failed")
+        log.exception("search_menu failed in conversation %s", conversation_of(runtime.context))
         return _internal()
 
 
@@ -291,7 +291,7 @@ async def item_details(item: str, *, runtime: ToolRuntime) -> str:
             return _internal()
         return item_details_of(full, locale).model_dump_json()
     except Exception:
-        log.exception("item_details failed")
+        log.exception("item_details failed in conversation %s", conversation_of(runtime.context))
         return _internal()
 
 
@@ -302,7 +302,7 @@ async def opening_hours(*, runtime: ToolRuntime) -> str:
     try:
         return hours_info(ctx.tenant.hours, ctx.tenant.timezone, ctx.clock()).model_dump_json()
     except Exception:
-        log.exception("opening_hours failed")
+        log.exception("opening_hours failed in conversation %s", conversation_of(runtime.context))
         return _internal()
 
 

@@ -14,7 +14,7 @@ from langgraph.types import Command
 from pydantic import BaseModel, Field
 
 from tools.cart.models import Cart
-from tools.context import TurnContext
+from tools.context import TurnContext, conversation_of
 from tools.customers.models import CustomerInfo
 from tools.handoff.service import open_handoff
 from tools.money import format_brl
@@ -70,7 +70,7 @@ async def checkout_summary(*, runtime: ToolRuntime) -> Command[Any] | str:
         awaiting = "payment.confirm" if summary.ready else "payment.method"
         return _reply(runtime, summary, cart=cart, checkout=checkout, awaiting=awaiting)
     except Exception:
-        log.exception("checkout_summary failed")
+        log.exception("checkout_summary failed in conversation %s", conversation_of(runtime.context))
         return _internal()
 
 
@@ -121,7 +121,7 @@ async def set_payment_method(
         )
         return _reply(runtime, summary, cart=cart, checkout=checkout, awaiting="payment.confirm")
     except Exception:
-        log.exception("set_payment_method failed")
+        log.exception("set_payment_method failed in conversation %s", conversation_of(runtime.context))
         return _internal()
 
 
@@ -145,7 +145,7 @@ async def place_order(*, runtime: ToolRuntime) -> Command[Any] | str:
             awaiting="payment.retry" if placed.payment_failed else None,
         )
     except Exception:
-        log.exception("place_order failed")
+        log.exception("place_order failed in conversation %s", conversation_of(runtime.context))
         return _internal()
 
 
@@ -158,7 +158,7 @@ async def order_status(*, runtime: ToolRuntime) -> str:
         result = await service.status_of(ctx, st.customer, st.order.id if st.order else None, st.locale)
         return result.model_dump_json()
     except Exception:
-        log.exception("order_status failed")
+        log.exception("order_status failed in conversation %s", conversation_of(runtime.context))
         return _internal()
 
 
@@ -190,7 +190,7 @@ async def cancel_order(*, runtime: ToolRuntime) -> Command[Any] | str:
             return _reply(runtime, result, handoff=True, handoff_reason=reason, awaiting=None)
         return result.model_dump_json()
     except Exception:
-        log.exception("cancel_order failed")
+        log.exception("cancel_order failed in conversation %s", conversation_of(runtime.context))
         return _internal()
 
 
