@@ -120,6 +120,8 @@ async def _announce(server: uvicorn.Server, settings: Settings, notes: list[str]
         f"  • WhatsApp: {'Twilio' if settings.twilio_account_sid else 'console channel (no Twilio credentials)'}"
     )
     console.print(f"  • queue worker: {'in this process' if worker else 'none here: run `comanda worker`'}")
+    pos = "SQS FIFO per store (relay in this process)" if settings.pos == "sqs" else "outbox in Postgres"
+    console.print(f"  • POS events: {pos}")
     console.print("\nNext:")
     console.print(f"  • API docs:   {base}/docs      readiness: {base}/readyz")
     console.print("  • chat:       .venv/bin/comanda chat --tenant demo --phone +5511999990001")
