@@ -83,6 +83,9 @@ def cart(view: TurnView, say: Say) -> Decision:
         pending = ctx.get("pending")
         if pending and not _looks_like_new_order(text):
             return call("choose_option", choice=norm)
+        which = _answer_to_which(view, say, norm)
+        if which is not None:
+            return which
         if has_any(text, _REPEAT):
             return call("repeat_last_order")
         if has_any(text, _CLEAR):
@@ -108,6 +111,11 @@ def cart(view: TurnView, say: Say) -> Decision:
         done = len(view.calls("add_to_cart"))
         if done < len(lines):
             return _add_line(lines[done])
+        # a size question asked before the other items went in: ask it again last, so the item is the one
+        # pending when the answer ("grande") comes (each successful add clears what was pending)
+        asked = [ex for ex in view.exchanges if ex.kind == "cart_needs_option"]
+        if asked and done == len(lines) and view.exchanges[-1].kind != "cart_needs_option":
+            return call("add_to_cart", **asked[-1].args)
     return Decision(*_cart_reply(view, say))
 
 
@@ -140,6 +148,25 @@ def _edit(norm: str, ctx: dict[str, Any]) -> Decision | None:
             return call("set_quantity", item=_ref_of(line, lines), qty=int(line["qty"]) - units)
         return call("remove_from_cart", item=_ref_of(line, lines))
     return None
+
+
+_EN_WORDS = {"can": "lata", "bottle": "garrafa", "large": "grande", "small": "pequena", "medium": "media"}
+
+
+def _answer_to_which(view: TurnView, say: Say, norm: str) -> Decision | None:
+    """The answer to our own "which one?" (several items matched): the one it names goes in the cart."""
+    template = say("cart.ambiguous_item", item="\x00", suggestions="\x01")
+    pattern = re.escape(template).replace("\x00", "(?P<item>.+?)").replace("\x01", "(?P<choices>.+?)")
+    m = re.search(pattern, view.last_reply)
+    if not m or len(norm.split()) > 5:
+        return None
+    choices = [c.strip() for c in re.split(r",\s*|\s+(?:e|and|ou|or)\s+", m.group("choices")) if c.strip()]
+    words = " ".join(_EN_WORDS.get(w, w) for w in norm.split())
+    hits = p.fuzzy_find(words, choices, limit=2)
+    if not hits or (len(hits) > 1 and hits[0].score == hits[1].score):
+        return None
+    qty = next((line.qty for line in p.split_order_lines(norm) if line.qty), None)
+    return call("add_to_cart", item=choices[hits[0].index], qty=qty or 1)
 
 
 def _swap_target(norm: str) -> str | None:

@@ -12,7 +12,11 @@ from graph.offline.view import TurnView
 def handoff(view: TurnView, say: Say) -> Decision:
     """Open a ticket for a human agent."""
     if view.acting:
-        return call("request_human", reason=(view.text or "customer asked for a human")[:200], summary="")
+        if view.context.get("awaiting") == "handoff.offer" and p.parse_yes_no(view.text) is not True:
+            # we offered a person after two misunderstandings; anything but a yes keeps the bot
+            return Decision(text=say("handoff.offer_declined"))
+        reason = view.text if view.context.get("awaiting") != "handoff.offer" else "the bot failed twice in a row"
+        return call("request_human", reason=(reason or "customer asked for a human")[:200], summary="")
     ex = view.exchanges[-1]
     if ex.ok:
         return Decision(text=say("handoff.opened"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,9 +56,13 @@ def not_understood(say: Say, key: str = "fallback.not_understood", **fields: Any
     return Decision(text=say(key, **fields), understood=False)
 
 
+_PUNCTUATION = re.compile(r"[,;:!?()\"]|\.(?=\s|$)")
+
+
 def has_any(text: str, words: tuple[str, ...]) -> bool:
     """Whether the normalized text contains any of the (normalized) words or phrases."""
-    norm = f" {p.normalize(text)} "
+    # punctuation stops a word as a space does: "vegano," is "vegano"
+    norm = f" {_PUNCTUATION.sub(' ', p.normalize(text))} "
     return any(f" {w} " in norm for w in words)
 
 

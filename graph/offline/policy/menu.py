@@ -51,6 +51,11 @@ _DETAILS = (
     "detalhes",
     "details",
 )
+# diets and tags: "opções veganas" is a search by tag, not the details of an item called "veganas"
+_DIET = (
+    *("vegano", "vegana", "veganos", "veganas", "vegetariano", "vegetariana", "vegetarianos", "vegetarianas"),
+    *("sem gluten", "sem lactose", "vegan", "vegetarian", "gluten free", "gluten-free", "picante", "spicy"),
+)
 _QUESTION_FILLERS = re.compile(
     r"^(voces |vcs |vc |voce |tem |tem algum[a]? |tem alguma opcao |vende[m]? |queria saber |"
     r"o que vem n[oa] |que vem n[oa] |quanto custa [oa]? ?|quanto e [oa]? ?|qual o preco d[oa] |"
@@ -92,7 +97,7 @@ def menu(view: TurnView, say: Say) -> Decision:
         if has_any(text, _FEE) and not has_any(text, ("quero", "i want")):
             return call("delivery_fee")
         query = _menu_query(text)
-        if has_any(text, _DETAILS) and query:
+        if has_any(text, _DETAILS) and query and not has_any(text, _DIET):
             return call("item_details", item=query)
         return call("search_menu", query=query)
     ex = view.exchanges[-1]

@@ -44,8 +44,6 @@ def payment(view: TurnView, say: Say) -> Decision:
             amount = choice.change_for if choice.change_for is not None else p.parse_money(text)
             if amount is not None:
                 return call("set_payment_method", method="cash", change_for=str(amount))
-            if p.parse_yes_no(text) is True:
-                return Decision(text=say("payment.ask_change_amount"))
             if p.parse_yes_no(text) is False or has_any(text, _NO_CHANGE):
                 return call("checkout_summary")
         if checkout.get("awaiting_confirmation"):
@@ -140,7 +138,7 @@ _NO_CHANGE = ("sem troco", "nao precisa", "nao preciso", "trocado", "no change",
 
 
 def _asked_change(view: TurnView, say: Say) -> bool:
-    asked = (say("payment.ask_change"), say("payment.ask_change_amount"))
+    asked = (say("payment.ask_change"),)
     return bool(view.last_reply) and any(q in view.last_reply for q in asked)
 
 

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from graph.offline import parsing as p
+from graph.offline.policy.chat import HELP, IDENTITY
 from graph.offline.policy.common import Decision, Say, call, has_any
 from graph.offline.policy.menu import _FEE, _HOURS
 from graph.offline.view import TurnView
@@ -44,7 +45,8 @@ _ROUTE_WORDS: list[tuple[str, tuple[str, ...]]] = [
         (
             *("cardapio", "menu", "tem", "quanto custa", "horario", "aberto", "aberta", "abrem", "abre", "taxa"),
             *("vegetariano", "vegetariana", "vegano", "vegana", "vegan", "vegetarian", "sem gluten", "gluten"),
-            *("alergico", "alergia", "o que vem", "que vem", "ingredientes", "preco", "quanto e", "quais"),
+            *("alergico", "alergia", "o que vem", "que vem", "ingredientes", "preco", "quanto e", "quais", "qto"),
+            *("quanto ta", "quanto sai", "o que eu posso", "o que posso", "sobremesa", "bebidas", "sabores"),
             *("what's in", "whats in", "how much", "price", "open", "hours", "allergic", "do you have"),
         ),
     ),
@@ -56,6 +58,8 @@ def route(view: TurnView, say: Say) -> Decision:
     text = view.text
     ctx = view.context
     intent = "smalltalk"
+    if has_any(text, HELP) or has_any(text, IDENTITY):
+        return call("RouteChoice", intent="smalltalk")
     if (has_any(text, _FEE) or has_any(text, _HOURS)) and not re.search(r"\d", text):
         # "quanto é a entrega?" is a question about the restaurant, not an item called "entrega"
         return call("RouteChoice", intent="menu")
