@@ -18,10 +18,11 @@ from graph.models import ModelConfig, make_chat_model
 from graph.runner import ConversationRunner
 from memory.checkpointer import make_checkpointer
 from memory.db import Pool
+from memory.embeddings import default_embedder
 from memory.repos.tenants import Tenant
 from prompts import PromptSet, load_prompt_set
 from server.channels import ConsoleChannel, OutboundChannel
-from server.jobs import JobDeps, run_jobs
+from server.jobs import JobDeps, MemoryJobs, run_jobs
 from server.media import MediaSigner
 from server.payments import PaymentDeps
 from server.queue import InboundQueue, QueueSettings
@@ -30,6 +31,7 @@ from server.turns import ConversationTurns
 from server.twilio_channel import TwilioChannel, TwilioConfig
 from server.worker import Worker
 from tools.context import TurnContext
+from tools.memory.extract import ModelExtractor
 from tools.payments.provider import PaymentProvider
 from tools.payments.simulated import SimulatedPayments
 
@@ -153,6 +155,7 @@ async def build_worker(
         redis=redis,
         media=media_signer(settings),
         prefix=settings.queue_prefix,
+        memory=MemoryJobs(pool),
     )
     return Worker(InboundQueue(redis, queue_settings(settings)), turns, slots=slots or settings.worker_slots)
 
@@ -162,6 +165,10 @@ async def run_jobs_worker(settings: Settings, pool: Pool, channel: OutboundChann
     a dead jobs worker would let unpaid orders wait forever without anyone noticing."""
     provider = payment_provider(settings, pool)
     deps = JobDeps(pool=pool, notifier=channel, void=getattr(provider, "cancel", None))
+    deps.embedder = default_embedder()
+    if settings.model != "offline":
+        # a real model extracts memories with structured output; the offline one with rules (extractor None)
+        deps.extractor = ModelExtractor(make_chat_model(model_config(settings)))
     conninfo = pool.conninfo  # our pools are opened from a URL (memory.db.open_pool)
     assert isinstance(conninfo, str)
     while not stop.is_set():

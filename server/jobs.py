@@ -1,5 +1,5 @@
 """Timed work on Postgres-backed jobs (procrastinate): unpaid PIX reminders and expiry, customers left untold of a
-move, provider webhook events left unprocessed.
+move, provider webhook events left unprocessed, and memory extraction after each finished turn.
 
 Why procrastinate: the jobs live in the Postgres we already run (no new part), a periodic task is deferred once
 per tick however many workers run (a unique row per task and timestamp), a job survives a worker's restart, and it
@@ -18,8 +18,13 @@ from datetime import timedelta
 
 import psycopg
 from procrastinate import App, PsycopgConnector
+from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.types import JSONValue
 
 from memory.db import Pool
+from memory.embeddings import Embedder
+from tools.memory.extract import Extractor
+from tools.memory.service import remember_turn
 from tools.orders import unpaid
 from tools.orders.notify import Notifier, tell_untold
 
@@ -29,6 +34,7 @@ log = logging.getLogger("comanda.jobs")
 DEFAULT_CRON = "* * * * *"
 # any constant: only one process creates procrastinate's tables
 _SCHEMA_LOCK = 0x636F6D6A6F6273
+EXTRACT_MEMORIES = "comanda.extract_memories"
 
 
 @dataclass
@@ -40,6 +46,9 @@ class JobDeps:
     void: unpaid.VoidCharge | None = None
     # processes provider webhook events stored but not processed (a crash after the 200); returns how many
     replay_events: Callable[[], Awaitable[int]] | None = None
+    # memory extraction: embeddings for stored facts, and the extractor (rules when None: the offline model)
+    embedder: Embedder | None = None
+    extractor: Extractor | None = None
 
 
 def make_app(conninfo: str, deps: JobDeps, *, cron: str = DEFAULT_CRON) -> App:
@@ -65,7 +74,47 @@ def make_app(conninfo: str, deps: JobDeps, *, cron: str = DEFAULT_CRON) -> App:
         if deps.replay_events is not None:
             await deps.replay_events()
 
+    @app.task(name=EXTRACT_MEMORIES, queue="comanda", pass_context=False, retry=3)
+    async def extract_memories(tenant_id: int, phone: str, texts: list[str], locale: str, source: str) -> None:
+        report = await remember_turn(
+            deps.pool,
+            tenant_id,
+            phone,
+            texts,
+            embedder=deps.embedder,
+            extractor=deps.extractor,
+            locale=locale,
+            source_message=source,
+        )
+        if report.stored:
+            log.info("memories: stored %s, superseded %s", len(report.stored), report.superseded)
+
     return app
+
+
+class MemoryJobs:
+    """Defers memory extraction after a finished turn, on the pool the worker already holds.
+
+    The reply has gone out by then: the turn pays one INSERT, the extraction (model call, embeddings) runs on
+    whichever jobs worker takes it. The queueing lock keeps one waiting extraction per conversation message.
+    """
+
+    def __init__(self, pool: Pool) -> None:
+        self._app = App(connector=PsycopgConnector())
+        self._pool = pool
+        self._opened = False
+
+    async def defer(self, tenant_id: int, phone: str, texts: list[str], locale: str, source: str) -> None:
+        """Queue the extraction of one turn's customer messages (`source`: the turn's last message id)."""
+        if not self._opened:
+            await self._app.open_async(self._pool)
+            self._opened = True
+        task = self._app.configure_task(EXTRACT_MEMORIES, queue="comanda", queueing_lock=f"mem:{source}")
+        # a replayed turn finds its extraction already waiting: that one will do
+        with contextlib.suppress(AlreadyEnqueued):
+            await task.defer_async(
+                tenant_id=tenant_id, phone=phone, texts=list[JSONValue](texts), locale=locale, source=source
+            )
 
 
 async def ensure_schema(conninfo: str, app: App) -> None:

@@ -17,6 +17,7 @@ from memory.repos import outbound
 from memory.repos.tenants import Tenant
 from server.channels import OutboundChannel
 from server.faults import fault_point
+from server.jobs import MemoryJobs
 from server.media import MediaSigner
 from server.queue import Queued
 from server.tenants import TenantDirectory
@@ -64,6 +65,8 @@ class ConversationTurns:
     media: MediaSigner | None = None
     prefix: str = "comanda"
     tenants: TenantDirectory | None = None
+    # memory extraction deferred after the reply went out (issue 13); None: nothing is remembered
+    memory: MemoryJobs | None = None
 
     def __post_init__(self) -> None:
         if self.tenants is None:
@@ -100,6 +103,12 @@ class ConversationTurns:
             **_trace_fields(result),
         )
         await self._trace(conv, trace)
+        if self.memory is not None and not result.duplicate:
+            try:
+                await self.memory.defer(tenant.id, phone, texts, tenant.locale, sids[-1])
+            except Exception:
+                # the customer has their reply; a lost extraction costs a fact, never the conversation
+                log.exception("could not queue memory extraction for %s", conv)
 
     async def _send(
         self, tenant: Tenant, phone: str, replies: list[str], tool_calls: list[ToolCallTrace], last_sid: str

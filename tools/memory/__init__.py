@@ -1,0 +1,1 @@
+"""Long-term memory of each customer: extraction, hybrid recall, erasure."""
