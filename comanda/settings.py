@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     # turns a worker process runs at once: CPU-bound turns gain nothing from more, and interleaving many cost CPU
     # (bench e2e: 6,853 turns/min with 4, ~4,800 with 16)
     worker_slots: int = Field(4, ge=1, le=256)
+    # `comanda worker` process i serves its own /metrics on this port + i (0: none); the API serves its on /metrics
+    worker_metrics_port: int = Field(9100, ge=0, le=65535)
 
     payments: Literal["simulated", "asaas"] = "simulated"
     # Asaas keys and webhook tokens are per restaurant (`comanda tenants payments`); this only points every

@@ -155,6 +155,7 @@ async def build_worker(
         redis=redis,
         media=media_signer(settings),
         prefix=settings.queue_prefix,
+        provider=settings.model.split(":", 1)[0],
         memory=MemoryJobs(pool),
     )
     return Worker(InboundQueue(redis, queue_settings(settings)), turns, slots=slots or settings.worker_slots)

@@ -32,9 +32,16 @@ def shared_infra(settings: Settings) -> Infra:
     return Infra(db, redis)
 
 
-async def work(settings: Settings, *, slots: int | None = None, stop: asyncio.Event | None = None) -> None:
-    """Run one worker in this process until `stop` is set (or SIGINT/SIGTERM)."""
+async def work(
+    settings: Settings, *, slots: int | None = None, stop: asyncio.Event | None = None, index: int = 0
+) -> None:
+    """Run one worker in this process until `stop` is set (or SIGINT/SIGTERM); worker `index` of its group serves
+    its metrics on COMANDA_WORKER_METRICS_PORT + index."""
     stop = stop or asyncio.Event()
+    if settings.worker_metrics_port:
+        from server.metrics import serve_worker_metrics
+
+        serve_worker_metrics(settings.worker_metrics_port + index, settings.host)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -50,13 +57,13 @@ async def work(settings: Settings, *, slots: int | None = None, stop: asyncio.Ev
         await conns.close()
 
 
-def _process_main(slots: int | None) -> None:
+def _process_main(slots: int | None, index: int) -> None:
     # a spawned child reads the same environment and .env as its parent
     settings = Settings()
     # a spawned child inherits none of its parent's logging: without this its lines would go out unmasked
     configure_logging(settings)
     with contextlib.suppress(KeyboardInterrupt):
-        run_loop(work(settings, slots=slots))
+        run_loop(work(settings, slots=slots, index=index))
 
 
 def run_processes(settings: Settings, concurrency: int, slots: int | None = None) -> int:
@@ -66,7 +73,7 @@ def run_processes(settings: Settings, concurrency: int, slots: int | None = None
         run_loop(work(settings, slots=slots))
         return 0
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_process_main, args=(slots,), name=f"comanda-worker-{i}") for i in range(concurrency)]
+    procs = [ctx.Process(target=_process_main, args=(slots, i), name=f"comanda-worker-{i}") for i in range(concurrency)]
     for p in procs:
         p.start()
 

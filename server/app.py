@@ -18,6 +18,7 @@ from server.console.deps import ConsoleDeps
 from server.console.routes import mount_console
 from server.errors import ERROR_SCHEMA_REF, ErrorBody, describe_errors, refusals
 from server.media import MediaSigner, media_router
+from server.metrics import metrics_router
 from server.payments import PaymentDeps, payments_router
 from server.twilio_webhook import TwilioWebhookDeps, twilio_router
 
@@ -43,6 +44,8 @@ def create_app(resources: Resources) -> FastAPI:
     )
     app.state.resources = resources
     app.include_router(health.router)
+    prefix = resources.twilio.queue.settings.prefix if resources.twilio is not None else "comanda"
+    app.include_router(metrics_router(resources.redis, resources.pool, prefix))
     if resources.payments is not None:
         app.include_router(payments_router(resources.payments))
     if resources.twilio is not None:

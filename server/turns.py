@@ -19,6 +19,7 @@ from server.channels import OutboundChannel
 from server.faults import fault_point
 from server.jobs import MemoryJobs
 from server.media import MediaSigner
+from server.metrics import FALLBACKS, fallback_causes, record_turn
 from server.queue import Queued
 from server.tenants import TenantDirectory
 from tools.context import TurnContext
@@ -65,6 +66,7 @@ class ConversationTurns:
     media: MediaSigner | None = None
     prefix: str = "comanda"
     tenants: TenantDirectory | None = None
+    provider: str = "offline"  # the chat model's provider, for the model-call metrics
     # memory extraction deferred after the reply went out (issue 13); None: nothing is remembered
     memory: MemoryJobs | None = None
 
@@ -87,6 +89,8 @@ class ConversationTurns:
         fault_point("before_turn")
         result = await self.runner.run_turn(self.context_for(tenant, phone), texts, sids)
         fault_point("after_checkpoint")
+        if not result.duplicate:
+            self._count(tenant, result)
         if result.earlier is not None:
             # an earlier turn's replies the worker may have died before sending go first, under their own keys
             await self._send(
@@ -109,6 +113,17 @@ class ConversationTurns:
             except Exception:
                 # the customer has their reply; a lost extraction costs a fact, never the conversation
                 log.exception("could not queue memory extraction for %s", conv)
+
+    def _count(self, tenant: Tenant, result: TurnResult) -> None:
+        record_turn(
+            tenant.slug,
+            self.provider,
+            result.route.intent if result.route else None,
+            result.elapsed_ms,
+            result.model_calls,
+        )
+        for cause in fallback_causes(result.replies, (c.result for c in result.tool_calls)):
+            FALLBACKS.labels(tenant.slug, cause).inc()
 
     async def _send(
         self, tenant: Tenant, phone: str, replies: list[str], tool_calls: list[ToolCallTrace], last_sid: str

@@ -18,6 +18,7 @@ from memory.db import Pool
 from memory.repos import outbound
 from server.deadline import within
 from server.inbound import MalformedWebhook, parse_inbound
+from server.metrics import WEBHOOKS
 from server.queue import InboundQueue
 from server.tenants import TenantDirectory, TenantLookupUnavailable
 from server.twilio_channel import twilio_status
@@ -70,10 +71,12 @@ def twilio_router(deps: TwilioWebhookDeps) -> APIRouter:
     async def signed_form(request: Request) -> Mapping[str, Any] | JSONResponse:
         signature = request.headers.get("X-Twilio-Signature")
         if not signature:
+            WEBHOOKS.labels("forged", "").inc()
             return _refused("missing X-Twilio-Signature", 403)
         form = dict(await request.form())
         if not validator.validate(public_url(deps.public_base_url, request), form, signature):
             log.warning("refused a webhook with a wrong signature from %s", request.client)
+            WEBHOOKS.labels("forged", "").inc()
             return _refused("invalid X-Twilio-Signature", 403)
         return form
 
@@ -85,14 +88,17 @@ def twilio_router(deps: TwilioWebhookDeps) -> APIRouter:
         try:
             message = parse_inbound(form)
         except MalformedWebhook as exc:
+            WEBHOOKS.labels("malformed", "").inc()
             return _refused(str(exc), 400)
         try:
             tenant = await deps.tenants.by_number(message.to_phone)
         except TenantLookupUnavailable as exc:
             log.error("message %s refused with 503: %s", message.message_sid, exc)
+            WEBHOOKS.labels("unavailable", "").inc()
             return unavailable("the restaurant directory is unavailable, try again")
         if tenant is None:
             log.warning("message %s to %s: no tenant has this number", message.message_sid, message.to_phone)
+            WEBHOOKS.labels("unknown_number", "").inc()
             return _refused(f"no restaurant uses the number {message.to_phone}", 404)
         try:
             added = await within(deps.queue.enqueue(tenant.id, message), deps.enqueue_timeout_s)
@@ -101,7 +107,9 @@ def twilio_router(deps: TwilioWebhookDeps) -> APIRouter:
             log.error(
                 "message %s refused with 503, queue unavailable: %s: %s", message.message_sid, type(exc).__name__, exc
             )
+            WEBHOOKS.labels("unavailable", tenant.slug).inc()
             return unavailable("the message queue is unavailable, try again")
+        WEBHOOKS.labels("accepted" if added else "duplicate", tenant.slug).inc()
         if not added:
             log.info("duplicate delivery of %s ignored", message.message_sid)
         return Response(EMPTY_TWIML, media_type="application/xml")
