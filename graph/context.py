@@ -59,6 +59,8 @@ def prompt_context(state: Mapping[str, Any], ctx: TurnContext) -> dict[str, Any]
         "restaurant": tenant.name,
         "now": now.astimezone(ZoneInfo(tenant.timezone)).isoformat(timespec="minutes"),
         "customer": _json(customer),
+        # allergies are guards (the cart tools enforce them), the rest is for tailoring the answer
+        "memories": [_json(m) for m in state.get("memories") or []],
         "registered": bool(customer and customer.registered),
         "cart": cart.model_dump(mode="json"),
         "pending": _json(state.get("pending")),

@@ -31,10 +31,12 @@ from graph.state import INTENTS, AgentState, ConversationState
 from prompts import PromptSet, load_prompt_set
 from tools.context import TurnContext
 from tools.customers.service import identify_customer
+from tools.memory.service import notes_for_turn
 
 # enough for the model to follow the conversation; older turns live in the database (orders, customer)
 KEEP_MESSAGES = 30
 
+_GUARD_RESULTS = frozenset({"allergy_warning", "allergy_declined"})
 _GUARD_REPLIES = {
     "empty": "fallback.empty",
     "emoji": "fallback.emoji",
@@ -67,9 +69,10 @@ def build_graph(
         text = turn_text(state)
         async with ctx.pool.connection() as conn:
             customer = await identify_customer(conn, ctx.tenant.id, ctx.phone)
+            memories = await notes_for_turn(conn, ctx.tenant.id, ctx.phone)
         # once the conversation has a language, only a message clearly in the other one switches it
         locale = conversation_locale(text, state.locale if state.turns else None) or ctx.tenant.locale
-        update: dict[str, Any] = {"customer": customer, "locale": locale, "route": None}
+        update: dict[str, Any] = {"customer": customer, "memories": memories, "locale": locale, "route": None}
         verdict = guard.check(text)
         if verdict != "ok":
             reply = AIMessage(
@@ -146,7 +149,8 @@ def _is_error(message: ToolMessage) -> bool:
         data = json.loads(message.text)
     except ValueError:
         return message.status == "error"
-    return isinstance(data, dict) and data.get("kind") == "error"
+    # the allergy guard's question and the customer's "no" are answers, not failures (issue 13)
+    return isinstance(data, dict) and data.get("kind") == "error" and data.get("error") not in _GUARD_RESULTS
 
 
 def _trim(messages: list[AnyMessage]) -> list[BaseMessage]:

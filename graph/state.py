@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tools.cart.models import Cart, PendingLine
 from tools.customers.models import CustomerInfo, RegistrationDraft
+from tools.memory.service import MemoryNote
 from tools.orders.models import Checkout, OrderInfo
 
 Intent = Literal["menu", "cart", "registration", "payment", "handoff", "smalltalk"]
@@ -34,6 +35,8 @@ class ConversationState(BaseModel):
     messages: Annotated[list[AnyMessage], add_messages] = Field(default_factory=list)
     locale: Locale = "pt-BR"
     customer: CustomerInfo | None = None
+    # what the customer told this restaurant in earlier conversations, read at every turn's start
+    memories: list[MemoryNote] = Field(default_factory=list)
     cart: Cart = Field(default_factory=Cart)
     # an item waiting for a required choice ("qual tamanho?"); the next answer completes it
     pending: PendingLine | None = None
@@ -62,6 +65,7 @@ class AgentState(TypedDict, total=False):
     messages: Annotated[list[AnyMessage], add_messages]
     locale: Locale
     customer: CustomerInfo | None
+    memories: list[MemoryNote]
     cart: Cart
     pending: PendingLine | None
     checkout: Checkout

@@ -26,6 +26,8 @@ ErrorCode = Literal[
     "not_confirmed",
     "nothing_to_repeat",
     "payment_failed",
+    "allergy_warning",  # the item contains an allergen the customer told us about; ask before adding it
+    "allergy_declined",  # the customer chose not to add it after the warning
     "internal",  # our fault; the message says what to tell the customer
 ]
 

@@ -21,6 +21,8 @@ from tools.cart.service import CartChange, CartError
 from tools.cart.views import cart_result, needs_option
 from tools.context import TurnContext, conversation_of
 from tools.customers.models import CustomerInfo
+from tools.memory.guard import ALLERGY_GROUP, allergy_conflict, is_yes, standing_removals
+from tools.memory.service import MemoryNote
 from tools.menu.hours import is_open, next_opening
 from tools.menu.tools import embedder_for
 from tools.results import NoArgs, ToolError
@@ -37,6 +39,8 @@ class _View(BaseModel):
     pending: PendingLine | None = None
     locale: str = "pt-BR"
     customer: CustomerInfo | None = None
+    # what the customer told us in earlier conversations (read at the start of the turn)
+    memories: list[MemoryNote] = []
 
 
 def _state(runtime: ToolRuntime[Any, Any]) -> _View:
@@ -64,6 +68,19 @@ async def _apply(
         locale = view.locale if view.locale in ("pt-BR", "en") else ctx.tenant.locale
         async with ctx.pool.connection() as conn:
             change = await op(conn, ctx, view)
+            if change.pending is not None and change.pending.missing_group == ALLERGY_GROUP:
+                warning = ToolError(
+                    error="allergy_warning",
+                    message=(
+                        f"The customer told us they are allergic to {change.pending.choices[0]} and "
+                        f"{change.pending.name} contains it. Warn them and ask whether to add it anyway (yes/no); "
+                        "their answer goes to choose_option."
+                    ),
+                    item=change.pending.name,
+                    option=change.pending.choices[0],
+                )
+                msg = ToolMessage(warning.model_dump_json(), tool_call_id=runtime.tool_call_id)
+                return Command(update={"pending": change.pending, "awaiting": AWAITING_OPTION, "messages": [msg]})
             if change.pending is not None:
                 item = await menu_repo.by_sku(conn, ctx.tenant.id, change.pending.sku)
                 assert item is not None
@@ -127,11 +144,57 @@ async def add_to_cart(
     """Add an item to the cart; if a required choice (e.g. the size) is missing, returns the question to ask."""
 
     async def op(conn: Conn, ctx: TurnContext, view: _View) -> CartChange:
-        return await service.add_item(
-            conn, ctx.tenant.id, view.cart, item, qty, options or [], removals or [], embedder=embedder_for(ctx)
-        )
+        def add(more: list[str]) -> Awaitable[CartChange]:
+            return service.add_item(
+                conn,
+                ctx.tenant.id,
+                view.cart,
+                item,
+                qty,
+                options or [],
+                [*(removals or []), *more],
+                embedder=embedder_for(ctx),
+            )
+
+        change = await add([])
+        return await _remembered(conn, ctx, view, change, add)
 
     return await _apply(runtime, "add_to_cart", op)
+
+
+async def _remembered(
+    conn: Conn,
+    ctx: TurnContext,
+    view: _View,
+    change: CartChange,
+    add: Callable[[list[str]], Awaitable[CartChange]],
+) -> CartChange:
+    """Apply what the customer told us before: their standing removals, and hold back an item they are allergic
+    to until they confirm it (as a pending choice the next answer settles)."""
+    line = change.pending or change.changed
+    if not view.memories or line is None:
+        return change
+    menu_item = await menu_repo.by_sku(conn, ctx.tenant.id, line.sku)
+    if menu_item is None:
+        return change
+    extra = [r for r in standing_removals(menu_item.removable, view.memories) if r not in line.removed]
+    if extra:
+        change = await add(extra)
+        line = change.pending or change.changed
+        assert line is not None
+    allergen = await allergy_conflict(conn, ctx.tenant.id, line.sku, view.memories)
+    if allergen is None:
+        return change
+    held = PendingLine(
+        sku=line.sku,
+        name=line.name,
+        qty=line.qty,
+        options=list(line.options),
+        removed=list(line.removed),
+        missing_group=ALLERGY_GROUP,
+        choices=[allergen],
+    )
+    return CartChange(action=change.action, cart=view.cart, pending=held)
 
 
 class ChooseOptionArgs(BaseModel):
@@ -143,8 +206,23 @@ class ChooseOptionArgs(BaseModel):
 @tool("choose_option", args_schema=ChooseOptionArgs)
 async def choose_option(choice: str, *, runtime: ToolRuntime) -> Command[Any] | str:
     """Answer the pending choice (asked by add_to_cart) and put the item in the cart."""
+    held = _state(runtime).pending
+    if held is not None and held.missing_group == ALLERGY_GROUP and not is_yes(choice):
+        declined = ToolError(
+            error="allergy_declined",
+            message=f"The customer chose not to add {held.name} because of their allergy; offer something else.",
+            item=held.name,
+        )
+        msg = ToolMessage(declined.model_dump_json(), tool_call_id=runtime.tool_call_id)
+        return Command(update={"pending": None, "awaiting": None, "messages": [msg]})
 
     async def op(conn: Conn, ctx: TurnContext, view: _View) -> CartChange:
+        if view.pending is not None and view.pending.missing_group == ALLERGY_GROUP:
+            item = await menu_repo.by_sku(conn, ctx.tenant.id, view.pending.sku)
+            if item is None or not item.available:
+                return await service.add_item(conn, ctx.tenant.id, view.cart, view.pending.sku)
+            # confirmed despite the allergy: the line as asked (a size still missing is asked next)
+            return service.put_line(view.cart, item, view.pending.qty, view.pending.options, view.pending.removed)
         return await service.choose(conn, ctx.tenant.id, view.cart, view.pending, choice)
 
     return await _apply(runtime, "choose_option", op)

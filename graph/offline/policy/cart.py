@@ -240,7 +240,8 @@ def _cart_reply(view: TurnView, say: Say) -> tuple[list[tuple[str, dict[str, Any
             msg = error_reply(ex, say, "cart")
             if msg:
                 parts.append(msg)
-            understood = False
+            # an allergy warning (or the customer declining after it) is the bot doing its job, not a failure
+            understood = understood and r.get("error") in ("allergy_warning", "allergy_declined")
     text_parts: list[str | None] = []
     closed = next(
         (ex.result["closed_until"] for ex in view.exchanges if ex.result.get("closed_until") is not None), None

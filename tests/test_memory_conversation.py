@@ -1,0 +1,96 @@
+"""Memories at work in the conversation (issue 13): the real graph with the offline model, Postgres checkpoints,
+and the extraction the jobs worker runs after each turn (`remember_turn`, the job's body)."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import DEMO_MENU
+from conversation_support import Chat, open_chat
+
+from memory.db import Pool
+from memory.embeddings import Embedder
+from tools.memory.service import remember_turn
+from tools.menu.importer import import_menu
+from tools.menu.menu_file import parse_json
+
+PHONE = "+5511988887777"
+
+
+@pytest.fixture
+async def demo(db: Pool, embedder: Embedder) -> Pool:
+    await import_menu(db, "demo", parse_json(DEMO_MENU.read_text()), embedder)
+    async with db.connection() as conn:
+        # the shrimp pizza is sold out in the fixture: back today
+        await conn.execute("UPDATE menu_items SET available = true WHERE sku = 'PZ-CAMARAO'")
+    return db
+
+
+async def _turn(chat: Chat, text: str, embedder: Embedder) -> str:
+    """A customer's turn, then what the jobs worker does once the reply went out."""
+    reply = await chat.say(text)
+    await remember_turn(chat.ctx.pool, chat.ctx.tenant.id, chat.ctx.phone, [text], embedder=embedder)
+    return reply
+
+
+async def _days_later(chat: Chat) -> Chat:
+    """The same phone in a new conversation: every checkpoint of the thread is gone."""
+    async with chat.ctx.pool.connection() as conn:
+        for table in ("checkpoint_writes", "checkpoint_blobs", "checkpoints"):
+            await conn.execute(f"DELETE FROM {table} WHERE thread_id = %s", (chat.ctx.thread_id,))
+    return await open_chat(chat.ctx.pool, chat.ctx.phone)
+
+
+async def _cart(chat: Chat) -> list[str]:
+    state = await chat.runner.graph.aget_state({"configurable": {"thread_id": chat.ctx.thread_id}})
+    cart = state.values.get("cart")
+    return [f"{line.name}|{','.join(line.removed)}" for line in cart.lines] if cart else []
+
+
+async def test_an_allergy_told_days_ago_makes_the_bot_warn_and_ask_before_adding_the_shrimp_pizza(
+    demo: Pool, embedder: Embedder
+) -> None:
+    first = await open_chat(demo, PHONE)
+    await _turn(first, "oi", embedder)
+    await _turn(first, "sou alérgica a camarão", embedder)
+
+    chat = await _days_later(first)
+    warning = await chat.say("quero uma pizza camarão com catupiry grande")
+    assert "alergia a *camarão*" in warning and "Pizza Camarão com Catupiry" in warning, chat.dump()
+    assert await _cart(chat) == []
+    confirmed = await chat.say("sim")
+    assert "Anotado" in confirmed, chat.dump()
+    assert [c.split("|")[0] for c in await _cart(chat)] == ["Pizza Camarão com Catupiry"]
+
+
+async def test_declining_after_the_allergy_warning_leaves_the_item_out(demo: Pool, embedder: Embedder) -> None:
+    first = await open_chat(demo, PHONE)
+    await _turn(first, "sou alérgico a camarão", embedder)
+    chat = await _days_later(first)
+    await chat.say("quero uma pizza camarão com catupiry grande")
+    declined = await chat.say("não")
+    assert "não coloquei" in declined, chat.dump()
+    assert await _cart(chat) == []
+    # and an item without it goes straight in
+    assert "Anotado" in await chat.say("quero um x-salada"), chat.dump()
+
+
+async def test_sem_cebola_sempre_is_applied_to_the_next_order(demo: Pool, embedder: Embedder) -> None:
+    first = await open_chat(demo, PHONE)
+    await _turn(first, "quero um x-tudo, e sem cebola sempre tá?", embedder)
+    chat = await _days_later(first)
+    reply = await chat.say("quero um x-salada")
+    assert "cebola" in reply, chat.dump()
+    assert await _cart(chat) == ["X-Salada|cebola"]
+
+
+async def test_another_restaurants_customer_with_the_same_phone_is_not_warned(demo: Pool, embedder: Embedder) -> None:
+    async with demo.connection() as conn:
+        cur = await conn.execute(
+            "INSERT INTO tenants (slug, name, whatsapp) VALUES ('outra', 'Outra', '+5511900009999') RETURNING id"
+        )
+        row = await cur.fetchone()
+    assert row is not None
+    await remember_turn(demo, int(row["id"]), PHONE, ["sou alérgica a camarão"], embedder=embedder)
+    chat = await open_chat(demo, PHONE)
+    reply = await chat.say("quero uma pizza camarão com catupiry grande")
+    assert "alergia" not in reply and "Anotado" in reply, chat.dump()
