@@ -309,6 +309,9 @@ def _register_subcommands() -> None:
     from comanda.cli_eval import eval_app
     from comanda.cli_handoff import handoff_app
     from comanda.cli_orders import orders_app
+    from comanda.cli_payments import tenants_payments
+
+    tenants_app.command("payments")(tenants_payments)
 
     app.add_typer(orders_app, name="orders")
     app.add_typer(handoff_app, name="handoff")

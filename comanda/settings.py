@@ -134,7 +134,7 @@ class Settings(BaseSettings):
 
 
 # The parts this build can actually run: naming another one must stop start-up, never fall back silently.
-PROVIDED = {("COMANDA_PAYMENTS", "simulated"), ("COMANDA_POS", "outbox")}
+PROVIDED = {("COMANDA_PAYMENTS", "simulated"), ("COMANDA_PAYMENTS", "asaas"), ("COMANDA_POS", "outbox")}
 PROVIDED.add(("COMANDA_POS", "sqs"))  # server/relay.py
 
 

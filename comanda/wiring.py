@@ -21,6 +21,7 @@ from memory.db import Pool
 from memory.embeddings import default_embedder
 from memory.repos.tenants import Tenant
 from prompts import PromptSet, load_prompt_set
+from server.asaas_webhook import AsaasWebhookDeps
 from server.channels import ConsoleChannel, OutboundChannel
 from server.jobs import JobDeps, MemoryJobs, run_jobs
 from server.media import MediaSigner
@@ -32,6 +33,9 @@ from server.twilio_channel import TwilioChannel, TwilioConfig
 from server.worker import Worker
 from tools.context import TurnContext
 from tools.memory.extract import ModelExtractor
+from tools.payments import asaas_events
+from tools.payments.asaas import AsaasPayments
+from tools.payments.keys import KeyBox
 from tools.payments.provider import PaymentProvider
 from tools.payments.simulated import SimulatedPayments
 
@@ -91,7 +95,22 @@ def payment_provider(settings: Settings, pool: Pool) -> PaymentProvider:
     """The configured payment provider; never a silent fallback to the simulated one."""
     if settings.payments == "simulated":
         return SimulatedPayments(settings.public_base_url, secret_key(settings))
-    raise ConfigError(f"COMANDA_PAYMENTS={settings.payments!r} is not available in this build: use simulated")
+    if settings.payments == "asaas":
+        return AsaasPayments(pool, key_box(settings), base_url=settings.asaas_base_url)
+    raise ConfigError(f"COMANDA_PAYMENTS={settings.payments!r} is not available in this build")
+
+
+def key_box(settings: Settings) -> KeyBox:
+    """Seals restaurants' payment secrets with COMANDA_ASAAS_KEY_ENCRYPTION_KEY when it is set."""
+    key = settings.asaas_key_encryption_key
+    return KeyBox(key.get_secret_value() if key else None)
+
+
+def asaas_webhook_routes(settings: Settings, pool: Pool, channel: OutboundChannel) -> AsaasWebhookDeps | None:
+    """The Asaas webhook, only with COMANDA_PAYMENTS=asaas."""
+    if settings.payments != "asaas":
+        return None
+    return AsaasWebhookDeps(pool=pool, keys=key_box(settings), notifier=channel)
 
 
 def simulated_payment_routes(settings: Settings, pool: Pool, channel: OutboundChannel) -> PaymentDeps | None:
@@ -170,6 +189,8 @@ async def run_jobs_worker(settings: Settings, pool: Pool, channel: OutboundChann
     if settings.model != "offline":
         # a real model extracts memories with structured output; the offline one with rules (extractor None)
         deps.extractor = ModelExtractor(make_chat_model(model_config(settings)))
+    if settings.payments == "asaas":
+        deps.replay_events = lambda: asaas_events.process_pending(pool, channel)
     conninfo = pool.conninfo  # our pools are opened from a URL (memory.db.open_pool)
     assert isinstance(conninfo, str)
     while not stop.is_set():

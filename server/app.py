@@ -14,6 +14,7 @@ from starlette.routing import Match
 
 from memory.db import Pool
 from server import health
+from server.asaas_webhook import AsaasWebhookDeps, asaas_router
 from server.console.deps import ConsoleDeps
 from server.console.routes import mount_console
 from server.errors import ERROR_SCHEMA_REF, ErrorBody, describe_errors, refusals
@@ -30,6 +31,7 @@ class Resources:
     pool: Pool
     redis: Redis
     payments: PaymentDeps | None = None
+    asaas: AsaasWebhookDeps | None = None
     twilio: TwilioWebhookDeps | None = None
     media: MediaSigner | None = None
     console: ConsoleDeps | None = None
@@ -48,6 +50,8 @@ def create_app(resources: Resources) -> FastAPI:
     app.include_router(metrics_router(resources.redis, resources.pool, prefix))
     if resources.payments is not None:
         app.include_router(payments_router(resources.payments))
+    if resources.asaas is not None:
+        app.include_router(asaas_router(resources.asaas))
     if resources.twilio is not None:
         app.include_router(
             twilio_router(resources.twilio),

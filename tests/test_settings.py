@@ -33,7 +33,6 @@ def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
         ({"COMANDA_MODEL": "bedrock:anthropic.claude-3-5-haiku"}, "AWS_REGION"),
         ({"COMANDA_MODEL": "bedrock:anthropic.claude-3-5-haiku", "AWS_REGION": "us-east-1"}, "AWS_ACCESS_KEY_ID"),
         ({"COMANDA_MODEL": "openai:gpt-4o-mini"}, "OPENAI_API_KEY"),
-        ({"COMANDA_PAYMENTS": "asaas"}, "COMANDA_PAYMENTS=asaas"),
         ({"TWILIO_ACCOUNT_SID": "AC123"}, "TWILIO_AUTH_TOKEN"),
     ],
 )

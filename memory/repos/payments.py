@@ -216,3 +216,113 @@ async def set_status(conn: Conn, tenant_id: int, payment_id: int, status: Paymen
         (status, tenant_id, payment_id, status),
     )
     return cur.rowcount > 0
+
+
+# --- a restaurant's provider account (tenants.asaas_settings) and its customers there -------------------------
+
+
+async def provider_settings(conn: Conn, tenant_id: int) -> dict[str, Any]:
+    """The restaurant's payment provider settings as stored (secrets possibly sealed)."""
+    cur = await conn.execute("SELECT asaas_settings FROM tenants WHERE id = %s", (tenant_id,))
+    row = await cur.fetchone()
+    return dict(row["asaas_settings"]) if row else {}
+
+
+async def set_provider_settings(conn: Conn, tenant_id: int, settings: dict[str, Any]) -> bool:
+    """Replace the restaurant's payment provider settings; False if there is no such tenant."""
+    cur = await conn.execute(
+        "UPDATE tenants SET asaas_settings = %s, updated_at = now() WHERE id = %s", (Jsonb(settings), tenant_id)
+    )
+    return cur.rowcount > 0
+
+
+async def provider_customer(conn: Conn, tenant_id: int, customer_id: int, provider: str) -> str | None:
+    """The provider's id of our customer in this restaurant's account, once known."""
+    cur = await conn.execute(
+        """SELECT provider_customer_id FROM payment_customers
+            WHERE tenant_id = %s AND customer_id = %s AND provider = %s""",
+        (tenant_id, customer_id, provider),
+    )
+    row = await cur.fetchone()
+    return str(row["provider_customer_id"]) if row else None
+
+
+async def remember_provider_customer(
+    conn: Conn, tenant_id: int, customer_id: int, provider: str, provider_customer_id: str
+) -> None:
+    """Keep the provider's id of our customer (the first one found wins)."""
+    await conn.execute(
+        """INSERT INTO payment_customers (tenant_id, customer_id, provider, provider_customer_id)
+           VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING""",
+        (tenant_id, customer_id, provider, provider_customer_id),
+    )
+
+
+# --- provider webhook events: stored first, processed after the answer --------------------------------------------
+
+
+class PaymentEvent(BaseModel):
+    """A provider's webhook event as stored."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    tenant_id: int
+    provider: str
+    event_id: str
+    event_type: str
+    provider_ref: str | None
+    payload: dict[str, Any]
+    received_at: datetime
+    processed_at: datetime | None
+    outcome: str | None
+
+
+_EVENT = "id, tenant_id, provider, event_id, event_type, provider_ref, payload, received_at, processed_at, outcome"
+
+
+async def store_event(
+    conn: Conn,
+    *,
+    tenant_id: int,
+    provider: str,
+    event_id: str,
+    event_type: str,
+    provider_ref: str | None,
+    payload: dict[str, Any],
+) -> PaymentEvent | None:
+    """Store an event; None when its id was stored before (a replay)."""
+    cur = await conn.execute(
+        f"""INSERT INTO payment_events (tenant_id, provider, event_id, event_type, provider_ref, payload)
+            VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING {_EVENT}""",
+        (tenant_id, provider, event_id, event_type, provider_ref, Jsonb(payload)),
+    )
+    row = await cur.fetchone()
+    return PaymentEvent.model_validate(row) if row else None
+
+
+async def claim_event(conn: Conn, event_row_id: int) -> PaymentEvent | None:
+    """Lock an unprocessed event for processing (inside a transaction); None if processed or being processed."""
+    cur = await conn.execute(
+        f"""SELECT {_EVENT} FROM payment_events WHERE id = %s AND processed_at IS NULL FOR UPDATE SKIP LOCKED""",
+        (event_row_id,),
+    )
+    row = await cur.fetchone()
+    return PaymentEvent.model_validate(row) if row else None
+
+
+async def finish_event(conn: Conn, event_row_id: int, outcome: str) -> None:
+    """Record what processing the event did."""
+    await conn.execute(
+        "UPDATE payment_events SET processed_at = now(), outcome = %s WHERE id = %s", (outcome[:200], event_row_id)
+    )
+
+
+async def unprocessed_events(conn: Conn, *, older_than_s: float = 0.0, limit: int = 100) -> list[int]:
+    """Events stored but not processed (a crash after the 200), oldest first."""
+    cur = await conn.execute(
+        """SELECT id FROM payment_events WHERE processed_at IS NULL
+            AND received_at <= now() - make_interval(secs => %s) ORDER BY id LIMIT %s""",
+        (older_than_s, limit),
+    )
+    return [int(r["id"]) for r in await cur.fetchall()]

@@ -9,8 +9,11 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
+from stdnum.br import cpf as stdnum_cpf
+from stdnum.exceptions import ValidationError
 
 from memory.db import Conn
+from memory.repos import customers as customer_repo
 from memory.repos import menu as menu_repo
 from memory.repos import orders as order_repo
 from memory.repos import outbox as outbox_repo
@@ -449,6 +452,8 @@ async def _with_payment(
                         description=f"{ctx.tenant.name} #{order.id}",
                         merchant_name=ctx.tenant.name,
                         merchant_city=city,
+                        customer_id=customer.id,
+                        customer_cpf=await saved_cpf(ctx, customer),
                     )
                 )
                 async with ctx.pool.connection() as conn:
@@ -637,3 +642,31 @@ async def _void_charges(ctx: TurnContext, order_id: int) -> None:
         except Exception:
             # the order stays cancelled; a payment that still arrives is flagged for staff to refund
             log.exception("could not withdraw charge %s of cancelled order %s", payment.provider_ref, order_id)
+
+
+async def saved_cpf(ctx: TurnContext, customer: CustomerInfo | None) -> str | None:
+    """The customer's CPF as saved (asked once, then never again)."""
+    if customer is None or customer.id is None:
+        return None
+    async with ctx.pool.connection() as conn:
+        row = await customer_repo.by_id(conn, ctx.tenant.id, customer.id)
+    return row.cpf if row else None
+
+
+def valid_cpf(text: str) -> str | None:
+    """The CPF's 11 digits when its check digits are right (python-stdnum), else None."""
+    try:
+        return str(stdnum_cpf.validate(text))
+    except ValidationError:
+        return None
+
+
+async def save_cpf(ctx: TurnContext, customer: CustomerInfo | None, text: str) -> str | None:
+    """Validate and save the customer's CPF; the digits, or None if it isn't a valid CPF."""
+    known = _require_customer(customer)
+    cpf = valid_cpf(text)
+    if cpf is None or known.id is None:
+        return None
+    async with ctx.pool.connection() as conn:
+        await customer_repo.update_fields(conn, ctx.tenant.id, known.id, name=None, email=None, cpf=cpf)
+    return cpf

@@ -91,6 +91,14 @@ async def set_payment_method(
     try:
         ctx = cast(TurnContext, runtime.context)
         st = _state(runtime)
+        if (
+            method != "cash"
+            and getattr(ctx.payments, "needs_cpf", False)
+            and not await service.saved_cpf(ctx, st.customer)
+        ):
+            # the provider can't charge without it: ask once (save_cpf), then this choice goes on
+            checkout = st.checkout.model_copy(update={"payment_method": method, "awaiting_confirmation": False})
+            return _reply(runtime, CpfNeeded(payment_method=method), checkout=checkout, awaiting="payment.cpf")
         if st.cart.is_empty and st.order is not None and st.order.status == "awaiting_payment":
             # the order is placed but its payment failed or the customer wants to pay another way
             try:
@@ -194,4 +202,51 @@ async def cancel_order(*, runtime: ToolRuntime) -> Command[Any] | str:
         return _internal()
 
 
-PAYMENT_TOOLS: list[BaseTool] = [checkout_summary, set_payment_method, place_order, order_status, cancel_order]
+class CpfNeeded(BaseModel):
+    """Online payment needs the customer's CPF: ask for it (numbers only), then call save_cpf."""
+
+    kind: str = "cpf_needed"
+    payment_method: PaymentMethod
+
+
+class SaveCpfArgs(BaseModel):
+    """The customer's CPF."""
+
+    cpf: str = Field(description="The CPF as the customer wrote it (dots and dash are fine).")
+
+
+class CpfSaved(BaseModel):
+    """The CPF is valid and saved: go on with the payment method the customer chose."""
+
+    kind: str = "cpf_saved"
+    payment_method: PaymentMethod | None = None
+
+
+@tool("save_cpf", args_schema=SaveCpfArgs)
+async def save_cpf(cpf: str, *, runtime: ToolRuntime) -> Command[Any] | str:
+    """Save the customer's CPF (checked by its digits) when online payment asked for it."""
+    try:
+        ctx = cast(TurnContext, runtime.context)
+        st = _state(runtime)
+        try:
+            saved = await service.save_cpf(ctx, st.customer, cpf)
+        except service.CheckoutError as exc:
+            return exc.tool_error.model_dump_json()
+        if saved is None:
+            return ToolError(
+                error="invalid_field", message="That is not a valid CPF (check digits): ask again.", fields=["cpf"]
+            ).model_dump_json()
+        return _reply(runtime, CpfSaved(payment_method=st.checkout.payment_method), awaiting=None)
+    except Exception:
+        log.exception("save_cpf failed")
+        return _internal()
+
+
+PAYMENT_TOOLS: list[BaseTool] = [
+    checkout_summary,
+    set_payment_method,
+    place_order,
+    order_status,
+    cancel_order,
+    save_cpf,
+]

@@ -21,6 +21,9 @@ class PaymentRequest(BaseModel):
     # shown by the payer's bank app in a PIX code; providers fall back to their own when empty
     merchant_name: str = ""
     merchant_city: str = ""
+    # who pays, for providers that keep customers (Asaas needs the CPF to charge)
+    customer_id: int | None = None
+    customer_cpf: str | None = None
 
 
 class PaymentStart(BaseModel):

@@ -39,6 +39,8 @@ def payment(view: TurnView, say: Say) -> Decision:
         if is_price_injection(text):
             return Decision(text=say("fallback.price_injection"))
         choice = p.parse_payment(text)
+        if ctx.get("awaiting") == "payment.cpf" and not choice.method and re.search(r"\d", text):
+            return call("save_cpf", cpf=p.parse_cpf(text) or text.strip())
         if _asked_change(view, say) and not choice.method:
             # the answer to "vai precisar de troco?": an amount, or no
             amount = choice.change_for if choice.change_for is not None else p.parse_money(text)
@@ -81,6 +83,8 @@ def payment(view: TurnView, say: Say) -> Decision:
             "payment_failed": "payment.failed",
             "closed": "payment.closed",
         }.get(str(code))
+        if "cpf" in r.get("fields", []):
+            return Decision(text=say("order.invalid_cpf"), understood=False)
         if code == "invalid_field" and "change_for" in r.get("fields", []):
             suggested = r.get("suggestions") or []
             total = (suggested[0] if suggested else None) or _total_text(view) or ""
@@ -92,6 +96,11 @@ def payment(view: TurnView, say: Say) -> Decision:
             return call("checkout_summary")
         return Decision(text=error_reply(ex, say, "payment") or say("error.internal"), understood=False)
     kind = ex.kind
+    if kind == "cpf_needed":
+        return Decision(text=say("order.ask_cpf"))
+    if kind == "cpf_saved":
+        method = r.get("payment_method")
+        return call("set_payment_method", method=method) if method else Decision(text=say("payment.ask_method"))
     if kind == "checkout":
         summary = r.get("text", "")
         if "payment_method" in (r.get("missing") or []) or not r.get("payment_method"):
@@ -104,8 +113,9 @@ def payment(view: TurnView, say: Say) -> Decision:
     if kind == "order_placed":
         method = r.get("payment_method")
         fields = {"order_id": r.get("order_id", ""), "total": r.get("total_text", "")}
-        if r.get("error") == "payment_failed" or (method in ("pix", "card") and not r.get("pay_url")):
-            return Decision(text=say("payment.failed"))
+        if r.get("payment_failed") or (method in ("pix", "card") and not (r.get("pay_url") or r.get("pix_code"))):
+            # the order is kept: cash on delivery now, or the same charge later
+            return Decision(text=say("order.payment_unavailable", order_id=r.get("order_id", "")))
         if method == "pix":
             return Decision(
                 text=say("payment.placed_pix", pix_code=r.get("pix_code", ""), pay_url=r.get("pay_url", ""), **fields)
