@@ -83,7 +83,7 @@ class FaultConfig(BaseModel):
     slots: int = 1
     fault_s: float = 110.0  # faults go on this long; the calm that follows is reclaim + 10 s
     kills: int = 100  # worker SIGKILLs at least (deaths at fault points count)
-    point_rate: float = 0.03  # probability a worker dies when it passes its armed fault point
+    point_rate: float = 0.05  # probability a worker dies when it passes its armed fault point
     replies_between_kills: int = 5  # the harness kills again only once the service answered this many messages
     reclaim_ms: int = 3000
     lock_ttl_ms: int = 3000  # as in production, equal to the reclaim time
