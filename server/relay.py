@@ -220,7 +220,7 @@ class OutboxRelay:
                 await outbox_repo.note_error(conn, sorted(sent), str(exc))
                 self._rest(claim.tenant_id, str(exc))
                 break
-        else:
+        if result.outage is None:
             self._resting.pop(claim.tenant_id, None)
         _fault("relay_after_send")
         return result
@@ -288,12 +288,16 @@ class OutboxRelay:
             result.published += len(accepted)
             result.ids += [row.id for row, _ in accepted]
             result.lags_s += [now - row.created_at.timestamp() for row, _ in accepted]
+        outage = None
         for bad in response.get("Failed", []):
             reason = f"SQS refused it: {bad.get('Code')}: {bad.get('Message')}"
             if not bad.get("SenderFault", True) and bad.get("Code") in _OUTAGE_CODES:
-                await outbox_repo.note_error(conn, [by_id[bad["Id"]].id], reason)
+                outage = reason
                 continue
             await self._failed(conn, by_id[bad["Id"]], reason, result)
+        if outage is not None:
+            # SQS's own trouble: not the row's fault, and nothing after it may overtake it, so the store rests
+            raise SqsOutage(outage)
 
     async def _failed(self, conn: Any, row: OutboxEvent, reason: str, result: Published) -> None:
         stuck = await outbox_repo.mark_failed(

@@ -109,7 +109,9 @@ async def mark_failed(
 
 async def note_error(conn: Conn, outbox_ids: list[int], error: str) -> None:
     """Keep the error of a publish that failed for reasons not the rows' own (SQS unreachable): no attempt counted."""
-    await conn.execute("UPDATE outbox SET last_error = %s WHERE id = ANY(%s)", (error[:1000], outbox_ids))
+    await conn.execute(
+        "UPDATE outbox SET last_error = %s WHERE id = ANY(%s) AND published_at IS NULL", (error[:1000], outbox_ids)
+    )
 
 
 class Claim(BaseModel):
