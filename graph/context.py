@@ -61,6 +61,7 @@ def prompt_context(state: Mapping[str, Any], ctx: TurnContext) -> dict[str, Any]
         "customer": _json(customer),
         # allergies are guards (the cart tools enforce them), the rest is for tailoring the answer
         "memories": [_json(m) for m in state.get("memories") or []],
+        "earlier_in_conversation": state.get("summary"),
         "registered": bool(customer and customer.registered),
         "cart": cart.model_dump(mode="json"),
         "pending": _json(state.get("pending")),

@@ -32,6 +32,7 @@ from prompts import PromptSet, load_prompt_set
 from tools.context import TurnContext
 from tools.customers.service import identify_customer
 from tools.memory.service import notes_for_turn
+from tools.memory.summary import rolling_summary
 
 # enough for the model to follow the conversation; older turns live in the database (orders, customer)
 KEEP_MESSAGES = 30
@@ -106,6 +107,8 @@ def build_graph(
             "intent": state.route.intent if state.route else state.intent,
             "messages": _trim(state.messages),
         }
+        if dropped := {r.id for r in update["messages"]}:
+            update["summary"] = rolling_summary(state.summary, [m for m in state.messages if m.id in dropped])
         if failures >= 2 and not state.handoff:
             # never a silent handoff: offer a person and let the customer answer (the router sends it to handoff)
             offer = AIMessage(prompts.reply("handoff.offer", state.locale), name="handoff_offer")

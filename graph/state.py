@@ -37,6 +37,8 @@ class ConversationState(BaseModel):
     customer: CustomerInfo | None = None
     # what the customer told this restaurant in earlier conversations, read at every turn's start
     memories: list[MemoryNote] = Field(default_factory=list)
+    # what history trimming dropped, one line a message (tools/memory/summary.py)
+    summary: str | None = None
     cart: Cart = Field(default_factory=Cart)
     # an item waiting for a required choice ("qual tamanho?"); the next answer completes it
     pending: PendingLine | None = None
@@ -66,6 +68,7 @@ class AgentState(TypedDict, total=False):
     locale: Locale
     customer: CustomerInfo | None
     memories: list[MemoryNote]
+    summary: str | None
     cart: Cart
     pending: PendingLine | None
     checkout: Checkout

@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 from conftest import DEMO_MENU
 from conversation_support import Chat, open_chat
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.runnables import RunnableConfig
 
 from memory.db import Pool
 from memory.embeddings import Embedder
@@ -94,3 +96,28 @@ async def test_another_restaurants_customer_with_the_same_phone_is_not_warned(de
     chat = await open_chat(demo, PHONE)
     reply = await chat.say("quero uma pizza camarão com catupiry grande")
     assert "alergia" not in reply and "Anotado" in reply, chat.dump()
+
+
+async def test_what_trimming_drops_stays_as_a_summary_and_reaches_the_handoff_ticket(
+    demo: Pool, embedder: Embedder
+) -> None:
+    chat = await open_chat(demo, PHONE)
+    await _turn(chat, "sou alérgica a camarão", embedder)
+    old: list[BaseMessage] = [HumanMessage("a pizza de ontem chegou fria e sem a borda", id="old-0")]
+    for i in range(1, 40):
+        old.append(AIMessage(f"resposta {i}", id=f"old-a{i}") if i % 2 else HumanMessage(f"msg {i}", id=f"old-h{i}"))
+    config: RunnableConfig = {"configurable": {"thread_id": chat.ctx.thread_id}}
+    await chat.runner.graph.aupdate_state(config, {"messages": old}, as_node="finish")
+
+    await chat.say("tem pizza de calabresa?")
+    state = (await chat.runner.graph.aget_state(config)).values
+    assert all(m.id != "old-0" for m in state["messages"])
+    assert "> a pizza de ontem chegou fria e sem a borda" in state["summary"]
+
+    await chat.say("quero falar com um atendente")
+    async with demo.connection() as conn:
+        cur = await conn.execute("SELECT summary FROM handoff_tickets")
+        tickets = [r["summary"] for r in await cur.fetchall()]
+    assert len(tickets) == 1, chat.dump()
+    assert "allergy: sou alérgica a camarão" in tickets[0]
+    assert "chegou fria e sem a borda" in tickets[0]

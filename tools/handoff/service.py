@@ -11,6 +11,7 @@ from memory.repos import handoffs as handoff_repo
 from memory.repos.handoffs import HandoffNote, HandoffTicket
 from tools.cart.models import Cart
 from tools.customers.models import CustomerInfo
+from tools.memory.service import MemoryNote
 
 SUMMARY_MESSAGES = 3  # the customer's last messages quoted in a built summary
 SUMMARY_LIMIT = 600
@@ -39,17 +40,35 @@ def _text(message: BaseMessage) -> str:
     return " ".join(str(part.get("text", "")) if isinstance(part, dict) else str(part) for part in content)
 
 
-def build_summary(customer: CustomerInfo | None, cart: Cart | None, messages: Sequence[BaseMessage]) -> str:
-    """A short summary for the agent: who, what is in the cart, the customer's last messages."""
+def build_summary(
+    customer: CustomerInfo | None,
+    cart: Cart | None,
+    messages: Sequence[BaseMessage],
+    *,
+    memories: Sequence[MemoryNote] = (),
+    earlier: str | None = None,
+) -> str:
+    """A short summary for the agent: who, what we remember about them, what is in the cart, the customer's last
+    messages, and what history trimming dropped before those."""
     lines: list[str] = []
     if customer is not None:
         lines.append(" ".join(p for p in (customer.name, customer.phone) if p))
+    lines += memory_lines(memories)
     if cart is not None and not cart.is_empty:
         lines.append("cart: " + ", ".join(f"{ln.qty}x {ln.name}" for ln in cart.lines))
     said = [_text(m).strip() for m in messages if isinstance(m, HumanMessage)]
     lines += [f"> {s}" for s in said[-SUMMARY_MESSAGES:] if s]
     text = "\n".join(lines) or "-"
-    return text[:SUMMARY_LIMIT]
+    text = text[:SUMMARY_LIMIT]
+    if earlier:
+        # the agent reads the recent part first; the older part is what the conversation no longer holds
+        text += "\nearlier:\n" + earlier[-SUMMARY_LIMIT:]
+    return text
+
+
+def memory_lines(memories: Sequence[MemoryNote]) -> list[str]:
+    """What we remember about the customer, allergies first, one line each."""
+    return [f"{m.kind}: {m.text}" for m in memories]
 
 
 async def open_handoff(

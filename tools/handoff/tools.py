@@ -16,6 +16,7 @@ from tools.cart.models import Cart
 from tools.context import TurnContext, conversation_of
 from tools.customers.models import CustomerInfo
 from tools.handoff import service
+from tools.memory.service import MemoryNote
 from tools.results import ToolError
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,14 @@ async def request_human(reason: str, summary: str = "", *, runtime: ToolRuntime)
         customer = CustomerInfo.model_validate(customer_raw) if customer_raw is not None else None
         cart = Cart.model_validate(cart_raw) if cart_raw is not None else None
         messages = cast(list[BaseMessage], _read(st, "messages") or [])
-        text = summary.strip() or service.build_summary(customer, cart, messages)
+        memories = [MemoryNote.model_validate(m) for m in _read(st, "memories") or []]
+        earlier = _read(st, "summary")
+        if summary.strip():
+            # the model's own summary, plus what we remember, which the agent must see whatever the model wrote
+            text = "\n".join([summary.strip(), *service.memory_lines(memories)])
+            text += f"\nearlier:\n{earlier}" if earlier else ""
+        else:
+            text = service.build_summary(customer, cart, messages, memories=memories, earlier=earlier)
         ticket, created = await service.open_handoff(
             ctx.pool,
             tenant_id=ctx.tenant.id,
