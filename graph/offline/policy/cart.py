@@ -28,6 +28,11 @@ _SHOW = (
     "what did i order",
     "show",
 )
+# "show my cart", "ver meu carrinho", "me mostra o pedido": the cart, not an item called "show my cart"
+_SHOW_RE = re.compile(
+    r"^(?:(?:can you |could you |please )?(?:show|see|view|check)|ver|mostra|me mostra|mostrar|confere|conferir)\b"
+    r".*\b(?:cart|carrinho|pedido|order)\b"
+)
 _CLEAR = (
     "limpa",
     "limpar",
@@ -93,6 +98,8 @@ def cart(view: TurnView, say: Say) -> Decision:
         edit = _edit(_EDIT_LEAD.sub("", norm).strip(" ,.!"), ctx)
         if edit is not None:
             return edit
+        if _SHOW_RE.search(norm):
+            return call("show_cart")
         lines = p.split_order_lines(text)
         if not lines or all(not line.item for line in lines):
             if has_any(text, _SHOW):
@@ -201,8 +208,22 @@ def _looks_like_new_order(text: str) -> bool:
     return bool(lines) and any(line.qty is not None for line in lines) and len(p.normalize(text).split()) > 2
 
 
+# words the menu doesn't use: portions ("uma porção de onion rings") and English for Portuguese option names
+_PORTION = re.compile(r"^(?:porcao|porcoes|prato|pedaco|pedacos|unidade|unidades|portion|serving)\s+(?:de\s+|of\s+)?")
+_MENU_WORDS = {
+    **{"large": "grande", "medium": "media", "small": "broto", "family": "familia", "can": "lata"},
+    **{"coke": "coca", "cokes": "coca", "please": "", "pls": "", "green tea": "cha verde", "tea": "cha"},
+}
+_MENU_WORDS_RE = re.compile(r"\b(" + "|".join(sorted(map(re.escape, _MENU_WORDS), key=len, reverse=True)) + r")\b")
+
+
+def _menu_words(item: str) -> str:
+    item = _PORTION.sub("", item.strip())
+    return re.sub(r"\s+", " ", _MENU_WORDS_RE.sub(lambda m: _MENU_WORDS[m.group(1)], item)).strip()
+
+
 def _add_line(line: p.LineRequest) -> Decision:
-    item = line.raw or line.item
+    item = _menu_words(line.raw or line.item)
     return call("add_to_cart", item=item, qty=1 if line.qty is None else line.qty, removals=line.removals or None)
 
 

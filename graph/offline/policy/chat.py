@@ -24,8 +24,8 @@ def handoff(view: TurnView, say: Say) -> Decision:
 
 
 _THANKS = ("obrigado", "obrigada", "obg", "valeu", "vlw", "brigado", "thanks", "thank you", "thx", "agradeco")
-_BYE = ("tchau", "ate mais", "ate logo", "falou", "flw", "bye", "goodbye", "see you", "boa noite", "fui")
-_GREETING = (
+BYE = ("tchau", "ate mais", "ate logo", "falou", "flw", "bye", "goodbye", "see you", "boa noite", "fui")
+GREETING = (
     "oi",
     "ola",
     "opa",
@@ -82,7 +82,7 @@ def smalltalk(view: TurnView, say: Say) -> Decision:
         return Decision(text=say("smalltalk.help", restaurant=view.context.get("restaurant", "")))
     if has_any(text, _THANKS):
         return Decision(text=say("smalltalk.thanks"))
-    if has_any(text, _GREETING):
+    if has_any(text, GREETING):
         last = customer.get("last_order") or {}
         if name and last.get("summary"):
             return Decision(
@@ -98,7 +98,7 @@ def smalltalk(view: TurnView, say: Say) -> Decision:
                 text=say("greeting.returning_no_orders", name=name, restaurant=view.context.get("restaurant", ""))
             )
         return Decision(text=say("greeting.new", restaurant=view.context.get("restaurant", "")))
-    if has_any(text, _BYE):
+    if has_any(text, BYE):
         return Decision(text=say("smalltalk.bye"))
     if p.parse_yes_no(text) is not None:
         return Decision(text=say("smalltalk.how_to_order"))

@@ -60,7 +60,7 @@ _QUESTION_FILLERS = re.compile(
     r"^(voces |vcs |vc |voce |tem |tem algum[a]? |tem alguma opcao |vende[m]? |queria saber |"
     r"o que vem n[oa] |que vem n[oa] |quanto custa [oa]? ?|quanto e [oa]? ?|qual o preco d[oa] |"
     r"do you have |have you got |what's in the |whats in the |how much is the |how much is |"
-    r"me mostra |mostra |ver |quero ver |me ve |manda )+"
+    r"me mostra |mostra |ver |quero ver |me ve |me manda |me passa |me envia |manda |o |a |os |as )+"
 )
 
 

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from graph.offline import parsing as p
-from graph.offline.policy.chat import HELP, IDENTITY
+from graph.offline.policy.chat import BYE, GREETING, HELP, IDENTITY
 from graph.offline.policy.common import Decision, Say, call, error_reply, has_any, not_understood
 from graph.offline.view import TurnView
 
@@ -40,6 +40,10 @@ _NO_EMAIL = (
     "dont have",
     "no thanks",
 )
+
+
+# goodbyes that are not also greetings ("boa noite" is both)
+_ONLY_BYE = tuple(w for w in BYE if w not in GREETING)
 
 
 def registration(view: TurnView, say: Say) -> Decision:
@@ -99,6 +103,9 @@ def registration(view: TurnView, say: Say) -> Decision:
         if fields:
             return call("update_registration", **fields)
         return not_understood(say, "registration.ask_email", name=draft.get("name") or "")
+    if step is None and not draft.get("name") and has_any(text, _ONLY_BYE):
+        # "tchau" is a goodbye, not a name
+        return Decision(text=say("smalltalk.bye"))
     fields = _registration_fields(text, step or "name")
     if fields:
         return call("update_registration", **fields)
@@ -160,8 +167,11 @@ def _registration_reply(view: TurnView, say: Say) -> Decision:
         name = draft.get("name") or ""
         step = r.get("next_step")
         if step == "name":
-            if ex.args:
+            if ex.args and "name" in ex.args:
                 return not_understood(say, "registration.ask_name")
+            if ex.args:
+                # an address (or e-mail) kept before the name: progress, so the question isn't a failed turn
+                return Decision(text=say("registration.ask_name"))
             # a newcomer's first message may be a question: answer it before asking their name
             return Decision(
                 text=say.join(_first_answer(view, say), say("greeting.new", restaurant=ctx.get("restaurant", "")))

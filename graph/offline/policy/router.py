@@ -18,6 +18,8 @@ _ROUTE_WORDS: list[tuple[str, tuple[str, ...]]] = [
         "handoff",
         (
             *("atendente", "humano", "pessoa", "gerente", "reclamacao", "falar com", "pessoa de verdade"),
+            *("reclamar", "reclamacao", "veio errado", "chegou errado", "veio errada", "chegou frio", "reembolso"),
+            *("complaint", "refund", "wrong order"),
             *("human", "agent", "manager", "real person", "a person", "someone", "talk to", "speak to"),
         ),
     ),
@@ -64,6 +66,10 @@ def route(view: TurnView, say: Say) -> Decision:
         # "quanto é a entrega?" is a question about the restaurant, not an item called "entrega"
         return call("RouteChoice", intent="menu")
     for name, words in _ROUTE_WORDS:
+        if name in ("cart", "menu") and _is_order(text):
+            # "3 temaki vegano": a quantity and a dish is an order, whatever diet word it carries
+            intent = "cart"
+            break
         if has_any(text, words):
             intent = name
             break
@@ -77,6 +83,13 @@ def route(view: TurnView, say: Say) -> Decision:
             # a short answer right after the cart spoke ("a lata", "the can please"): its "which one?" question
             intent = "cart"
     return call("RouteChoice", intent=intent)
+
+
+def _is_order(text: str) -> bool:
+    if "?" in text:
+        return False
+    lines = p.split_order_lines(text)
+    return bool(lines) and all(line.qty is not None and line.item for line in lines)
 
 
 def _cart_has_lines(ctx: dict[str, Any]) -> bool:
