@@ -320,6 +320,9 @@ def _register_subcommands() -> None:
     from comanda.bench_console import register as register_console_bench
 
     register_console_bench(bench_app)
+    from comanda.bench_memory import register as register_memory_bench
+
+    register_memory_bench(bench_app)
 
 
 _register_subcommands()

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from fakes.openai_chat import FakeOpenAI
 from fakes.scripts import Answer, Script, Seen, Spec
 
+from comanda.bench_memory import run_memory_bench
 from graph.models import ModelConfig, make_chat_model
 from memory.db import Pool
 from memory.embeddings import Embedder
@@ -184,3 +185,16 @@ async def test_a_real_model_extracts_with_structured_output_from_the_prompt_in_p
     fake.assert_clean()
     assert "anota só os fatos" in seen[0].system and "camarão" in seen[0].last_user_text
     assert {(m.kind, m.subject) for m in report.stored} == {("allergy", "allergy:camarao"), ("address", "address")}
+
+
+async def test_bench_memory_reports_recall_per_variant_and_latency_as_rows_grow(
+    db: Pool, database_url: str, embedder: Embedder
+) -> None:
+    report = await run_memory_bench(database_url, customers=3, sizes=[300, 600], samples=10, embedder=embedder)
+    by_variant = {r.variant: r.recall for r in report.recall}
+    assert report.queries >= 3 * 15 and report.memories == 3 * 16
+    # on this set the fused ranking is at least as good as either ranking alone, and finds nearly everything
+    assert by_variant["hybrid RRF (simple)"] >= max(by_variant["vector only"], by_variant["text only (simple)"])
+    assert by_variant["hybrid RRF (simple)"] >= 0.9
+    assert [lat.rows for lat in report.latency] == [300, 600]
+    assert all(0 < lat.p50_ms <= lat.p95_ms for lat in report.latency)

@@ -81,14 +81,22 @@ async def nearest(
     category: str | None = None,
     limit: int = 8,
 ) -> list[tuple[int, float]]:
-    """Item ids closest to `embedding` by cosine distance, with the distance, nearest first."""
+    """Item ids closest to `embedding` by cosine distance, with the distance, nearest first.
+
+    When the planner walks the HNSW index (many tenants), pgvector 0.8's iterative scan keeps going until `limit`
+    items of this tenant pass the filter, instead of filtering a global top-40 down to nothing.
+    """
     where, params = _filters(tags, category)
-    cur = await conn.execute(
-        f"""SELECT id, embedding <=> %s::vector AS dist FROM menu_items
-             WHERE tenant_id = %s AND embedding IS NOT NULL{where} ORDER BY dist LIMIT %s""",
-        [_vector_literal(embedding), tenant_id, *params, limit],
-    )
-    return [(int(r["id"]), float(r["dist"])) for r in await cur.fetchall()]
+    async with conn.transaction():
+        await conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+        cur = await conn.execute(
+            f"""SELECT id, embedding <=> %s::vector AS dist FROM menu_items
+                 WHERE tenant_id = %s AND embedding IS NOT NULL{where} ORDER BY dist LIMIT %s""",
+            [_vector_literal(embedding), tenant_id, *params, limit],
+        )
+        rows = await cur.fetchall()
+    # relaxed order: the index may hand back neighbours slightly out of order
+    return sorted(((int(r["id"]), float(r["dist"])) for r in rows), key=lambda pair: pair[1])
 
 
 def _vector_literal(embedding: Sequence[float]) -> str:

@@ -1,9 +1,10 @@
 """Finding menu items from what customers type: typos, no accents, plurals, slang, diets and categories.
 
-Hybrid search fuses three rankings by Reciprocal Rank Fusion: fuzzy name matching (rapidfuzz), Postgres
+Hybrid search fuses three rankings by Reciprocal Rank Fusion (k = 60): fuzzy name matching (rapidfuzz), Postgres
 full-text over name/category/description (an OR of the lexemes: websearch_to_tsquery ANDs them and recall
-collapses), and pgvector similarity — the last only when the first two found too little, since embedding a
-query costs more than the rest of the search. Diets are filters on tags, never similarity.
+collapses), and pgvector similarity (HNSW, cosine) on every query that doesn't name an item outright — a name
+match needs no embedding, and embedding a query costs more than the rest of the search. Diets are filters on
+tags, never similarity.
 """
 
 from __future__ import annotations
@@ -383,10 +384,9 @@ async def search(
     if tsq := or_tsquery(qtoks):
         fts = [i for i, _ in await repo.fts_ranked(conn, tenant_id, tsq, tags=tags, category=cat, limit=limit * 3)]
     strong = any(matches[i].query_cover >= STRONG and by_id[i].available for i in fuzzy)
-    found = {i for i in (*fuzzy, *fts) if i in by_id and by_id[i].available}
     rankings: list[list[int]] = [fuzzy, fts]
     used_vectors = False
-    if not strong and len(found) < limit and embedder is not None:
+    if not strong and embedder is not None:
         vector = await asyncio.to_thread(embedder.query, text)
         near = await repo.nearest(conn, tenant_id, vector, tags=tags, category=cat, limit=limit)
         if near:
