@@ -20,10 +20,11 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/comanda serve $(ARGS)
 
-# after the tests, the eval suite: the offline model passes 74 % of it (66/89), see README "For prompt engineers"
+# after the tests, the eval suite: the offline model passes ≥ 95 % of it, and every scenario it fails carries a
+# known_failure note (an unnoted failure, or a noted scenario that now passes, fails the run); see README "For prompt engineers"
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
-	$(BIN)/comanda eval run --model offline --min-pass 0.7 --out .comanda/evals/ci
+	$(BIN)/comanda eval run --model offline --min-pass 0.95 --out .comanda/evals/ci
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -56,6 +56,7 @@ _DIET = (
     *("vegano", "vegana", "veganos", "veganas", "vegetariano", "vegetariana", "vegetarianos", "vegetarianas"),
     *("sem gluten", "sem lactose", "vegan", "vegetarian", "gluten free", "gluten-free", "picante", "spicy"),
 )
+_DIET_NOISE = frozenset("sou eu posso pedir comer que o a pra para tem voces vcs quais opcoes opcao".split())
 _QUESTION_FILLERS = re.compile(
     r"^(voces |vcs |vc |voce |tem |tem algum[a]? |tem alguma opcao |vende[m]? |queria saber |"
     r"o que vem n[oa] |que vem n[oa] |quanto custa [oa]? ?|quanto e [oa]? ?|qual o preco d[oa] |"
@@ -99,6 +100,12 @@ def menu(view: TurnView, say: Say) -> Decision:
         query = _menu_query(text)
         if has_any(text, _DETAILS) and query and not has_any(text, _DIET):
             return call("item_details", item=query)
+        if has_any(text, _DIET):
+            # "sou vegano, o que eu posso pedir?": the diet is the query, the rest of the sentence only adds noise
+            norm = f" {p.normalize(text)} "
+            diet = [w for w in _DIET if f" {w} " in norm.replace(",", " ").replace("?", " ")]
+            rest = [w for w in re.sub(r"[,;:!?.]", " ", query).split() if w not in _DIET_NOISE]
+            query = " ".join(dict.fromkeys([*diet[:1], *rest])) if diet else query
         return call("search_menu", query=query)
     ex = view.exchanges[-1]
     r = ex.result
