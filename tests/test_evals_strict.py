@@ -17,7 +17,7 @@ def _scenario(sid: str, outcomes: list[str], known: str | None = None, tags: lis
         file="x.yaml",
         tags=tags or [],
         known_failure=known,
-        trials=[TrialResult(scenario=sid, trial=i + 1, outcome=o) for i, o in enumerate(outcomes)],  # type: ignore[arg-type]
+        trials=[TrialResult(scenario=sid, trial=i + 1, outcome=o) for i, o in enumerate(outcomes)],
     )
 
 
