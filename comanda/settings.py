@@ -87,6 +87,8 @@ class Settings(BaseSettings):
 
     demo_seed: bool = True
     log_level: str = "INFO"
+    # json: one object a line with the turn's ids (for a log pipeline); text: for reading in a terminal
+    log_format: Literal["json", "text"] = "json"
 
     @field_validator("log_level")
     @classmethod

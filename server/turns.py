@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
 from graph.runner import ConversationRunner, ToolCallTrace, TurnResult, parse_tool_result
 from memory.db import Pool
+from memory.privacy import customer_ref
 from memory.repos import outbound
 from memory.repos.tenants import Tenant
 from server.channels import OutboundChannel
@@ -82,6 +85,17 @@ class ConversationTurns:
         if tenant is None:
             log.warning("dropping %d message(s) for a tenant that no longer exists: %s", len(batch), conv)
             return
+        # every line logged during the turn (a tool's crash, a failed send) says which turn of whose conversation
+        ids = {
+            "tenant": tenant.slug,
+            "conversation": customer_ref(tenant.id, phone),
+            "message_sid": batch[-1].message.message_sid,
+            "turn_id": uuid.uuid4().hex[:12],
+        }
+        with structlog.contextvars.bound_contextvars(**ids):
+            await self._turn(conv, batch, tenant, phone)
+
+    async def _turn(self, conv: str, batch: list[Queued], tenant: Tenant, phone: str) -> None:
         async with self.pool.connection() as conn:
             await outbound.touch_window(conn, tenant.id, phone)
         texts = [q.message.text() for q in batch]
