@@ -108,6 +108,20 @@ def cart(view: TurnView, say: Say) -> Decision:
         if has_any(text, _SHOW) and all(not line.qty and len(line.item.split()) <= 2 for line in lines):
             return call("show_cart")
         return _add_line(lines[0])
+    # responding: "sem açúcar" was no ingredient to leave out: it may be the option called "Sem açúcar"
+    last = view.exchanges[-1]
+    if (
+        last.name == "add_to_cart"
+        and last.result.get("error") == "invalid_option"
+        and last.args.get("removals")
+        and not last.args.get("options")
+    ):
+        removals = [str(r) for r in last.args["removals"]]
+        item = str(last.args.get("item", ""))
+        for r in removals:
+            item = re.sub(rf"\s*\b(sem|without|no)\s+{re.escape(r)}\b", "", item)
+        options = [f"sem {r}" for r in removals]
+        return call("add_to_cart", item=item.strip(), qty=last.args.get("qty", 1), options=options)
     # responding: a swap adds the new item once the old one is out
     swap = _swap_target(_EDIT_LEAD.sub("", p.normalize(text)).strip(" ,.!"))
     if swap and view.calls("remove_from_cart") and view.exchanges[-1].ok and not view.calls("add_to_cart"):

@@ -62,7 +62,7 @@ def registration(view: TurnView, say: Say) -> Decision:
         if has_any(text, _LIST_ADDRESSES):
             return call("list_addresses")
         number = re.fullmatch(r"\s*(\d{1,2})\s*", p.normalize(text))
-        if ctx.get("awaiting") == "registration.address_choice" and number:
+        if number and (ctx.get("awaiting") == "registration.address_choice" or _listed_addresses(view, say)):
             return call("choose_address", index=int(number.group(1)))
         email = p.parse_email(text)
         if email:
@@ -87,7 +87,7 @@ def registration(view: TurnView, say: Say) -> Decision:
         yes = p.parse_yes_no(text)
         if yes is True:
             return call("confirm_registration")
-        fields = _registration_fields(text, "address")
+        fields = _named_fields(text) or _registration_fields(text, "address")
         if fields:
             return call("update_registration", **fields)
         if yes is False:
@@ -205,6 +205,36 @@ def _registration_reply(view: TurnView, say: Say) -> Decision:
     if kind == "customer_updated":
         return Decision(text=say("registration.updated"))
     return Decision(text=say("registration.updated"))
+
+
+# a correction naming its field: "não, o número é 510", "o bairro é Pinheiros", "the number is 12"
+_NAMED_FIELD = re.compile(
+    r"\b(?P<field>numero|number|bairro|neighbou?rhood|complemento|complement|rua|street)\b\s*"
+    r"(?:e|eh|is|:|=)?\s*(?P<value>[^,.;]+)"
+)
+_FIELD_KEYS = {
+    "numero": "number", "number": "number", "bairro": "neighborhood", "neighborhood": "neighborhood",
+    "neighbourhood": "neighborhood", "complemento": "complement", "complement": "complement", "rua": "street",
+    "street": "street",
+}  # fmt: skip
+
+
+def _named_fields(text: str) -> dict[str, Any]:
+    m = _NAMED_FIELD.search(p.normalize(text))
+    if not m:
+        return {}
+    # the value as the customer wrote it (accents and capitals), found at the same place in the original text
+    value = m.group("value").strip()
+    original = re.search(re.escape(value), p.normalize(text))
+    if original and len(text) == len(p.normalize(text)):
+        value = text[original.start() : original.end()].strip()
+    return {_FIELD_KEYS[m.group("field")]: value} if value else {}
+
+
+def _listed_addresses(view: TurnView, say: Say) -> bool:
+    """Our last reply listed the customer's addresses and asked which one: a bare number answers it."""
+    heading = say("registration.addresses", addresses="\x00").split("\x00", 1)[0].strip()
+    return bool(heading) and heading in view.last_reply
 
 
 def _first_answer(view: TurnView, say: Say) -> str | None:

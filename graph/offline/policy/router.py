@@ -33,7 +33,13 @@ _ROUTE_WORDS: list[tuple[str, tuple[str, ...]]] = [
             *("where is my order", "cancel my order", "cancel the order"),
         ),
     ),
-    ("registration", ("endereco", "cadastro", "meu nome", "email", "cep", "address", "my name")),
+    (
+        "registration",
+        (
+            *("endereco", "enderecos", "meus enderecos", "cadastro", "meu nome", "email", "cep"),
+            *("address", "addresses", "my addresses", "my name"),
+        ),
+    ),
     (
         "cart",
         (
@@ -78,6 +84,9 @@ def route(view: TurnView, say: Say) -> Decision:
         if lines and any(line.qty is not None for line in lines):
             intent = "cart"
         elif p.parse_address(text).street or p.parse_email(text):
+            intent = "registration"
+        elif ctx.get("last_intent") == "registration" and re.fullmatch(r"\s*\d{1,2}\s*", text):
+            # "2" after the list of the customer's addresses
             intent = "registration"
         elif ctx.get("last_intent") == "cart" and len(p.normalize(text).split()) <= 4 and _cart_has_lines(ctx):
             # a short answer right after the cart spoke ("a lata", "the can please"): its "which one?" question
