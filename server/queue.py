@@ -5,8 +5,10 @@ Layout (prefix `comanda:` by default):
 - `ready`: a stream read by the `workers` consumer group; each entry says "conversation X has work";
 - `lock:{conv}`: who is running X's turn now (a token with a TTL the holder keeps renewing);
 - `seen:{MessageSid}`: deduplication of Twilio's retries (SET NX with a TTL);
-- `attempts:{conv}`: how many times the oldest pending message was tried, and the last error;
-- `dlq`: messages that failed `max_attempts` times.
+- `attempts:{conv}`: for the oldest pending message, how many turns started on it (`s:{id}`), how many failed
+  (`f:{id}`), and the last error;
+- `dlq`: messages whose turns failed `max_attempts` times, or that started `max_starts` turns that never ended
+  (a message that kills its worker every time).
 
 A webhook writes the message and the ready entry atomically (one Lua script). A worker that reads a ready entry
 takes X's lock or, if another worker holds it, acknowledges the entry: the holder lets go only in the same
@@ -20,7 +22,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 from redis.asyncio import Redis
@@ -63,13 +65,15 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if #last == 0 then return {now} end
 return {now, last[1][1]}
 """
-# The turn's batch (oldest first), counting one more attempt at it: {attempts, rows}.
+# The turn's batch (oldest first), counting one more start of it: {starts, failures, rows}. Failures are counted
+# when a turn raises; a worker that dies mid-turn counts only as a start.
 _START = """
 local rows = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', ARGV[1])
-if #rows == 0 then return {0, rows} end
-local n = redis.call('HINCRBY', KEYS[2], rows[1][1], 1)
+if #rows == 0 then return {0, 0, rows} end
+local n = redis.call('HINCRBY', KEYS[2], 's:' .. rows[1][1], 1)
+local f = tonumber(redis.call('HGET', KEYS[2], 'f:' .. rows[1][1]) or '0')
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
-return {n, rows}
+return {n, f, rows}
 """
 # A turn is complete (reply sent, checkpoint written): delete its messages. If none wait, let go of the lock in
 # the same step, so a message arriving now finds the conversation free (its ready entry gets it a worker), and
@@ -105,7 +109,10 @@ class QueueSettings(BaseModel):
     coalesce_quiet_ms: int = 400
     lock_ttl_ms: int = 30_000
     reclaim_idle_ms: int = 30_000
-    max_attempts: int = 5
+    max_attempts: int = 5  # failed turns before a batch is dead-lettered
+    # turns started and never finished (their worker died) before a batch is dead-lettered: deaths are mostly not
+    # the message's fault (deploys, OOM kills, a neighbour's crash), so they get far more room than failures
+    max_starts: int = 20
     dedupe_ttl_s: int = 48 * 3600  # Twilio retries for hours at most; WhatsApp ids are never reused
     max_batch: int = 20
     # a consumer (a worker process) quiet this long with nothing pending is gone: drop it from the group
@@ -227,12 +234,16 @@ class InboundQueue:
         """Add a ready entry for a conversation (a retry after an error, a DLQ replay)."""
         await self.redis.xadd(self.ready_key, {"conv": conv})
 
-    async def take(self, conv: str, token: str) -> Head | None:
-        """Hold a conversation for this worker; None if another worker has it or no message waits."""
+    async def take(self, conv: str, token: str) -> Head | Literal["held", "empty"]:
+        """Hold a conversation for this worker: its next batch's head, or why not ("held": another worker's lock
+        is on it, perhaps a dead worker's that hasn't expired yet; "empty": no message waits)."""
         found = await self._take(
             keys=[self._k("lock", conv), self._k("conv", conv)], args=[token, self.settings.lock_ttl_ms]
         )
-        return _head(found)
+        head = _head(found)
+        if head is not None:
+            return head
+        return "held" if int(found) == -1 else "empty"
 
     async def newest(self, conv: str) -> tuple[int, int | None]:
         """Redis's clock and when the conversation's newest waiting message arrived (ms), None if none waits."""
@@ -264,19 +275,19 @@ class InboundQueue:
         """Whether the conversation has unprocessed messages."""
         return bool(await self.redis.xlen(self._k("conv", conv)))
 
-    async def start(self, conv: str) -> tuple[int, list[Queued]]:
-        """The held conversation's batch (oldest first, at most `max_batch`) and how often it was tried, this one
-        included."""
-        attempts, rows = await self._start(
+    async def start(self, conv: str) -> tuple[int, int, list[Queued]]:
+        """The held conversation's batch (oldest first, at most `max_batch`), how many turns started on it (this one
+        included) and how many of those failed."""
+        starts, failures, rows = await self._start(
             keys=[self._k("conv", conv), self._k("attempts", conv)],
             args=[self.settings.max_batch, 7 * 24 * 3600 * 1000],
         )
-        return int(attempts), [_queued(i, f) for i, f in _script_entries(rows)]
+        return int(starts), int(failures), [_queued(i, f) for i, f in _script_entries(rows)]
 
     async def forgive(self, conv: str, batch: list[Queued]) -> None:
-        """Take back the attempt `start` counted: the batch failed through no fault of its own (an outage)."""
+        """Take back the start `start` counted: the batch failed through no fault of its own (an outage)."""
         if batch:
-            await self.redis.hincrby(self._k("attempts", conv), batch[0].id, -1)
+            await self.redis.hincrby(self._k("attempts", conv), f"s:{batch[0].id}", -1)
 
     async def forget_idle_consumers(self, me: str) -> int:
         """Remove consumers idle past `consumer_expiry_ms` with nothing pending (workers that stopped); how many.
@@ -297,9 +308,14 @@ class InboundQueue:
                 removed += 1
         return removed
 
-    async def record_error(self, conv: str, error: str) -> None:
-        """Keep the last error of a conversation's failing batch (for the dead letter)."""
-        await self.redis.hset(self._k("attempts", conv), "error", error[:2000])
+    async def record_failure(self, conv: str, batch: list[Queued], error: str) -> int:
+        """Count a failed turn of the batch and keep its error (for the dead letter); the failures so far."""
+        key = self._k("attempts", conv)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hincrby(key, f"f:{batch[0].id}", 1)
+            pipe.hset(key, "error", error[:2000])
+            failures, _ = await pipe.execute()
+        return int(failures)
 
     async def finish(self, conv: str, token: str, batch: list[Queued], entry_id: str) -> Head | None:
         """Remove a handled batch; the next batch's head, or None once the conversation is let go (or was lost)

@@ -102,9 +102,11 @@ class Worker:
                 if stop.is_set():
                     break
                 entries: list[ReadyEntry] = []
+                reclaimed = False
                 try:
                     if loop.time() >= next_reclaim:
                         entries = await self.queue.reclaim(self.name, self._free_slots())
+                        reclaimed = bool(entries)
                         next_reclaim = loop.time() + reclaim_every
                         if entries:
                             log.warning("reclaimed %d conversation(s) from a worker that stopped", len(entries))
@@ -118,7 +120,7 @@ class Worker:
                     continue
                 for entry in entries:
                     await self._free.acquire()
-                    task = asyncio.create_task(self._conversation(entry))
+                    task = asyncio.create_task(self._conversation(entry, reclaimed))
                     self._running.add(task)
                     task.add_done_callback(self._finished)
         finally:
@@ -152,15 +154,20 @@ class Worker:
         if not task.cancelled() and task.exception() is not None:
             log.error("conversation task failed", exc_info=task.exception())
 
-    async def _conversation(self, entry: ReadyEntry) -> None:
+    async def _conversation(self, entry: ReadyEntry, reclaimed: bool = False) -> None:
         """Run turns for one conversation until its stream is empty; acknowledge the ready entry at the end."""
         token = uuid.uuid4().hex
-        head = await self.queue.take(entry.conv, token)
-        if head is None:
-            # another worker runs this conversation and looks at its stream again before letting go, or
-            # nothing waits any more
+        taken = await self.queue.take(entry.conv, token)
+        if taken == "empty" or (taken == "held" and not reclaimed):
+            # nothing waits any more, or another worker runs this conversation and looks at its stream again
+            # before letting go
             await self.queue.ack([entry.id])
             return
+        if taken == "held":
+            # reclaimed from a dead worker whose lock hasn't expired yet: acknowledging would strand its messages
+            # (the dead holder never looks again); left pending, the entry is reclaimed again once the lock is gone
+            return
+        head: Head | None = taken
         lost = asyncio.Event()
         beat = asyncio.create_task(self._heartbeat(entry, token, lost))
         held = True
@@ -169,11 +176,12 @@ class Worker:
         try:
             while head is not None:
                 await self._coalesce(entry.conv, head)
-                attempts, batch = await self.queue.start(entry.conv)
-                if attempts > self.queue.settings.max_attempts:
-                    await self.queue.dead_letter(entry.conv, batch, attempts - 1)
+                starts, failures, batch = await self.queue.start(entry.conv)
+                settings = self.queue.settings
+                if failures >= settings.max_attempts or starts > settings.max_starts:
+                    await self.queue.dead_letter(entry.conv, batch, failures or starts - 1)
                 elif batch:
-                    retry_in = await self._turn(entry.conv, batch, attempts, lost)
+                    retry_in = await self._turn(entry.conv, batch, failures + 1, lost)
                     if retry_in is not None:
                         # let go first, so the retry's ready entry can't be dropped by a worker finding us holding it
                         await self.queue.release(entry.conv, token)
@@ -248,7 +256,7 @@ class Worker:
             "turn of %s failed (attempt %d of %d)", conv, attempts, self.queue.settings.max_attempts, exc_info=exc
         )
         with contextlib.suppress(RedisError):
-            await self.queue.record_error(conv, f"{type(exc).__name__}: {exc}")
+            await self.queue.record_failure(conv, batch, f"{type(exc).__name__}: {exc}")
         return min(0.2 * 2**attempts, 10)
 
     async def _forgive(self, conv: str, batch: list[Queued]) -> None:

@@ -279,3 +279,45 @@ async def test_a_huge_message_is_refused_and_not_kept_in_the_checkpoint(demo: Po
         conversation_key(tenant.id, CUSTOMER),
     )
     assert size < 50_000, size
+
+
+async def test_a_reclaimed_conversation_still_locked_by_its_dead_worker_is_answered_once_the_lock_expires(  # type: ignore[no-untyped-def]
+    api, demo: Pool, redis: Redis
+) -> None:
+    http, base = api
+    conv = await conv_of(demo)
+    queue = InboundQueue(redis, FAST)
+    await queue.ensure_group()
+    await post_signed(http, base, twilio_form("oi"))
+    # a worker read the ready entry, took the conversation's lock a moment later, and died: its entry becomes
+    # reclaimable while its lock still has time to run
+    [entry] = await queue.read("dead-worker", 1, block_ms=1000)
+    await redis.set(f"comanda:lock:{conv}", "dead-token", px=4000)
+    await asyncio.sleep(FAST.reclaim_idle_ms / 1000 + 0.1)
+    async with running_worker(demo, redis, FAST):
+        await until(lambda: replies_to(demo), 20, "a reply once the dead worker's lock expired")
+    assert entry.conv == conv
+    assert len(await replies_to(demo)) == 1
+    assert not await queue.has_pending(conv)
+
+
+async def test_worker_deaths_dont_dead_letter_a_healthy_message_but_a_crash_loop_does(  # type: ignore[no-untyped-def]
+    api, demo: Pool, redis: Redis
+) -> None:
+    http, base = api
+    conv = await conv_of(demo)
+    queue = InboundQueue(redis, FAST)
+    await post_signed(http, base, twilio_form("oi"))
+    for _ in range(FAST.max_attempts + 3):
+        await queue.start(conv)  # a turn started on it, and its worker died (nothing failed, nothing finished)
+    async with running_worker(demo, redis, FAST):
+        await until(lambda: replies_to(demo), 30, "a reply after several worker deaths")
+    assert await queue.dead_letters() == []
+    # a message that killed its worker max_starts times is poison all the same
+    await post_signed(http, base, twilio_form("de novo"))
+    for _ in range(FAST.max_starts):
+        await queue.start(conv)
+    async with running_worker(demo, redis, FAST):
+        await until(queue.dead_letters, 30, "the crash loop dead-lettered")
+    [letter] = await queue.dead_letters()
+    assert letter.message.body == "de novo"
