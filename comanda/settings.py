@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 
 class ConfigError(Exception):
@@ -90,6 +90,26 @@ class Settings(BaseSettings):
     # json: one object a line with the turn's ids (for a log pipeline); text: for reading in a terminal
     log_format: Literal["json", "text"] = "json"
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # boto3 (Bedrock, SQS), LangSmith and OpenAI's client read os.environ, never our Settings: what `.env` says
+        # for them must be in the environment before any of them starts (and before the credential checks look)
+        export_dotenv(getattr(dotenv_settings, "env_file", None))
+        return init_settings, env_settings, dotenv_settings, file_secret_settings
+
+    @model_validator(mode="after")
+    def _usable(self) -> Settings:
+        # here, not left to callers: every way of getting Settings (serve, worker processes, Studio, evals) is checked
+        self.check_production_parts()
+        return self
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:
@@ -140,6 +160,23 @@ PROVIDED = {("COMANDA_PAYMENTS", "simulated"), ("COMANDA_PAYMENTS", "asaas"), ("
 PROVIDED.add(("COMANDA_POS", "sqs"))  # server/relay.py
 
 
+def export_dotenv(env_file: Any) -> list[str]:
+    """Put the variables of `.env` (one path or several) that the environment lacks into `os.environ`; the
+    environment wins, as it does for Settings. COMANDA_ variables stay with Settings. Returns the names exported."""
+    from dotenv import dotenv_values  # pydantic-settings' own .env reader
+
+    paths = [env_file] if isinstance(env_file, (str, Path)) else list(env_file or [])
+    exported = []
+    for path in map(Path, paths):
+        if not path.is_file():
+            continue
+        for name, value in dotenv_values(path).items():
+            if value is not None and name not in os.environ and not name.upper().startswith("COMANDA_"):
+                os.environ[name] = value
+                exported.append(name)
+    return exported
+
+
 def _aws_credentials_available() -> bool:
     if os.environ.get("AWS_ACCESS_KEY_ID") and os.environ.get("AWS_SECRET_ACCESS_KEY"):
         return True
@@ -156,8 +193,7 @@ def load_settings() -> Settings:
         # pydantic's own text quotes the value, which may be a secret: name the variable and the rule only
         problems = [f"{_env_name(e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False, include_input=False)]
         raise ConfigError("; ".join(problems)) from None
-    settings.check_production_parts()
-    return settings
+    return settings  # its validator ran the credential checks
 
 
 def _env_name(loc: tuple[int | str, ...]) -> str:
