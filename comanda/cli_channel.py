@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from rich.markup import escape
 
 from comanda.cli_common import _settings, err, out
+from comanda.embedded import read_runtime
 from comanda.logs import configure_logging
 from comanda.runtime import ServiceUnreachable, check_services
 from comanda.settings import ConfigError, Settings
@@ -108,7 +109,12 @@ def chat(
     phone: Annotated[str, typer.Option(help="The customer's phone (E.164).")] = "+5511999990001",
     script: Annotated[Path | None, typer.Option(help="Send one message per line, print the transcript, exit.")] = None,
     trace: Annotated[bool, typer.Option(help="Show route, tool calls and model calls under each reply.")] = False,
-    url: Annotated[str | None, typer.Option(help="The server's address (default: COMANDA_HOST:COMANDA_PORT).")] = None,
+    url: Annotated[
+        str | None,
+        typer.Option(
+            help="The server's address (default: the running `comanda serve`'s, else COMANDA_HOST:COMANDA_PORT)."
+        ),
+    ] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for each reply.")] = 30.0,
 ) -> None:
     """Chat with a running server as a WhatsApp customer (signed webhooks, the path Twilio uses)."""
@@ -116,8 +122,18 @@ def chat(
     from server.inbound import MalformedWebhook, e164
 
     settings = _settings()
-    server_url = (url or f"http://{settings.host}:{settings.port}").rstrip("/")
-    public = settings.public_base_url if "public_base_url" in settings.model_fields_set else server_url
+    running = read_runtime(Path(settings.data_dir))
+    chosen = settings.model_fields_set & {"host", "port"}
+    # a server started with --port says where it listens in the runtime file; an explicit address still wins
+    server_url = (
+        url or (None if chosen else running.get("api_url")) or f"http://{settings.host}:{settings.port}"
+    ).rstrip("/")
+    if "public_base_url" in settings.model_fields_set:
+        public = settings.public_base_url
+    elif not url and not chosen and running.get("public_base_url"):
+        public = running["public_base_url"]  # the URL that server checks signatures against
+    else:
+        public = server_url
     try:
         phone = e164(phone, "--phone")
     except MalformedWebhook as exc:

@@ -104,6 +104,18 @@ def read_runtime(data_dir: Path) -> dict[str, str]:
     return {str(k): str(v) for k, v in data.items()}
 
 
+def record_runtime(data_dir: Path, **values: str | None) -> None:
+    """Add (or, with None, remove) entries of the runtime file: `comanda serve` says where its API listens."""
+    data: dict[str, str] = read_runtime(data_dir)
+    for key, value in values.items():
+        if value is None:
+            data.pop(key, None)
+        else:
+            data[key] = value
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / RUNTIME_FILE).write_text(json.dumps(data))
+
+
 @contextlib.contextmanager
 def paused(pids: list[int]) -> Iterator[None]:
     """Freeze these processes (SIGSTOP) while inside, then let them go on (SIGCONT).

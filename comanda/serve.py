@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from pathlib import Path
 
 import uvicorn
 from rich.console import Console
 
 from comanda.console_wiring import build_console
+from comanda.embedded import record_runtime
 from comanda.loop import freeze_startup_heap, run_loop
 from comanda.runtime import Infra, check_redis, open_connections, prepare_database, start_infra
 from comanda.settings import Settings
@@ -94,8 +96,11 @@ async def _serve(settings: Settings, infra: Infra, *, worker: bool) -> None:
         server = uvicorn.Server(config)
         freeze_startup_heap()
         announce = asyncio.create_task(_announce(server, settings, infra.notes, seeded is not None, worker))
-        await server.serve()
-        announce.cancel()
+        try:
+            await server.serve()
+        finally:
+            announce.cancel()
+            record_runtime(Path(settings.data_dir), api_url=None, public_base_url=None)
     finally:
         stop.set()
         if worker_task is not None:
@@ -109,7 +114,11 @@ async def _serve(settings: Settings, infra: Infra, *, worker: bool) -> None:
 async def _announce(server: uvicorn.Server, settings: Settings, notes: list[str], seeded: bool, worker: bool) -> None:
     while not server.started:  # noqa: ASYNC110 - uvicorn exposes no event for "started"
         await asyncio.sleep(0.05)
-    base = f"http://{settings.host}:{settings.port}"
+    # the port actually bound (--port 0 asks the system for one)
+    port = server.servers[0].sockets[0].getsockname()[1] if server.servers else settings.port
+    base = f"http://{settings.host}:{port}"
+    # `comanda chat` finds us here whatever --host/--port said; removed again when we stop
+    record_runtime(Path(settings.data_dir), api_url=base, public_base_url=settings.public_base_url)
     console.print(f"\n[bold green]Comanda is up[/] at {base}")
     for note in notes:
         console.print(f"  • {note}")

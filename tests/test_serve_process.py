@@ -17,6 +17,8 @@ import pytest
 from conftest import free_port
 from test_settings import SECRET, assert_one_clear_line, clean_env
 
+from comanda.embedded import read_runtime
+
 
 def _start(tmp_path: Path, port: int) -> subprocess.Popen[str]:
     return subprocess.Popen(
@@ -67,7 +69,10 @@ def test_serve_starts_stops_cleanly_and_keeps_data(tmp_path: Path) -> None:
     _wait_ready(proc, port)
     menu = httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=5)
     assert menu.status_code == 200
+    # `comanda chat` and others find the API here, whatever port it was given
+    assert read_runtime(tmp_path / "data")["api_url"] == f"http://127.0.0.1:{port}"
     output = _stop(proc)
+    assert "api_url" not in read_runtime(tmp_path / "data")
     assert "Comanda is up" in output and "seeded the demo restaurant" in output
     assert not _postgres_running(tmp_path / "data")
 
