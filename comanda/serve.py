@@ -26,6 +26,7 @@ from comanda.wiring import (
     webhook_auth_token,
     with_jobs,
 )
+from server.abuse import PhoneRateLimit
 from server.app import Resources, create_app
 from server.queue import InboundQueue
 from server.tenants import TenantDirectory
@@ -69,6 +70,10 @@ async def _serve(settings: Settings, infra: Infra, *, worker: bool) -> None:
             auth_token=webhook_auth_token(settings),
             public_base_url=settings.public_base_url,
             tenants=TenantDirectory(conns.pool),
+            limiter=None
+            if settings.phone_rate_limit == "off"
+            else PhoneRateLimit(conns.redis, settings.phone_rate_limit, settings.queue_prefix),
+            notifier=channel,
         )
         app = create_app(
             Resources(

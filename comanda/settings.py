@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     # `comanda worker` process i serves its own /metrics on this port + i (0: none); the API serves its on /metrics
     worker_metrics_port: int = Field(9100, ge=0, le=65535)
 
+    # messages one phone may send one restaurant (`limits` notation: "20/minute", "100/hour"; "off": no limit)
+    phone_rate_limit: str = "20/minute"
+
     payments: Literal["simulated", "asaas"] = "simulated"
     # Asaas keys and webhook tokens are per restaurant (`comanda tenants payments`); this only points every
     # restaurant's client at another base URL (a test double), instead of Asaas's sandbox or production
@@ -109,6 +112,19 @@ class Settings(BaseSettings):
         # here, not left to callers: every way of getting Settings (serve, worker processes, Studio, evals) is checked
         self.check_production_parts()
         return self
+
+    @field_validator("phone_rate_limit")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        if value.strip().lower() == "off":
+            return "off"
+        from limits import parse
+
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError('use "N/second", "N/minute", "N/hour" or "N/day" (or "off")') from None
+        return value.strip()
 
     @field_validator("log_level")
     @classmethod

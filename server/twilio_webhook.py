@@ -16,9 +16,13 @@ from twilio.request_validator import RequestValidator
 
 from memory.db import Pool
 from memory.repos import outbound
+from memory.repos.tenants import Tenant
+from prompts import PromptSet, load_prompt_set
+from server.abuse import PhoneRateLimit
+from server.channels import OutboundChannel
 from server.deadline import within
 from server.inbound import MalformedWebhook, parse_inbound
-from server.metrics import WEBHOOKS
+from server.metrics import RATE_LIMITED, WEBHOOKS
 from server.queue import InboundQueue
 from server.tenants import TenantDirectory, TenantLookupUnavailable
 from server.twilio_channel import twilio_status
@@ -42,6 +46,10 @@ class TwilioWebhookDeps:
     enqueue_timeout_s: float = 3.0
     status_timeout_s: float = 3.0
     retry_after_s: int = 5
+    # a phone flooding a restaurant: past the limit, one polite reply through `notifier`, then silence
+    limiter: PhoneRateLimit | None = None
+    notifier: OutboundChannel | None = None
+    prompts: PromptSet | None = None
 
 
 def public_url(base: str, request: Request) -> str:
@@ -62,6 +70,29 @@ def twilio_router(deps: TwilioWebhookDeps) -> APIRouter:
     """`POST /twilio/whatsapp` and `POST /twilio/status`."""
     router = APIRouter(prefix="/twilio", tags=["twilio"])
     validator = RequestValidator(deps.auth_token)
+    prompts = deps.prompts or (load_prompt_set() if deps.limiter is not None else None)
+
+    async def rate_limited(tenant: Tenant, phone: str, sid: str) -> bool:
+        if deps.limiter is None:
+            return False
+        try:
+            verdict = await within(deps.limiter.check(tenant.id, phone), deps.enqueue_timeout_s)
+        except _UNAVAILABLE as exc:
+            # the limiter's Redis is the queue's: the enqueue that follows reports the outage
+            log.warning("rate limit unavailable for message %s: %s: %s", sid, type(exc).__name__, exc)
+            return False
+        if verdict == "ok":
+            return False
+        RATE_LIMITED.labels(tenant.slug, "replied" if verdict == "reply" else "silent").inc()
+        WEBHOOKS.labels("rate_limited", tenant.slug).inc()
+        log.warning("message %s from %s refused by the rate limit (%s)", sid, phone, verdict)
+        if verdict == "reply" and deps.notifier is not None and prompts is not None:
+            text = prompts.reply("limits.rate_limited", tenant.locale)
+            try:
+                await within(deps.notifier.send(tenant, phone, text, dedupe_key=f"ratelimit:{sid}"), 5.0)
+            except Exception:
+                log.exception("could not tell %s about the rate limit", phone)
+        return True
 
     def unavailable(reason: str) -> JSONResponse:
         # 503 + Retry-After: Twilio (and any proxy) may try again; our dedupe keeps a retry from queueing twice.
@@ -100,6 +131,8 @@ def twilio_router(deps: TwilioWebhookDeps) -> APIRouter:
             log.warning("message %s to %s: no tenant has this number", message.message_sid, message.to_phone)
             WEBHOOKS.labels("unknown_number", "").inc()
             return _refused(f"no restaurant uses the number {message.to_phone}", 404)
+        if await rate_limited(tenant, message.from_phone, message.message_sid):
+            return Response(EMPTY_TWIML, media_type="application/xml")
         try:
             added = await within(deps.queue.enqueue(tenant.id, message), deps.enqueue_timeout_s)
         except _UNAVAILABLE as exc:

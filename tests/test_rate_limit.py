@@ -1,0 +1,78 @@
+"""A phone flooding a restaurant: past the limit one polite reply, then silence; nothing more queued; counted."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+from channel_support import PUBLIC, TOKEN, demo_tenant, post_signed, twilio_form
+from conftest import DEMO_MENU
+from redis.asyncio import Redis
+from support import live_server
+from test_metrics import scrape, value
+
+from memory.db import Pool
+from memory.embeddings import Embedder
+from prompts import load_prompt_set
+from server.abuse import PhoneRateLimit
+from server.app import Resources, create_app
+from server.channels import ConsoleChannel
+from server.queue import InboundQueue, QueueSettings, conversation_key
+from server.tenants import TenantDirectory
+from server.twilio_webhook import TwilioWebhookDeps
+from tools.menu.importer import import_menu
+from tools.menu.menu_file import parse_json
+
+FLOODER, NEIGHBOUR = "+5511988887777", "+5511988886666"
+
+
+async def sent_to(pool: Pool, phone: str) -> list[str]:
+    async with pool.connection() as conn:
+        cur = await conn.execute("SELECT body FROM outbound_messages WHERE phone = %s ORDER BY id", (phone,))
+        return [r["body"] for r in await cur.fetchall()]
+
+
+async def test_a_flooding_phone_is_told_once_then_ignored_until_the_window_passes(
+    db: Pool, redis: Redis, embedder: Embedder
+) -> None:
+    await import_menu(db, "demo", parse_json(DEMO_MENU.read_text()), embedder)
+    queue = InboundQueue(redis, QueueSettings())
+    deps = TwilioWebhookDeps(
+        pool=db,
+        queue=queue,
+        auth_token=TOKEN,
+        public_base_url=PUBLIC,
+        tenants=TenantDirectory(db),
+        limiter=PhoneRateLimit(redis, "3/2 seconds"),
+        notifier=ConsoleChannel(db),
+    )
+    tenant = await demo_tenant(db)
+    async with (
+        live_server(create_app(Resources(pool=db, redis=redis, twilio=deps))) as base,
+        httpx.AsyncClient() as http,
+    ):
+        before = await scrape(http, base)
+        answers = [await post_signed(http, base, twilio_form(f"msg {i}", phone=FLOODER)) for i in range(8)]
+        neighbour = await post_signed(http, base, twilio_form("oi", phone=NEIGHBOUR))
+        after = await scrape(http, base)
+        # Twilio sees a normal answer every time: refusing would only make it retry
+        assert [a.status_code for a in answers] == [200] * 8 and neighbour.status_code == 200
+        assert len(await queue.pending(conversation_key(tenant.id, FLOODER))) == 3
+        assert len(await queue.pending(conversation_key(tenant.id, NEIGHBOUR))) == 1  # another phone isn't limited
+        polite = load_prompt_set().reply("limits.rate_limited", tenant.locale)
+        assert await sent_to(db, FLOODER) == [polite]  # once, not five times
+        limited = "comanda_rate_limited_messages_total"
+        assert (
+            value(after, limited, tenant="demo", reply="replied")
+            - value(before, limited, tenant="demo", reply="replied")
+            == 1
+        )
+        assert (
+            value(after, limited, tenant="demo", reply="silent") - value(before, limited, tenant="demo", reply="silent")
+            == 4
+        )
+
+        await asyncio.sleep(2.2)  # the window passes: the phone is heard again
+        again = await post_signed(http, base, twilio_form("voltei", phone=FLOODER))
+        assert again.status_code == 200
+        assert len(await queue.pending(conversation_key(tenant.id, FLOODER))) == 4
