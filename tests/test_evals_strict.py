@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from evals.metrics import summarize
 from evals.results import ScenarioResult, TrialResult
-from evals.scenario import ScenarioFileError, load_file, select
+from evals.scenario import SCENARIOS_DIR, ScenarioFileError, load_file, select
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _scenario(sid: str, outcomes: list[str], known: str | None = None, tags: list[str] | None = None) -> ScenarioResult:
@@ -85,3 +92,25 @@ def test_an_unknown_fixture_restaurant_is_refused_naming_the_field(tmp_path: Pat
     with pytest.raises(ScenarioFileError) as exc:
         load_file(path)
     assert "fixture" in exc.value.problems[0] and "no-such-place" in exc.value.problems[0]
+
+
+@pytest.mark.slow
+def test_the_cli_fails_a_run_whose_known_failure_now_passes(pg_base_url: str, tmp_path: Path) -> None:
+    doc = yaml.safe_load((SCENARIOS_DIR / "handoff.yaml").read_text(encoding="utf-8"))
+    passing = next(s for s in doc["scenarios"] if s["id"] == "handoff-explicit")
+    noted = {**passing, "id": "noted-but-passing", "known_failure": "offline model: (a stale note)"}
+    other = {**passing, "id": "left-out-by-the-filter", "tags": ["other"]}
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(yaml.safe_dump({"scenarios": [noted, other]}, allow_unicode=True), encoding="utf-8")
+    env = {**os.environ, "DATABASE_URL": pg_base_url, "COMANDA_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "200"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "comanda.cli", "eval", "run", "--model", "offline", "--suite", str(suite),
+         "--scenario", "noted-*", "--out", str(tmp_path / "out"), "--min-pass", "0.95"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    # every trial passed (100 % ≥ 0.95), yet the run fails: the note must go
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "known failures that now pass" in proc.stderr and "noted-but-passing" in proc.stderr
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert [s["id"] for s in results["scenarios"]] == ["noted-but-passing"]
+    assert results["summary"]["unexpected_passes"] == ["noted-but-passing"]
