@@ -1,8 +1,8 @@
 """The conversation graph.
 
-START → prepare ─(bad input)────────────────────────────────→ finish → END
-                └→ router ─→ menu | cart | registration | payment | smalltalk → finish ─→ END
-                           └→ handoff → pause (interrupt) → END          finish ─(failed twice)→ handoff
+START → prepare ─(bad input)──────────────────────────────────────────────────→ finish → END
+                └→ router ─→ menu | cart | registration | payment | smalltalk | handoff → finish ─→ END
+                                                  finish ─(a tool handed the conversation over)→ pause (interrupt) → END
 
 The six agents are compiled subgraphs (graph/agents/), added as nodes: `stream(..., subgraphs=True)`, traces
 and Studio show their model and tool steps.
@@ -95,9 +95,6 @@ def build_graph(
             "messages": [AIMessage(prompts.reply("handoff.resumed", state.locale), name="handoff_pause")],
         }
 
-    async def after_handoff(state: ConversationState) -> str:
-        return "pause" if state.handoff else "finish"
-
     async def finish(state: ConversationState) -> Command[str]:
         this_turn = state.messages[current_turn_start(state.messages) :]
         failures = state.failures + 1 if _turn_failed(this_turn) else 0
@@ -115,7 +112,8 @@ def build_graph(
             update.update(failures=0, awaiting="handoff.offer", messages=[*update["messages"], offer])
         elif state.awaiting == "handoff.offer":
             update["awaiting"] = None
-        return Command(goto=END, update=update)
+        # a tool handed the conversation to a person (request_human, or cancel_order too late to cancel): wait for them
+        return Command(goto="pause" if state.handoff else END, update=update)
 
     g: StateGraph[ConversationState, Any, ConversationState, ConversationState]
     g = StateGraph(ConversationState, context_schema=context_schema)
@@ -129,12 +127,12 @@ def build_graph(
         # the agent's own (TypedDict) input: it gets the channel values as they are, no pydantic re-validation
         g.add_node(intent, BUILDERS[intent](model, prompts), input_schema=AgentState)
     g.add_node("pause", pause)
-    g.add_node("finish", finish, destinations=("handoff", END))
+    g.add_node("finish", finish, destinations=("pause", END))
     g.add_edge(START, "prepare")
-    for name in ("menu", "cart", "registration", "payment", "smalltalk"):
-        # a tool may hand the conversation to a person (payment's cancel_order, too late to cancel): pause then
-        g.add_conditional_edges(name, after_handoff, ["pause", "finish"])
-    g.add_conditional_edges("handoff", after_handoff, ["pause", "finish"])
+    for intent in INTENTS:
+        # finish sends the turn to `pause` when a tool handed the conversation over: one routing decision, made on
+        # the state finish already holds (a branch after each agent re-read the whole state to make it)
+        g.add_edge(intent, "finish")
     g.add_edge("pause", END)
     return g.compile(checkpointer=checkpointer, name="comanda")
 

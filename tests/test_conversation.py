@@ -304,12 +304,15 @@ async def test_a_question_about_delivery_is_not_taken_for_an_item(demo: Pool) ->
     assert chat.last and chat.last.state and chat.last.state.pending is None and chat.last.state.cart.is_empty
 
 
-async def test_two_failed_turns_in_a_row_bring_a_human(demo: Pool) -> None:
+async def test_two_failed_turns_in_a_row_offer_a_human_and_a_yes_brings_one(demo: Pool) -> None:
     chat = await open_chat(demo, "+5511999990007")
     await chat.say("oi")
     await chat.say("qwrtz pfkjh")
     assert chat.last and not chat.last.paused, chat.dump()
-    await chat.say("zxcvq wrtpl")
+    reply = await chat.say("zxcvq wrtpl")
+    assert reply.endswith(load_prompt_set().reply("handoff.offer", "pt-BR")), chat.dump()
+    assert chat.last and not chat.last.paused, chat.dump()
+    await chat.say("sim")
     assert chat.last and chat.last.paused, chat.dump()
     ticket = await _one(demo, "SELECT reason, status FROM handoff_tickets")
     assert ticket["status"] == "open"

@@ -12,7 +12,7 @@ from __future__ import annotations
 from langchain_core.language_models import BaseChatModel
 from langgraph.graph import END, START, StateGraph
 
-from graph.agent import Agent, after_model, agent_model, agent_tools
+from graph.agent import Agent, agent_model, agent_tools
 from graph.state import AgentState
 from prompts import PromptSet
 from tools.cart.tools import CART_TOOLS as TOOLS
@@ -22,10 +22,9 @@ from tools.context import TurnContext
 def build(model: BaseChatModel, prompts: PromptSet) -> Agent:
     """The cart agent as a compiled subgraph, to be added as the parent graph's `cart` node."""
     g = StateGraph(AgentState, context_schema=TurnContext)
-    g.add_node("model", agent_model("cart", TOOLS, model, prompts))
+    g.add_node("model", agent_model("cart", TOOLS, model, prompts), destinations=("tools", END))
     g.add_node("tools", agent_tools(TOOLS))
     g.add_edge(START, "model")
-    g.add_conditional_edges("model", after_model, ["tools", END])
     g.add_edge("tools", "model")
     # no checkpoints of its own: the parent's end-of-turn checkpoint holds everything it wrote, and nothing in
     # it interrupts (the handoff pause is the parent's)
