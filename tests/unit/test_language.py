@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from graph import guard
-from graph.language import detect_language, detect_locale, fold, normalize, words
+from graph.language import Locale, conversation_locale, detect_language, detect_locale, fold, normalize, words
 
 
 @pytest.mark.parametrize(
@@ -69,3 +69,26 @@ def test_folding_and_words() -> None:
     assert fold("Açaí com Maçã") == "acai com maca"
     assert normalize("Hola, ¿quiero?") == "hola, quiero"
     assert words("Hola, ¿quiero 2 pizzas?") == ["hola", "quiero", "pizzas"]
+
+
+@pytest.mark.parametrize(
+    ("text", "current", "expected"),
+    [
+        # an English conversation keeps English through Brazilian addresses, dish names and single Portuguese words
+        ("Rua Augusta, 500, apto 12, Consolação", "en", "en"),
+        ("Rua Oscar Freire, 1200, apt 3, Jardins", "en", "en"),
+        ("2 x-bacon sem tomate", "en", "en"),
+        ("dinheiro", "en", "en"),
+        ("sim", "en", "en"),
+        # ... and switches when the message is plainly in the other language
+        ("quero uma pizza grande por favor", "en", "pt-BR"),
+        ("I want a large pizza please", "pt-BR", "en"),
+        ("yes", "pt-BR", "pt-BR"),
+        # a conversation without a language yet takes the message's own, or none
+        ("hello", None, "en"),
+        ("oi", None, "pt-BR"),
+        ("12345", None, None),
+    ],
+)
+def test_conversation_locale_holds(text: str, current: Locale | None, expected: str | None) -> None:
+    assert conversation_locale(text, current) == expected

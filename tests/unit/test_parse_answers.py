@@ -71,6 +71,9 @@ def test_parse_yes_no_undecided(text: str) -> None:
         ("joao@-gmail.com", None),
         ("", None),
         ("quero uma pizza", None),
+        # a non-ASCII local part is a valid address (SMTPUTF8): it used to be cut to "o@exemplo.com.br"
+        ("joão@exemplo.com.br", "joão@exemplo.com.br"),
+        ("meu email é José.Araújo@empresa.com.br, valeu", "josé.araújo@empresa.com.br"),
     ],
 )
 def test_parse_email(text: str, expected: str | None) -> None:
