@@ -259,7 +259,8 @@ class Scenario(_Strict):
     goal: str | None = None
     max_turns: int = Field(12, gt=0, le=40)
     expect: Expected
-    # why the current offline model is known to fail this (kept in the suite; documented, still counted)
+    # why the current offline model is known to fail this: still counted in the success rate, and strict (a run
+    # fails when a scenario fails without a note, or passes every trial with one: then the note must go)
     known_failure: str | None = None
 
     file: str = ""  # set by the loader
