@@ -3,15 +3,29 @@ and the extraction the jobs worker runs after each turn (`remember_turn`, the jo
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import httpx
 import pytest
+from channel_support import demo_tenant, post_signed, replies_to, twilio_form, webhook_app
 from conftest import DEMO_MENU
-from conversation_support import Chat, open_chat
+from conversation_support import OPEN_CLOCK, Chat, make_runner, open_chat
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
+from redis.asyncio import Redis
+from support import live_server
 
 from memory.db import Pool
 from memory.embeddings import Embedder
-from tools.memory.service import remember_turn
+from memory.repos.tenants import Tenant
+from server.channels import ConsoleChannel
+from server.jobs import JobDeps, MemoryJobs, ensure_schema, make_app, run_jobs
+from server.queue import InboundQueue, QueueSettings
+from server.turns import ConversationTurns
+from server.worker import Worker
+from tools.context import TurnContext
+from tools.memory.service import list_memories, remember_turn
 from tools.menu.importer import import_menu
 from tools.menu.menu_file import parse_json
 
@@ -121,3 +135,51 @@ async def test_what_trimming_drops_stays_as_a_summary_and_reaches_the_handoff_ti
     assert len(tickets) == 1, chat.dump()
     assert "allergy: sou alérgica a camarão" in tickets[0]
     assert "chegou fria e sem a borda" in tickets[0]
+
+
+async def test_through_webhook_worker_and_jobs_a_told_allergy_warns_in_the_next_conversation(
+    demo: Pool, redis: Redis, database_url: str, embedder: Embedder
+) -> None:
+    phone = "+5511977776666"
+    runner = await make_runner(demo)
+
+    def context_for(tenant: Tenant, who: str) -> TurnContext:
+        return TurnContext(pool=demo, tenant=tenant, phone=who, clock=lambda: OPEN_CLOCK)
+
+    turns = ConversationTurns(demo, runner, ConsoleChannel(demo), context_for, redis, memory=MemoryJobs(demo))
+    deps = JobDeps(pool=demo, notifier=ConsoleChannel(demo), embedder=embedder)
+    await ensure_schema(database_url, make_app(database_url, deps))
+    stop = asyncio.Event()
+    queue = QueueSettings(coalesce_window_ms=0, reclaim_idle_ms=1500, lock_ttl_ms=1500, max_attempts=2)
+    tasks = [
+        asyncio.create_task(Worker(InboundQueue(redis, queue), turns, slots=2).run(stop)),
+        asyncio.create_task(run_jobs(database_url, deps, stop, name="mem-e2e")),
+    ]
+    tenant = await demo_tenant(demo)
+    try:
+        async with live_server(webhook_app(demo, redis)) as base, httpx.AsyncClient() as http:
+            await post_signed(http, base, twilio_form("oi, sou alérgica a camarão", phone=phone))
+
+            async def remembered() -> bool:
+                async with demo.connection() as conn:
+                    return any(m.kind == "allergy" for m in await list_memories(conn, tenant.id, phone))
+
+            await _until(remembered)
+            async with demo.connection() as conn:
+                for table in ("checkpoint_writes", "checkpoint_blobs", "checkpoints"):
+                    await conn.execute(f"DELETE FROM {table} WHERE thread_id = %s", (f"{tenant.id}:{phone}",))
+            await post_signed(http, base, twilio_form("quero uma pizza camarão com catupiry grande", phone=phone))
+
+            async def warned() -> bool:
+                return any("alergia a *camarão*" in r for r in await replies_to(demo, phone))
+
+            await _until(warned)
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+
+
+async def _until(check: Callable[[], Awaitable[bool]]) -> None:
+    async with asyncio.timeout(60):
+        while not await check():  # noqa: ASYNC110 - the database has no event to wait on
+            await asyncio.sleep(0.2)
