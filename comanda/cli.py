@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "serve": "Start the service and one queue worker (embedded Postgres and Redis unless DATABASE_URL / REDIS_URL).",
     "migrate": "Apply pending database migrations.",
     "seed": "Import the demo restaurant if the database has no tenant yet.",
+    "usage": "A restaurant's conversations in a month against its plan's quota.",
     "worker": "Run queue workers as separate processes (same Redis and Postgres as the web server).",
     "chat": "Chat with a running server as a WhatsApp customer (signed webhooks, the path Twilio uses).",
     "relay": "Publish the outbox to each store's SQS FIFO queue and apply the POS's status updates (COMANDA_POS=sqs).",
@@ -33,9 +34,9 @@ COMMANDS: dict[str, str] = {
     "handoff": "Handoff tickets: conversations a person must answer.",
     "eval": "The eval suite: scenarios graded by the final database state.",
     "agents": "Staff accounts of the console (agents and managers).",
+    "customers": "Customers of a restaurant.",
     "dlq": "Messages that kept failing (the dead-letter stream).",
     "outbox": "Events for the restaurants' POS: follow, list, retry stuck ones.",
-    "customers": "Customers of a restaurant.",
 }
 
 

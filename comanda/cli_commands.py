@@ -326,6 +326,9 @@ def _register_subcommands() -> None:
     from comanda.bench_memory import register as register_memory_bench
 
     register_memory_bench(bench_app)
+    from comanda.cli_usage import usage_cmd
+
+    app.command("usage")(usage_cmd)
     from comanda.cli_memory import customers_app
 
     app.add_typer(customers_app, name="customers")

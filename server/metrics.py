@@ -31,7 +31,7 @@ log = logging.getLogger("comanda.metrics")
 WEBHOOKS = Counter(
     "comanda_webhooks",
     "Inbound WhatsApp webhooks by outcome (accepted, duplicate, forged, malformed, unknown_number, unavailable, "
-    "rate_limited)",
+    "rate_limited, over_quota)",
     ["outcome", "tenant"],
 )
 TURNS = Counter("comanda_turns", "Conversation turns run, by the route the router chose", ["tenant", "route"])

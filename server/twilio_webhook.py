@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -15,15 +16,15 @@ from redis.exceptions import RedisError
 from twilio.request_validator import RequestValidator
 
 from memory.db import Pool
-from memory.repos import outbound
+from memory.repos import handoffs, outbound, usage
 from memory.repos.tenants import Tenant
 from prompts import PromptSet, load_prompt_set
 from server.abuse import PhoneRateLimit
 from server.channels import OutboundChannel
 from server.deadline import within
-from server.inbound import MalformedWebhook, parse_inbound
-from server.metrics import RATE_LIMITED, WEBHOOKS
-from server.queue import InboundQueue
+from server.inbound import InboundMessage, MalformedWebhook, parse_inbound
+from server.metrics import OVER_QUOTA, RATE_LIMITED, WEBHOOKS
+from server.queue import InboundQueue, conversation_key
 from server.tenants import TenantDirectory, TenantLookupUnavailable
 from server.twilio_channel import twilio_status
 
@@ -50,6 +51,10 @@ class TwilioWebhookDeps:
     limiter: PhoneRateLimit | None = None
     notifier: OutboundChannel | None = None
     prompts: PromptSet | None = None
+    # conversations are metered against the restaurant's monthly quota (memory/repos/usage.py); bounded apart, and
+    # a metering failure lets the message through: a quota must never cost a customer their answer
+    meter_usage: bool = True
+    usage_timeout_s: float = 1.0
 
 
 def public_url(base: str, request: Request) -> str:
@@ -70,7 +75,38 @@ def twilio_router(deps: TwilioWebhookDeps) -> APIRouter:
     """`POST /twilio/whatsapp` and `POST /twilio/status`."""
     router = APIRouter(prefix="/twilio", tags=["twilio"])
     validator = RequestValidator(deps.auth_token)
-    prompts = deps.prompts or (load_prompt_set() if deps.limiter is not None else None)
+    prompts = deps.prompts or (load_prompt_set() if deps.limiter is not None or deps.meter_usage else None)
+
+    async def over_quota(tenant: Tenant, message: InboundMessage) -> bool:
+        if not deps.meter_usage:
+            return False
+        try:
+            admission = await within(_admit(deps.pool, tenant.id, message.from_phone), deps.usage_timeout_s)
+        except _UNAVAILABLE as exc:
+            log.warning("usage of message %s not metered: %s: %s", message.message_sid, type(exc).__name__, exc)
+            return False
+        if admission != "over_quota":
+            return False
+        OVER_QUOTA.labels(tenant.slug).inc()
+        WEBHOOKS.labels("over_quota", tenant.slug).inc()
+        # staff are told and get the customer's words: a ticket in the console's inbox, nothing dropped silently
+        log.error(
+            "%s is over its monthly conversation quota: message %s goes to staff", tenant.slug, message.message_sid
+        )
+        try:
+            await within(_to_staff(deps.pool, tenant, message), deps.status_timeout_s)
+        except Exception:
+            log.exception("could not hand message %s over to staff", message.message_sid)
+            raise
+        if deps.notifier is not None and prompts is not None:
+            text = prompts.reply("limits.over_quota", tenant.locale)
+            # once a day per customer, however many messages they send
+            key = f"quota:{message.from_phone}:{date.today().isoformat()}"
+            try:
+                await within(deps.notifier.send(tenant, message.from_phone, text, dedupe_key=key), 5.0)
+            except Exception:
+                log.exception("could not tell %s about the quota", message.from_phone)
+        return True
 
     async def rate_limited(tenant: Tenant, phone: str, sid: str) -> bool:
         if deps.limiter is None:
@@ -134,6 +170,12 @@ def twilio_router(deps: TwilioWebhookDeps) -> APIRouter:
         if await rate_limited(tenant, message.from_phone, message.message_sid):
             return Response(EMPTY_TWIML, media_type="application/xml")
         try:
+            if await over_quota(tenant, message):
+                return Response(EMPTY_TWIML, media_type="application/xml")
+        except _UNAVAILABLE:
+            # the message reached neither the bot nor staff: Twilio must try again
+            return unavailable("the message can't be stored right now, try again")
+        try:
             added = await within(deps.queue.enqueue(tenant.id, message), deps.enqueue_timeout_s)
         except _UNAVAILABLE as exc:
             # if the enqueue lands after all, Twilio's retry is answered as a duplicate: nothing queues twice
@@ -178,3 +220,22 @@ async def _set_status(
 ) -> outbound.OutboundMessage | None:
     async with pool.connection() as conn:
         return await outbound.set_status_by_provider_sid(conn, sid, state, error)
+
+
+async def _admit(pool: Pool, tenant_id: int, phone: str) -> usage.Admission:
+    async with pool.connection() as conn:
+        return await usage.admit(conn, tenant_id, phone)
+
+
+async def _to_staff(pool: Pool, tenant: Tenant, message: InboundMessage) -> None:
+    async with pool.connection() as conn, conn.transaction():
+        ticket, _ = await handoffs.open_ticket(
+            conn,
+            tenant_id=tenant.id,
+            thread_id=conversation_key(tenant.id, message.from_phone),
+            phone=message.from_phone,
+            customer_id=None,
+            reason="over_quota",
+            summary="The restaurant's monthly conversation quota is used up: the bot didn't answer.",
+        )
+        await handoffs.add_message(conn, tenant.id, ticket.id, "customer", message.text())
