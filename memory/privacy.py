@@ -139,7 +139,11 @@ def _key_value_sub(m: re.Match[str]) -> str:
 _QUOTED = r"\"(?:\\.|[^\"\\])*\"|'(?:\\.|[^'\\])*'"
 _PLUS = ("+", "%2B", "%2b")
 # key=value, key='value': forms, query strings (the sig= and s= of signed URLs), logfmt, reprs
-_KEY_VALUE = re.compile(rf"(?P<pre>(?<![\w.%-])(?P<key>[A-Za-z_][\w-]*)=)(?P<value>{_QUOTED}|[^\s&#,;)\]}}\"'<>]*)")
+# (a list value, `texts=['…', '…']` in a repr such as procrastinate's job lines, is consumed whole)
+_KEY_VALUE = re.compile(
+    rf"(?P<pre>(?<![\w.%-])(?P<key>[A-Za-z_][\w-]*)=)"
+    rf"(?P<value>{_QUOTED}|\[(?:{_QUOTED}|[^\]\"'])*\]|[^\s&#,;)\]}}\"'<>]*)"
+)
 
 
 @dataclass(frozen=True)
