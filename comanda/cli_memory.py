@@ -16,6 +16,11 @@ from tools.memory.service import list_memories
 customers_app = typer.Typer(help="Customers of a restaurant.", no_args_is_help=True)
 
 
+@customers_app.callback()
+def customers() -> None:
+    """Customers of a restaurant."""  # a group even with one command: `comanda customers memories ...`
+
+
 @customers_app.command("memories")
 def memories(
     tenant: Annotated[str, typer.Option(help="The restaurant's slug.")],

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
+import pytest
 from fakes.openai_chat import FakeOpenAI
 from fakes.scripts import Answer, Script, Seen, Spec
+from typer.testing import CliRunner, Result
 
 from comanda.bench_memory import run_memory_bench
+from comanda.cli_memory import customers_app
 from graph.models import ModelConfig, make_chat_model
 from memory.db import Pool
 from memory.embeddings import Embedder
@@ -198,3 +202,25 @@ async def test_bench_memory_reports_recall_per_variant_and_latency_as_rows_grow(
     assert by_variant["hybrid RRF (simple)"] >= 0.9
     assert [lat.rows for lat in report.latency] == [300, 600]
     assert all(0 < lat.p50_ms <= lat.p95_ms for lat in report.latency)
+
+
+async def test_cli_lists_one_restaurants_memories_of_a_customer_with_history_on_request(
+    db: Pool, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("COMANDA_DATA_DIR", str(tmp_path / "data"))
+    brasa = await _tenant(db, "brasa", "+5511900000001")
+    kaze = await _tenant(db, "kaze", "+5511900000002")
+    await remember_turn(db, brasa, PHONE, ["moro em Pinheiros", "sou alérgica a camarão"], embedder=None)
+    await remember_turn(db, brasa, PHONE, ["agora moro em Perdizes"], embedder=None)
+    await remember_turn(db, kaze, PHONE, ["sou vegano"], embedder=None)
+
+    def run(*args: str) -> Result:
+        return CliRunner().invoke(customers_app, ["memories", "--tenant", "brasa", "--phone", PHONE, *args])
+
+    now = await asyncio.to_thread(run)
+    past = await asyncio.to_thread(run, "--history")
+    assert now.exit_code == 0, now.output
+    assert "agora moro em Perdizes" in now.output and "sou alérgica a camarão" in now.output
+    assert "Pinheiros" not in now.output and "vegano" not in now.output
+    assert "moro em Pinheiros  (replaced" in past.output
