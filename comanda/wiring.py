@@ -88,7 +88,8 @@ async def build_conversation(settings: Settings, pool: Pool, *, prompts: str | N
     checkpointer = await make_checkpointer(pool)
     graph = build_graph(make_chat_model(model_config(settings)), prompt_set, checkpointer=checkpointer)
     payments = payment_provider(settings, pool)
-    return Conversation(ConversationRunner(graph), prompt_set, payments, settings.public_base_url, pool)
+    runner = ConversationRunner(graph, metadata={"prompt_set": prompt_set.label})
+    return Conversation(runner, prompt_set, payments, settings.public_base_url, pool)
 
 
 def payment_provider(settings: Settings, pool: Pool) -> PaymentProvider:

@@ -83,14 +83,23 @@ def human_message_id(message_id: str) -> str:
 class ConversationRunner:
     """Turns customer messages into replies, one conversation turn at a time."""
 
-    def __init__(self, graph: CompiledStateGraph[Any, Any, Any, Any], *, prune: bool = True) -> None:
+    def __init__(
+        self,
+        graph: CompiledStateGraph[Any, Any, Any, Any],
+        *,
+        prune: bool = True,
+        metadata: dict[str, str] | None = None,
+    ) -> None:
         self.graph = graph
         self.prune = prune
+        # run metadata (the prompt set's label): LangSmith shows and filters traces by it, with the tenant's slug
+        self.metadata = metadata or {}
         # our saver reads the checkpoint once a turn; any other (tests' in-memory one) goes through aget_state
         self._saver = graph.checkpointer if isinstance(graph.checkpointer, TurnSaver) else None
 
     def _config(self, ctx: TurnContext) -> RunnableConfig:
-        return {"configurable": {"thread_id": ctx.thread_id}, "recursion_limit": 60}
+        metadata = {**self.metadata, "tenant": ctx.tenant.slug}
+        return {"configurable": {"thread_id": ctx.thread_id}, "recursion_limit": 60, "metadata": metadata}
 
     async def is_paused(self, ctx: TurnContext) -> bool:
         """True while the conversation waits for a human agent (the graph is interrupted)."""
