@@ -103,6 +103,9 @@ def throwaway_stack(*, workers: int, slots: int, coalesce_ms: int) -> Iterator[S
                 "COMANDA_PUBLIC_BASE_URL": url,
                 "COMANDA_COALESCE_WINDOW_MS": str(coalesce_ms),
                 "COMANDA_LOG_LEVEL": "WARNING",
+                # the load generator's customers are machines typing faster than any person: the per-phone limit
+                # would silence them (it has its own tests)
+                "COMANDA_PHONE_RATE_LIMIT": "off",
             }
             cli = [sys.executable, "-m", "comanda.cli"]
             quiet = {"stdout": subprocess.DEVNULL, "env": env, "cwd": tmp}
