@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import httpx
@@ -10,7 +9,7 @@ import pytest
 from redis.asyncio import Redis
 from support import live_server
 
-from comanda.settings import ConfigError, Settings
+from comanda.settings import Settings
 from comanda.wiring import outbound_channel, simulated_payment_routes
 from memory.db import Pool
 from server.app import Resources, create_app
@@ -38,10 +37,3 @@ async def test_the_simulated_pay_page_and_webhook_are_not_there_with_asaas(
     assert await _status(_settings(tmp_path, payments="asaas"), db, redis, method, path) == 404
     # the same request reaches the simulated routes in the embedded mode (refused there for its bad signature)
     assert await _status(_settings(tmp_path, payments="simulated"), db, redis, method, path) in (403, 422)
-
-
-@pytest.mark.skipif(importlib.util.find_spec("server.relay") is not None, reason="this build has the SQS relay")
-def test_a_part_the_build_cannot_provide_stops_start_up(tmp_path: Path) -> None:
-    settings = _settings(tmp_path, pos="sqs", aws_region="sa-east-1")
-    with pytest.raises(ConfigError, match="COMANDA_POS=sqs"):
-        settings.check_production_parts()
