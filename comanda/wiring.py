@@ -176,7 +176,7 @@ async def build_worker(
         media=media_signer(settings),
         prefix=settings.queue_prefix,
         provider=settings.model.split(":", 1)[0],
-        memory=MemoryJobs(pool),
+        memory=MemoryJobs(pool, every_turn=settings.model != "offline"),
     )
     return Worker(InboundQueue(redis, queue_settings(settings)), turns, slots=slots or settings.worker_slots)
 

@@ -23,7 +23,7 @@ from procrastinate.types import JSONValue
 
 from memory.db import Pool
 from memory.embeddings import Embedder
-from tools.memory.extract import Extractor
+from tools.memory.extract import Extractor, extract_by_rules
 from tools.memory.service import remember_turn
 from tools.orders import unpaid
 from tools.orders.notify import Notifier, tell_untold
@@ -97,15 +97,22 @@ class MemoryJobs:
 
     The reply has gone out by then: the turn pays one INSERT, the extraction (model call, embeddings) runs on
     whichever jobs worker takes it. The queueing lock keeps one waiting extraction per conversation message.
+
+    With the offline model (`every_turn=False`) a turn whose words hold nothing the rules would keep queues
+    nothing: most turns ("quero 2 coca", "pix") would otherwise pay a job's round trips for no fact. A real
+    model's extraction sees every turn, since it finds what rules can't.
     """
 
-    def __init__(self, pool: Pool) -> None:
+    def __init__(self, pool: Pool, *, every_turn: bool = False) -> None:
         self._app = App(connector=PsycopgConnector())
         self._pool = pool
         self._opened = False
+        self._every_turn = every_turn
 
     async def defer(self, tenant_id: int, phone: str, texts: list[str], locale: str, source: str) -> None:
         """Queue the extraction of one turn's customer messages (`source`: the turn's last message id)."""
+        if not self._every_turn and not extract_by_rules(texts):
+            return
         if not self._opened:
             await self._app.open_async(self._pool)
             self._opened = True

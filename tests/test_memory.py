@@ -224,3 +224,17 @@ async def test_cli_lists_one_restaurants_memories_of_a_customer_with_history_on_
     assert "agora moro em Perdizes" in now.output and "sou alérgica a camarão" in now.output
     assert "Pinheiros" not in now.output and "vegano" not in now.output
     assert "moro em Pinheiros  (replaced" in past.output
+
+
+async def test_with_the_offline_model_a_turn_with_nothing_to_remember_queues_no_job(
+    db: Pool, database_url: str
+) -> None:
+    tenant = await _tenant(db, "brasa", "+5511900000001")
+    await ensure_schema(database_url, make_app(database_url, JobDeps(pool=db, notifier=ConsoleChannel(db))))
+    await MemoryJobs(db).defer(tenant, PHONE, ["quero 2 coca lata", "pix"], "pt-BR", "SM1")
+    await MemoryJobs(db).defer(tenant, PHONE, ["sem cebola sempre"], "pt-BR", "SM2")
+    await MemoryJobs(db, every_turn=True).defer(tenant, PHONE, ["quero 2 coca lata"], "pt-BR", "SM3")
+    async with db.connection() as conn:
+        cur = await conn.execute("SELECT args->>'source' AS source FROM procrastinate_jobs ORDER BY id")
+        queued = [r["source"] for r in await cur.fetchall()]
+    assert queued == ["SM2", "SM3"]
