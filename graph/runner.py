@@ -7,7 +7,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from langchain_core.callbacks import get_usage_metadata_callback
 from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, RemoveMessage, ToolMessage
+from langchain_core.messages.ai import UsageMetadata
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
@@ -165,8 +167,10 @@ class ConversationRunner:
             HumanMessage(t[: MAX_MESSAGE_CHARS + 1], id=i) for t, i in zip(texts, ids, strict=True)
         ]
         repair: list[BaseMessage] = [RemoveMessage(id=m.id) for m in _orphans(existing) if m.id]
-        out = await self.graph.ainvoke({"messages": [*repair, *humans]}, config, context=ctx, durability="exit")  # type: ignore[call-overload,unused-ignore]
-        result = await self._result(ctx, out, started)
+        # every model call of the turn, the router's structured output included (it leaves no message with usage)
+        with get_usage_metadata_callback() as usage:
+            out = await self.graph.ainvoke({"messages": [*repair, *humans]}, config, context=ctx, durability="exit")  # type: ignore[call-overload,unused-ignore]
+        result = await self._result(ctx, out, started, usage=usage.usage_metadata)
         return result.model_copy(update={"earlier": earlier}) if earlier is not None else result
 
     async def resume(self, ctx: TurnContext, value: Any) -> TurnResult:
@@ -175,7 +179,15 @@ class ConversationRunner:
         out = await self.graph.ainvoke(Command(resume=value), self._config(ctx), context=ctx, durability="exit")  # type: ignore[call-overload,unused-ignore]
         return await self._result(ctx, out, started, resumed=True)
 
-    async def _result(self, ctx: TurnContext, out: Any, started: float, *, resumed: bool = False) -> TurnResult:
+    async def _result(
+        self,
+        ctx: TurnContext,
+        out: Any,
+        started: float,
+        *,
+        resumed: bool = False,
+        usage: dict[str, UsageMetadata] | None = None,
+    ) -> TurnResult:
         state = ConversationState.model_validate(out) if isinstance(out, dict) else out
         paused = bool(out.get("__interrupt__")) if isinstance(out, dict) else False
         messages = state.messages
@@ -186,7 +198,7 @@ class ConversationRunner:
             replies=_replies(turn),
             route=state.route,
             tool_calls=_tool_traces(turn),
-            model_calls=_model_traces(turn, state.route),
+            model_calls=_model_traces(turn, state.route, usage or {}),
             paused=paused,
             elapsed_ms=(time.perf_counter() - started) * 1000,
             state=state,
@@ -243,7 +255,9 @@ def _tool_traces(turn: Sequence[AnyMessage]) -> list[ToolCallTrace]:
     ]
 
 
-def _model_traces(turn: Sequence[AnyMessage], route: RouteDecision | None) -> list[ModelCallTrace]:
+def _model_traces(
+    turn: Sequence[AnyMessage], route: RouteDecision | None, usage: dict[str, UsageMetadata]
+) -> list[ModelCallTrace]:
     traces = [
         ModelCallTrace(
             node=m.name,
@@ -254,7 +268,10 @@ def _model_traces(turn: Sequence[AnyMessage], route: RouteDecision | None) -> li
         if isinstance(m, AIMessage) and m.name not in ("guard", "handoff_pause")
     ]
     if route is not None and route.decided_by == "model":
-        traces.insert(0, ModelCallTrace(node="router"))
+        # the router's tokens: what the turn's models used beyond what the agents' answers report
+        tokens_in = sum(u["input_tokens"] for u in usage.values()) - sum(t.tokens_in for t in traces)
+        tokens_out = sum(u["output_tokens"] for u in usage.values()) - sum(t.tokens_out for t in traces)
+        traces.insert(0, ModelCallTrace(node="router", tokens_in=max(0, tokens_in), tokens_out=max(0, tokens_out)))
     return traces
 
 

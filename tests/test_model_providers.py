@@ -253,6 +253,8 @@ async def test_router_asks_the_provider_when_the_fast_classifier_is_unsure(
     )
     assert intents == {"menu", "cart", "registration", "payment", "handoff", "smalltalk"}
     assert result.model_calls[0].node == "router"
+    # the router's structured-output call counts its tokens (it leaves no message carrying them)
+    assert result.model_calls[0].tokens_in > 0 and result.model_calls[0].tokens_out > 0
 
 
 @pytest.mark.parametrize("outage", [Fail(status=500, message="boom"), Fail(status=429, message="Too many requests")])
