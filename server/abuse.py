@@ -41,8 +41,24 @@ class PhoneRateLimit:
         # a moving window: a burst right at a fixed window's edge can't get twice the limit through
         self._limiter = MovingWindowRateLimiter(RedisStorage(storage_uri(self.redis), implementation="redispy"))
 
-    async def check(self, tenant_id: int, phone: str) -> Verdict:
-        """Count this message; `reply` for the first one over the limit in a window, `silent` for the rest."""
+    async def check(self, tenant_id: int, phone: str, message_sid: str) -> Verdict:
+        """Count this message once, whatever the number of deliveries of it; `reply` for the first one over the
+        limit in a window, `silent` for the rest.
+
+        Twilio retries a message (and may deliver it several times at once): a retry must neither count again nor
+        get another verdict than the first delivery's, or a customer's one message would eat their allowance.
+        """
+        seen = f"{self.prefix}:ratelimit-seen:{message_sid}"
+        if not await self.redis.set(seen, "ok", nx=True, ex=max(self.item.get_expiry(), 3600)):
+            earlier = await self.redis.get(seen)
+            # accepted before: the queue's own dedupe answers it; refused before: refused again, quietly
+            return "ok" if earlier in (b"ok", "ok") else "silent"
+        verdict = await self._verdict(tenant_id, phone)
+        if verdict != "ok":
+            await self.redis.set(seen, verdict, xx=True, keepttl=True)
+        return verdict
+
+    async def _verdict(self, tenant_id: int, phone: str) -> Verdict:
         if await self._limiter.hit(self.item, "phone", str(tenant_id), phone):
             return "ok"
         # one notice per window: SET NX lasts as long as the window, so the next flood gets its notice again

@@ -112,7 +112,7 @@ def twilio_router(deps: TwilioWebhookDeps) -> APIRouter:
         if deps.limiter is None:
             return False
         try:
-            verdict = await within(deps.limiter.check(tenant.id, phone), deps.enqueue_timeout_s)
+            verdict = await within(deps.limiter.check(tenant.id, phone, sid), deps.enqueue_timeout_s)
         except _UNAVAILABLE as exc:
             # the limiter's Redis is the queue's: the enqueue that follows reports the outage
             log.warning("rate limit unavailable for message %s: %s: %s", sid, type(exc).__name__, exc)

@@ -76,3 +76,38 @@ async def test_a_flooding_phone_is_told_once_then_ignored_until_the_window_passe
         again = await post_signed(http, base, twilio_form("voltei", phone=FLOODER))
         assert again.status_code == 200
         assert len(await queue.pending(conversation_key(tenant.id, FLOODER))) == 4
+
+
+async def test_twilio_retries_of_one_message_count_once_and_keep_its_verdict(
+    db: Pool, redis: Redis, embedder: Embedder
+) -> None:
+    await import_menu(db, "demo", parse_json(DEMO_MENU.read_text()), embedder)
+    queue = InboundQueue(redis, QueueSettings())
+    deps = TwilioWebhookDeps(
+        pool=db,
+        queue=queue,
+        auth_token=TOKEN,
+        public_base_url=PUBLIC,
+        tenants=TenantDirectory(db),
+        limiter=PhoneRateLimit(redis, "2/10 seconds"),
+        notifier=ConsoleChannel(db),
+    )
+    tenant = await demo_tenant(db)
+    conv = conversation_key(tenant.id, FLOODER)
+    async with (
+        live_server(create_app(Resources(pool=db, redis=redis, twilio=deps))) as base,
+        httpx.AsyncClient() as http,
+    ):
+        first = twilio_form("oi", phone=FLOODER)
+        # delivered three times at once and retried twice: still one message of the customer's allowance
+        await asyncio.gather(*(post_signed(http, base, first) for _ in range(3)))
+        for _ in range(2):
+            await post_signed(http, base, first)
+        await post_signed(http, base, twilio_form("quero uma pizza", phone=FLOODER))
+        assert [q.message.body for q in await queue.pending(conv)] == ["oi", "quero uma pizza"]
+        # the third message is over the limit; its retries stay refused, quietly
+        third = twilio_form("e uma coca", phone=FLOODER)
+        for _ in range(3):
+            await post_signed(http, base, third)
+        assert len(await queue.pending(conv)) == 2
+        assert await sent_to(db, FLOODER) == [load_prompt_set().reply("limits.rate_limited", tenant.locale)]
