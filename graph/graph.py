@@ -1,8 +1,11 @@
 """The conversation graph.
 
-START → prepare ─(bad input)──────────────────────────────────────────────────→ finish → END
-                └→ router ─→ menu | cart | registration | payment | smalltalk | handoff → finish ─→ END
-                                                  finish ─(a tool handed the conversation over)→ pause (interrupt) → END
+START → router ─(bad input: the guard answers)──────────────────────────────────────→ finish → END
+               └→ menu | cart | registration | payment | smalltalk | handoff → finish ─→ END
+                                        finish ─(a tool handed the conversation over)→ pause (interrupt) → END
+
+`router` identifies the customer, settles the language and screens the text (graph/guard.py), then classifies the
+intent (graph/router.py) and hands off with Command(goto=...).
 
 The six agents are compiled subgraphs (graph/agents/), added as nodes: `stream(..., subgraphs=True)`, traces
 and Studio show their model and tool steps.
@@ -65,7 +68,11 @@ def build_graph(
         {intent: [e.text for e in examples] for intent, examples in prompts.routing_examples().items()}
     )
 
-    async def prepare(state: ConversationState, runtime: Runtime[RunContext]) -> Command[str]:
+    classify = make_router(classifier, model, prompts)
+
+    async def router(state: ConversationState, runtime: Runtime[RunContext]) -> Command[str]:
+        # prepares the turn (customer, memories, language, the guard's answer to what we never route), then routes:
+        # one LangGraph step for both, every turn (the decision is state.route; traces show it under `router`)
         ctx = await turn_context(runtime.context)
         text = turn_text(state)
         async with ctx.pool.connection() as conn:
@@ -82,7 +89,8 @@ def build_graph(
                 response_metadata={"comanda_understood": verdict not in ("gibberish",)},
             )
             return Command(goto="finish", update={**update, "messages": [reply]})
-        return Command(goto="router", update=update)
+        routed = await classify(state.model_copy(update=update), runtime)
+        return Command(goto=routed.goto, update={**update, **(routed.update or {})})
 
     async def pause(state: ConversationState) -> dict[str, Any]:
         # nothing before interrupt(): this node re-runs from the top when the agent hands the conversation back
@@ -117,18 +125,13 @@ def build_graph(
 
     g: StateGraph[ConversationState, Any, ConversationState, ConversationState]
     g = StateGraph(ConversationState, context_schema=context_schema)
-    g.add_node("prepare", prepare, destinations=("router", "finish"))
-    g.add_node(
-        "router",
-        make_router(classifier, model, prompts),
-        destinations=("menu", "cart", "registration", "payment", "handoff", "smalltalk"),
-    )
+    g.add_node("router", router, destinations=("finish", *INTENTS))
     for intent in INTENTS:
         # the agent's own (TypedDict) input: it gets the channel values as they are, no pydantic re-validation
         g.add_node(intent, BUILDERS[intent](model, prompts), input_schema=AgentState)
     g.add_node("pause", pause)
     g.add_node("finish", finish, destinations=("pause", END))
-    g.add_edge(START, "prepare")
+    g.add_edge(START, "router")
     for intent in INTENTS:
         # finish sends the turn to `pause` when a tool handed the conversation over: one routing decision, made on
         # the state finish already holds (a branch after each agent re-read the whole state to make it)

@@ -1,4 +1,5 @@
-"""The router node: fast local classifier first, the chat model only when unsure; hands off with Command."""
+"""Routing: fast local classifier first, the chat model only when unsure; the decision as a Command (graph.py's
+`router` node runs it once the turn is prepared)."""
 
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ def _awaiting_intent(state: ConversationState) -> Intent | None:
 def make_router(
     classifier: FastClassifier, model: BaseChatModel, prompts: PromptSet
 ) -> Callable[..., Awaitable[Command[Intent]]]:
-    """The router node, closed over its classifier and model."""
+    """The routing step, closed over its classifier and model."""
     structured = model.with_structured_output(RouteChoice)
 
     async def router(state: ConversationState, runtime: Runtime[RunContext]) -> Command[Intent]:

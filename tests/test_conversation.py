@@ -334,7 +334,7 @@ async def test_the_agents_are_subgraphs_whose_steps_stream(demo: Pool) -> None:
     inner = [node for namespace, node in seen if namespace and namespace[0].startswith("menu:")]
     assert inner == ["model", "tools", "model"], seen
     outer = [node for namespace, node in seen if not namespace]
-    assert outer == ["prepare", "router", "menu", "finish"], seen
+    assert outer == ["router", "menu", "finish"], seen
 
 
 async def test_a_spanish_message_is_told_which_languages_we_speak(demo: Pool) -> None:

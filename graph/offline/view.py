@@ -7,6 +7,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
@@ -110,4 +111,10 @@ def read(messages: Sequence[BaseMessage], tools: Sequence[dict[str, Any]]) -> Tu
 def _words(message: BaseMessage) -> int:
     # the content itself when it is a plain string: `.text` rebuilds it on every access (the system prompt is long)
     content = message.content
-    return len(content.split()) if isinstance(content, str) else len(message.text.split())
+    return _count_words(content) if isinstance(content, str) else _count_words(message.text)
+
+
+@lru_cache(maxsize=4096)
+def _count_words(text: str) -> int:
+    # every model call counts the whole window again; the earlier messages are the same texts call after call
+    return len(text.split())
