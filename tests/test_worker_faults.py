@@ -32,8 +32,8 @@ from redis.asyncio import Redis
 from support import live_server
 
 from memory.db import Pool
-from prompts import load_prompt_set
 from memory.embeddings import Embedder
+from prompts import load_prompt_set
 from server.queue import InboundQueue, QueueSettings, conversation_key
 from tools.menu.importer import import_menu
 from tools.menu.menu_file import parse_json
