@@ -62,7 +62,9 @@ class StoredReplies(BaseModel):
 class TurnResult(BaseModel):
     """What a turn produced: the bot's replies and how it got there."""
 
-    earlier: StoredReplies | None = None  # an earlier turn's replies, to go out before this turn's
+    # replies earlier turns stored for messages of this batch, oldest first, to go out before this turn's
+    earlier: list[StoredReplies] = []
+    handled_before: int = 0  # how many of the batch's messages those earlier turns had answered
     replies: list[str] = []
     route: RouteDecision | None = None
     tool_calls: list[ToolCallTrace] = []
@@ -150,16 +152,24 @@ class ConversationRunner:
         known = {m.id for m in existing}
         # the batch is the oldest waiting messages, so those an earlier turn already handled come first
         handled = 0 if _unfinished(existing) else _handled_before(ids, known)
-        earlier = None
-        if message_ids and handled:
-            # the worker that ran them died after the checkpoint, perhaps before sending: hand their replies back
-            # so they go out (idempotently, under their own keys) before anything new is said
-            turn = _turn_after(existing, ids[handled - 1])
-            earlier = StoredReplies(
-                last_message_id=message_ids[handled - 1], replies=_replies(turn), tool_calls=_tool_traces(turn)
+        earlier: list[StoredReplies] = []
+        if message_ids:
+            # the workers that ran them died after the checkpoint, perhaps before sending: hand back the replies
+            # after each of them (several, when a worker died again while resending) so they go out, idempotently
+            # under their own keys, before anything new is said
+            for k in range(handled):
+                turn = _turn_after(existing, ids[k])
+                if replies := _replies(turn):
+                    earlier.append(
+                        StoredReplies(last_message_id=message_ids[k], replies=replies, tool_calls=_tool_traces(turn))
+                    )
+        if message_ids and handled == len(ids):
+            return TurnResult(
+                duplicate=True,
+                earlier=earlier,
+                handled_before=handled,
+                elapsed_ms=(time.perf_counter() - started) * 1000,
             )
-        if earlier is not None and handled == len(ids):
-            return TurnResult(duplicate=True, earlier=earlier, elapsed_ms=(time.perf_counter() - started) * 1000)
         texts, ids = list(texts)[handled:], ids[handled:]
         # past the guard's limit a message is only ever answered "too long": keep no more of it than says so, or one
         # 1 MB message is rewritten into every checkpoint of the thread
@@ -171,7 +181,7 @@ class ConversationRunner:
         with get_usage_metadata_callback() as usage:
             out = await self.graph.ainvoke({"messages": [*repair, *humans]}, config, context=ctx, durability="exit")  # type: ignore[call-overload,unused-ignore]
         result = await self._result(ctx, out, started, usage=usage.usage_metadata)
-        return result.model_copy(update={"earlier": earlier}) if earlier is not None else result
+        return result.model_copy(update={"earlier": earlier, "handled_before": handled})
 
     async def resume(self, ctx: TurnContext, value: Any) -> TurnResult:
         """Give the conversation back to the bot after a human agent handled it."""

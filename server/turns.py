@@ -105,19 +105,16 @@ class ConversationTurns:
         fault_point("after_checkpoint")
         if not result.duplicate:
             self._count(tenant, result)
-        if result.earlier is not None:
-            # an earlier turn's replies the worker may have died before sending go first, under their own keys
-            await self._send(
-                tenant, phone, result.earlier.replies, result.earlier.tool_calls, result.earlier.last_message_id
-            )
+        for earlier in result.earlier:
+            # replies earlier turns stored but a worker may have died before sending go first, under their own keys
+            await self._send(tenant, phone, earlier.replies, earlier.tool_calls, earlier.last_message_id)
         await self._send(tenant, phone, result.replies, result.tool_calls, sids[-1])
         fault_point("after_send")
-        done = sids.index(result.earlier.last_message_id) + 1 if result.earlier else 0
         trace = TurnTrace(
             message_sids=sids,
             texts=texts,
-            answered_before=sids[:done],
-            resent=result.earlier.replies if result.earlier else [],
+            answered_before=sids[: result.handled_before],
+            resent=[reply for earlier in result.earlier for reply in earlier.replies],
             **_trace_fields(result),
         )
         await self._trace(conv, trace)

@@ -321,3 +321,20 @@ async def test_worker_deaths_dont_dead_letter_a_healthy_message_but_a_crash_loop
         await until(queue.dead_letters, 30, "the crash loop dead-lettered")
     [letter] = await queue.dead_letters()
     assert letter.message.body == "de novo"
+
+
+async def test_replies_of_every_turn_a_dying_worker_left_unsent_are_handed_back_in_order(demo: Pool) -> None:
+    # worker 1 dies after checkpointing its answer to "oi"; the customer writes again; worker 2 answers both but
+    # dies before sending anything; the customer writes a third time: all three answers must go out, in order
+    chat = await open_chat(demo, CUSTOMER)
+    first = await chat.runner.run_turn(chat.ctx, ["oi"], ["SMa"])
+    second = await chat.runner.run_turn(chat.ctx, ["oi", "Maria Souza"], ["SMa", "SMb"])
+    third = await chat.runner.run_turn(
+        chat.ctx, ["oi", "Maria Souza", "Rua Augusta, 500, Consolação"], ["SMa", "SMb", "SMc"]
+    )
+    assert [(e.last_message_id, e.replies) for e in second.earlier] == [("SMa", first.replies)]
+    assert [(e.last_message_id, e.replies) for e in third.earlier] == [
+        ("SMa", first.replies),
+        ("SMb", second.replies),
+    ]
+    assert third.handled_before == 2 and third.replies and not third.duplicate
