@@ -55,10 +55,11 @@ async def migrate(url: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
     except psycopg.Error as exc:
         raise DatabaseUnreachable(describe_connect_error(url, exc)) from None
     async with connection as conn:
-        await _require_vector(conn)
-        # a session-level lock: a second process waits here, then finds everything applied
+        # a session-level lock: a second process waits here, then finds everything applied;
+        # taken before CREATE EXTENSION too, whose IF NOT EXISTS races between two sessions
         await conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
         try:
+            await _require_vector(conn)
             await conn.execute(
                 """CREATE TABLE IF NOT EXISTS schema_migrations (
                        version text PRIMARY KEY,
