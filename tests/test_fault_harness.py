@@ -3,7 +3,7 @@ and at each point of a turn), Valkey and Postgres restart, Postgres freezes for 
 forged requests are mixed in; then nothing may be lost, duplicated or stuck.
 
 Everything runs for real: a throw-away embedded Postgres and Valkey, `comanda serve --no-worker` and worker
-processes, loaded over loopback HTTP with signed webhooks (`comanda/fault_harness.py`).
+processes, loaded over loopback HTTP with signed webhooks (`comanda/fault_harness/`).
 """
 
 from __future__ import annotations
