@@ -231,3 +231,106 @@ async def test_outbox_tail_follows_a_store_events_as_they_commit_without_aws(sto
         assert_contract(event)
     # nothing was published: with COMANDA_POS=outbox the events stay in Postgres
     assert all(r.published_at is None for r in await store.rows())
+
+
+async def test_the_kitchen_accepting_an_order_moves_it_tells_the_customer_and_a_late_accept_moves_nothing(
+    db: Pool, embedder: Embedder, moto: Moto, caplog: pytest.LogCaptureFixture
+) -> None:
+    await import_menu(db, "demo", parse_json(DEMO_MENU.read_text()), embedder)
+    async with db.connection() as conn:
+        tenant = await tenant_repo.by_slug(conn, "demo")
+        assert tenant is not None
+        row = await (
+            await conn.execute(
+                "INSERT INTO customers (tenant_id, phone, name) VALUES (%s, %s, 'Ana Souza') RETURNING id",
+                (tenant.id, "+5511987650001"),
+            )
+        ).fetchone()
+        assert row is not None
+        # someone who has ordered is registered: a name and a delivery address
+        address = await (
+            await conn.execute(
+                """INSERT INTO addresses (tenant_id, customer_id, street, number, neighborhood, city, state)
+                   VALUES (%s, %s, 'Rua das Flores', '123', 'Centro', 'São Paulo', 'SP') RETURNING id""",
+                (tenant.id, row["id"]),
+            )
+        ).fetchone()
+        assert address is not None
+        await conn.execute("UPDATE customers SET default_address_id = %s WHERE id = %s", (address["id"], row["id"]))
+    store = Store(db, tenant, int(row["id"]), "+5511987650001")
+    status_url = fifo_queue(moto, "demo-status")
+    order_id = await store.place()  # cash: placed, ready for the kitchen
+    relay = OutboxRelay(db, fast_settings(moto), ConsoleChannel(db))
+    queues = StoreQueues(status_queue_url=status_url)
+
+    async def told() -> list[str]:
+        async with db.connection() as conn:
+            return [m.body for m in await outbound.list_for_phone(conn, tenant.id, store.phone)]
+
+    accepted_id = pos_says(moto, status_url, "demo", order_id, "accepted")
+    assert await relay.consume_once(tenant.id, queues) == 1
+    assert await order_status(db, tenant.id, order_id) == "accepted"
+    assert await told() == [catalog.text("order.notify.accepted", "pt-BR", order_id=order_id)]
+
+    # the customer asks, in both languages, and hears the state the kitchen put it in
+    chat = await open_chat(db, store.phone)
+    reply = await chat.say("cadê meu pedido?")
+    assert reply == catalog.text(
+        "order.status", "pt-BR", order_id=order_id, state="aceito pelo restaurante", ago="agora há pouco"
+    ), chat.dump()
+    reply = await chat.say("where is my order?")
+    assert reply == f"Your order *#{order_id}* is *accepted by the restaurant* (updated just now).", chat.dump()
+
+    # the same acceptance resent after SQS's dedupe window: nothing moves, nobody is told twice
+    body = json.dumps({"update_id": accepted_id, "order_id": order_id, "status": "accepted"})
+    sqs(moto).send_message(QueueUrl=status_url, MessageBody=body, MessageGroupId="demo", MessageDeduplicationId="r1")
+    assert await relay.consume_once(tenant.id, queues) == 1
+    for step in ("preparing", "out_for_delivery"):
+        pos_says(moto, status_url, "demo", order_id, step)
+        assert await relay.consume_once(tenant.id, queues) == 1
+    before = await told()
+    # a second "accepted" and a stale "preparing" arrive after the driver left: recorded, ignored, logged
+    with caplog.at_level("INFO", logger="tools.pos.updates"):
+        pos_says(moto, status_url, "demo", order_id, "accepted")
+        pos_says(moto, status_url, "demo", order_id, "preparing")
+        handled = 0
+        deadline = time.monotonic() + 20
+        while handled < 2 and time.monotonic() < deadline:
+            handled += await relay.consume_once(tenant.id, queues)
+    assert handled == 2
+    assert await order_status(db, tenant.id, order_id) == "out_for_delivery"
+    assert await told() == before
+    assert len(before) == 3  # accepted, preparing, out for delivery: one message each
+    assert sum("ignored: the order is already out_for_delivery" in r.getMessage() for r in caplog.records) == 2
+    async with db.connection() as conn:
+        assert await pos_updates.dead_letters(conn, tenant.id) == []
+        cur = await conn.execute(
+            "SELECT status, outcome FROM pos_updates WHERE tenant_id = %s AND order_id = %s ORDER BY id",
+            (tenant.id, order_id),
+        )
+        kept = [(r["status"], r["outcome"]) for r in await cur.fetchall()]
+    assert kept == [
+        ("accepted", "moved to accepted"),
+        ("preparing", "moved to preparing"),
+        ("out_for_delivery", "moved to out_for_delivery"),
+        ("accepted", "ignored: order already out_for_delivery"),
+        ("preparing", "ignored: order already out_for_delivery"),
+    ]
+    # the kitchen then finishes it: the order ends delivered
+    pos_says(moto, status_url, "demo", order_id, "delivered")
+    assert await relay.consume_once(tenant.id, queues) == 1
+    assert await order_status(db, tenant.id, order_id) == "delivered"
+
+
+async def test_an_accept_before_the_pix_is_paid_is_recorded_and_the_payment_moves_the_order(
+    store: Store, moto: Moto, db: Pool
+) -> None:
+    status_url = fifo_queue(moto, "nona-status")
+    order_id = await store.place(method="pix")  # awaiting_payment
+    relay = OutboxRelay(db, fast_settings(moto), ConsoleChannel(db))
+    pos_says(moto, status_url, "nona", order_id, "accepted")
+    assert await relay.consume_once(store.tenant.id, StoreQueues(status_queue_url=status_url)) == 1
+    assert await order_status(db, store.tenant.id, order_id) == "awaiting_payment"
+    async with db.connection() as conn:
+        assert await pos_updates.dead_letters(conn, store.tenant.id) == []
+        assert await outbound.list_for_phone(conn, store.tenant.id, store.phone) == []

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from memory.db import Conn
 
 # orders whose money is in: paid online, or cash orders the kitchen took
-REVENUE_STATES = ("paid", "preparing", "out_for_delivery", "delivered")
+REVENUE_STATES = ("paid", "accepted", "preparing", "out_for_delivery", "delivered")
 
 
 class Figures(BaseModel):

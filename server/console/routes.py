@@ -43,7 +43,7 @@ PRE_COOKIE = "comanda_console_pre"  # the login form's CSRF token, before there 
 CSRF_HEADER = "X-CSRF-Token"
 BOARD_COLUMNS: dict[str, tuple[str, ...]] = {
     "awaiting_payment": ("awaiting_payment",),
-    "new": ("placed", "paid"),
+    "new": ("placed", "paid", "accepted"),
     "preparing": ("preparing",),
     "out_for_delivery": ("out_for_delivery",),
     "done": ("delivered", "cancelled", "refunded"),
@@ -53,6 +53,7 @@ BOARD_MOVES: dict[str, tuple[OrderState, ...]] = {
     "placed": ("preparing", "cancelled"),
     "awaiting_payment": ("cancelled",),
     "paid": ("preparing", "cancelled"),
+    "accepted": ("preparing", "cancelled"),
     "preparing": ("out_for_delivery", "cancelled"),
     "out_for_delivery": ("delivered",),
 }

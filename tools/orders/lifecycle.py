@@ -6,6 +6,7 @@ tells the customer.
       └─(cash)─→ preparing       │    └─(cash instead)─→ placed     │                             │
     placed, awaiting_payment, paid, preparing ──→ cancelled         └──────────→ refunded ←──────┘
     paid, preparing, out_for_delivery, delivered, cancelled (after a payment) ──→ refunded
+    placed, paid ──→ accepted ──→ preparing (the POS acknowledged it; it can still be cancelled or refunded)
 """
 
 from __future__ import annotations
@@ -25,14 +26,23 @@ from tools.orders.notify import Notifier, tell
 log = logging.getLogger(__name__)
 
 OrderState = Literal[
-    "placed", "awaiting_payment", "paid", "preparing", "out_for_delivery", "delivered", "cancelled", "refunded"
+    "placed",
+    "awaiting_payment",
+    "paid",
+    "accepted",
+    "preparing",
+    "out_for_delivery",
+    "delivered",
+    "cancelled",
+    "refunded",
 ]
 STATES: tuple[OrderState, ...] = get_args(OrderState)
 
 ALLOWED: dict[str, frozenset[str]] = {
-    "placed": frozenset({"awaiting_payment", "preparing", "cancelled"}),
+    "placed": frozenset({"awaiting_payment", "accepted", "preparing", "cancelled"}),
     "awaiting_payment": frozenset({"paid", "placed", "cancelled"}),
-    "paid": frozenset({"preparing", "cancelled", "refunded"}),
+    "paid": frozenset({"accepted", "preparing", "cancelled", "refunded"}),
+    "accepted": frozenset({"preparing", "cancelled", "refunded"}),
     "preparing": frozenset({"out_for_delivery", "cancelled", "refunded"}),
     "out_for_delivery": frozenset({"delivered", "refunded"}),
     "delivered": frozenset({"refunded"}),
@@ -101,6 +111,7 @@ def next_state(order: OrderRow) -> OrderState:
         )
     happy: dict[str, OrderState] = {
         "paid": "preparing",
+        "accepted": "preparing",
         "preparing": "out_for_delivery",
         "out_for_delivery": "delivered",
     }

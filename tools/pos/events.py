@@ -29,7 +29,15 @@ SCHEMA_DIR = Path(__file__).resolve().parents[2] / "docs" / "events"
 Money = Annotated[str, Field(pattern=r"^-?[0-9]+\.[0-9]{2}$", description="BRL as a decimal string, e.g. 101.50")]
 PaymentMethod = Literal["pix", "card", "cash"]
 OrderStatus = Literal[
-    "placed", "awaiting_payment", "paid", "preparing", "out_for_delivery", "delivered", "cancelled", "refunded"
+    "placed",
+    "awaiting_payment",
+    "paid",
+    "accepted",
+    "preparing",
+    "out_for_delivery",
+    "delivered",
+    "cancelled",
+    "refunded",
 ]
 
 

@@ -17,16 +17,25 @@ from tools.pos.events import StatusUpdate
 
 log = logging.getLogger(__name__)
 
-# where each POS status takes an order; "accepted" moves nothing (the machine has no such state): it is a receipt
-TARGET: dict[str, OrderState | None] = {
-    "accepted": None,
+# where each POS status takes an order, through the one state machine
+TARGET: dict[str, OrderState] = {
+    "accepted": "accepted",
     "preparing": "preparing",
     "out_for_delivery": "out_for_delivery",
     "delivered": "delivered",
     "rejected": "cancelled",
 }
-# a kitchen can acknowledge an order it hasn't finished with
-ACCEPTABLE = frozenset({"placed", "awaiting_payment", "paid", "preparing"})
+# how far along its happy path each state is: SQS FIFO keeps one store's order, but a POS that resends an old
+# update, or one that sends "accepted" after the driver left, must not walk the order back
+PROGRESS: dict[str, int] = {
+    "placed": 0,
+    "awaiting_payment": 1,
+    "paid": 2,
+    "accepted": 3,
+    "preparing": 4,
+    "out_for_delivery": 5,
+    "delivered": 6,
+}
 REJECTED_REASON = "rejected by the restaurant"
 
 
@@ -35,14 +44,22 @@ class Outcome(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    result: Literal["applied", "unchanged", "accepted", "duplicate", "dead_letter"]
+    result: Literal["applied", "unchanged", "late", "noted", "duplicate", "dead_letter"]
     reason: str | None = None
     order_id: int | None = None
+
+
+def _late(status: str, target: str) -> bool:
+    """The order is already past where the update would take it (an end state is never "past": it is refused)."""
+    return status in PROGRESS and target in PROGRESS and PROGRESS[target] < PROGRESS[status]
 
 
 async def apply(pool: Pool, tenant_id: int, sqs_message_id: str, body: str, notifier: Notifier | None) -> Outcome:
     """Apply one message from the POS queue. Returns once the outcome is committed, so the caller may delete it.
 
+    Every status moves the order through the state machine, which tells the customer. An update the order has
+    already gone past (an "accepted" after "out_for_delivery") is recorded and ignored with a log line; an
+    "accepted" for an order still waiting for its payment is recorded and moves nothing (the payment moves it).
     Unknown orders, illegal moves and unreadable bodies are committed as dead letters with the reason (the queue
     keeps draining); a resent update (same `update_id`) changes nothing. Anything else (the database is down)
     raises, and the message stays on the queue to be received again.
@@ -58,19 +75,31 @@ async def apply(pool: Pool, tenant_id: int, sqs_message_id: str, body: str, noti
     move_reason = update.reason or (REJECTED_REASON if update.status == "rejected" else None)
     try:
         async with pool.connection() as conn, conn.transaction():
-            # recorded first: a resend finds it and stops; a refused move rolls the record back with it
-            outcome = "accepted" if target is None else f"moved to {target}"
-            if not await repo.record_applied(
-                conn, tenant_id, update.update_id, update.order_id, update.status, outcome
-            ):
+            # the row lock orders this against any other move of the order (staff, payments, another relay)
+            order = await order_repo.lock(conn, tenant_id, update.order_id)
+            if order is None:
+                raise lifecycle.OrderNotFound(tenant_id, update.order_id)
+            verdict: Literal["late", "noted", "move"] = "move"
+            kept = f"moved to {target}"
+            if _late(order.status, target):
+                verdict, kept = "late", f"ignored: order already {order.status}"
+            elif update.status == "accepted" and order.status == "awaiting_payment":
+                verdict, kept = "noted", "noted: order awaiting payment"
+            # recorded in the move's transaction: a resend finds it and stops; a refused move rolls it back
+            if not await repo.record_applied(conn, tenant_id, update.update_id, update.order_id, update.status, kept):
                 return Outcome(result="duplicate", order_id=update.order_id)
-            if target is None:
-                order = await order_repo.by_id(conn, tenant_id, update.order_id)
-                if order is None:
-                    raise lifecycle.OrderNotFound(tenant_id, update.order_id)
-                if order.status not in ACCEPTABLE:
-                    raise LifecycleError(f"order {order.id} is {order.status}: the POS can't accept it now")
-                return Outcome(result="accepted", order_id=order.id)
+            if verdict == "late":
+                log.info(
+                    "POS update %s (%s) for order %s ignored: the order is already %s",
+                    update.update_id,
+                    update.status,
+                    order.id,
+                    order.status,
+                )
+                return Outcome(result="late", reason=kept, order_id=order.id)
+            if verdict == "noted":
+                log.info("POS accepted order %s before its payment: recorded, the payment moves it", order.id)
+                return Outcome(result="noted", reason=kept, order_id=order.id)
             done = await lifecycle.transition_in(
                 conn, tenant_id, update.order_id, target, actor="pos", reason=move_reason
             )
