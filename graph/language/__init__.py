@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from graph.language.locale import Language, Locale, conversation_locale, detect_language, detect_locale
 from graph.language.noise import is_gibberish_or_empty
-from graph.language.text import fold, normalize, phrases, words
+from graph.language.text import normalize, phrases, words
 from graph.language.yesno import parse_yes_no
+from tools.text import fold
 
 __all__ = [
     "Language",

@@ -20,12 +20,6 @@ _DIGITS = frozenset("0123456789")
 _CACHE = 16_384
 
 
-@lru_cache(maxsize=_CACHE)
-def fold(text: str) -> str:
-    """Lowercase ASCII without accents: "Açaí" → "acai", "São João" → "sao joao"."""
-    return unidecode(text).lower()
-
-
 def phrases(spec: str) -> tuple[tuple[str, ...], ...]:
     """ "|"-separated phrases as token tuples, longest first so greedy matching prefers them."""
     items = {tuple(p.split()) for p in spec.split("|") if p.strip()}

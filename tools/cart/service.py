@@ -22,17 +22,11 @@ from memory.repos import order_history
 from memory.repos.menu import MenuItem, OptionChoice, OptionGroup
 from tools.cart.models import Cart, CartLine, ChosenOption, PendingLine
 from tools.cart.pricing import options_exist, reprice, unit_price
-from tools.menu.search import (
-    STOPWORDS,
-    ItemMatch,
-    Profile,
-    fold,
-    match_name,
-    resolve_in,
-    tokens,
-)
+from tools.menu.matching import STOPWORDS, Profile, match_name, tokens
+from tools.menu.search import ItemMatch, resolve_in
 from tools.money import to_cents
 from tools.results import ErrorCode, ToolError
+from tools.text import fold
 
 MAX_QTY = 50
 # words customers wrap choices in ("borda de catupiry", "com bacon", "bacon extra"); dropped only when needed

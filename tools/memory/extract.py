@@ -17,17 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 import prompts
 from memory.repos.memories import MemoryKind, NewMemory
+from tools.text import fold_in_place as fold
 
 _PROMPT_DIR = Path(prompts.__file__).parent / "memory"
-_ACCENTS = str.maketrans("áàâãäéèêëíìîïóòôõöúùûüçñ", "aaaaaeeeeiiiiooooouuuucn")
 # the object of a fact ends at punctuation, a conjunction that starts another thought, or a courtesy
 _END = r"(?=\s*(?:[,.;!?]|\bpor favor\b|\bpfv?\b|\bplease\b|\bmas\b|\bbut\b|\bporque\b|\bbecause\b|$))"
 _OBJ = r"(?P<x>[a-z0-9][a-z0-9' -]{1,60}?)"
-
-
-def fold(text: str) -> str:
-    """Lowercase without accents, one character for one (so match positions map back to the original)."""
-    return text.lower().translate(_ACCENTS)
 
 
 def subject_key(text: str) -> str:

@@ -17,12 +17,12 @@ from memory.db import Conn
 from memory.embeddings import Embedder
 from memory.repos import memories as repo
 from memory.repos.memories import MemoryRow, TextConfig
+from tools.text import fold_in_place as fold
 
 RRF_K = 60
 DEFAULT_CONFIG: TextConfig = "simple"
 Mode = Literal["hybrid", "vector", "text"]
 
-_ACCENTS = str.maketrans("áàâãäéèêëíìîïóòôõöúùûüçñ", "aaaaaeeeeiiiiooooouuuucn")
 # words that say nothing about which memory is meant
 STOPWORDS = frozenset(
     "a o as os um uma uns umas de da do das dos e em no na nos nas para pra pro por com que qual quais "
@@ -39,11 +39,6 @@ class Recalled(BaseModel):
 
     memory: MemoryRow
     score: float
-
-
-def fold(text: str) -> str:
-    """Lowercase without accents, like the SQL `fold_accents` the tsvector columns are built with."""
-    return text.lower().translate(_ACCENTS)
 
 
 def or_tsquery(text: str) -> str:
