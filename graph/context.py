@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from tools.cart.models import Cart
 from tools.context import TurnContext
 from tools.customers.models import RegistrationDraft
+from tools.customers.tools import turn_pin
 from tools.menu.hours import DAYS, is_open
 from tools.money import format_brl
 from tools.orders.models import Checkout
@@ -57,6 +58,7 @@ def prompt_context(state: Mapping[str, Any], ctx: TurnContext) -> dict[str, Any]
     snapshot = {
         "locale": locale,
         "restaurant": tenant.name,
+        "privacy_url": tenant.privacy_url,
         "now": now.astimezone(ZoneInfo(tenant.timezone)).isoformat(timespec="minutes"),
         "customer": _json(customer),
         # allergies are guards (the cart tools enforce them), the rest is for tailoring the answer
@@ -70,6 +72,8 @@ def prompt_context(state: Mapping[str, Any], ctx: TurnContext) -> dict[str, Any]
         "order": _json(state.get("order")),
         "awaiting": state.get("awaiting"),
         "last_intent": state.get("intent"),
+        # a WhatsApp location pin in this turn: use_shared_location takes its coordinates from the message itself
+        "shared_location": _json(turn_pin(state.get("messages") or [])),
     }
     return {
         "restaurant_name": tenant.name,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from memory.db import Conn
 
@@ -38,6 +38,9 @@ class AddressFields(BaseModel):
     state: str
     postal_code: str | None = None
     reference: str | None = None
+    # from a location pin; both or neither (the table checks it too)
+    latitude: float | None = Field(None, ge=-90, le=90)
+    longitude: float | None = Field(None, ge=-180, le=180)
 
 
 class AddressRow(AddressFields):
@@ -48,7 +51,10 @@ class AddressRow(AddressFields):
 
 
 _CUSTOMER = "id, tenant_id, phone, name, email, cpf, default_address_id"
-_ADDRESS = "id, customer_id, label, street, number, complement, neighborhood, city, state, postal_code, reference"
+_ADDRESS = (
+    "id, customer_id, label, street, number, complement, neighborhood, city, state, postal_code, reference, "
+    "latitude, longitude"
+)
 
 
 def _customer(row: dict[str, Any] | None) -> CustomerRow | None:
@@ -180,12 +186,14 @@ async def find_or_insert_address(conn: Conn, tenant_id: int, customer_id: int, f
         fields.state,
         fields.postal_code,
         fields.reference,
+        fields.latitude,
+        fields.longitude,
     )
     cur = await conn.execute(
         f"""SELECT {_ADDRESS} FROM addresses
             WHERE tenant_id = %s AND customer_id = %s
-              AND (street, number, complement, neighborhood, city, state, postal_code, reference)
-                  IS NOT DISTINCT FROM (%s, %s, %s, %s, %s, %s, %s, %s)
+              AND (street, number, complement, neighborhood, city, state, postal_code, reference, latitude, longitude)
+                  IS NOT DISTINCT FROM (%s, %s, %s, %s, %s, %s, %s, %s, %s::float8, %s::float8)
             ORDER BY id LIMIT 1""",
         (tenant_id, customer_id, *values),
     )
@@ -193,8 +201,8 @@ async def find_or_insert_address(conn: Conn, tenant_id: int, customer_id: int, f
     if row is None:
         cur = await conn.execute(
             f"""INSERT INTO addresses (tenant_id, customer_id, label, street, number, complement, neighborhood,
-                                       city, state, postal_code, reference)
-                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING {_ADDRESS}""",
+                                       city, state, postal_code, reference, latitude, longitude)
+                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING {_ADDRESS}""",
             (tenant_id, customer_id, fields.label, *values),
         )
         row = await cur.fetchone()
@@ -212,3 +220,53 @@ async def set_default_address(conn: Conn, tenant_id: int, customer_id: int, addr
         (tenant_id, customer_id, address_id),
     )
     return cur.rowcount > 0
+
+
+async def update_address(
+    conn: Conn, tenant_id: int, customer_id: int, address_id: int, fields: AddressFields
+) -> AddressRow | None:
+    """Replace one of the customer's addresses with corrected fields (None if it isn't theirs)."""
+    cur = await conn.execute(
+        f"""UPDATE addresses SET label = %s, street = %s, number = %s, complement = %s, neighborhood = %s,
+                   city = %s, state = %s, postal_code = %s, reference = %s, latitude = %s, longitude = %s
+            WHERE tenant_id = %s AND customer_id = %s AND id = %s RETURNING {_ADDRESS}""",
+        (
+            fields.label,
+            fields.street,
+            fields.number,
+            fields.complement,
+            fields.neighborhood,
+            fields.city,
+            fields.state,
+            fields.postal_code,
+            fields.reference,
+            fields.latitude,
+            fields.longitude,
+            tenant_id,
+            customer_id,
+            address_id,
+        ),
+    )
+    row = await cur.fetchone()
+    return AddressRow.model_validate(row) if row else None
+
+
+async def delete_address(conn: Conn, tenant_id: int, customer_id: int, address_id: int) -> bool:
+    """Remove one of the customer's addresses; orders keep their own copy. False if it isn't theirs.
+
+    A removed default leaves the oldest remaining address as the default (seed 003: there is always one when any).
+    """
+    cur = await conn.execute(
+        "DELETE FROM addresses WHERE tenant_id = %s AND customer_id = %s AND id = %s",
+        (tenant_id, customer_id, address_id),
+    )
+    if cur.rowcount == 0:
+        return False
+    await conn.execute(
+        """UPDATE customers SET default_address_id = (
+                   SELECT id FROM addresses WHERE tenant_id = %s AND customer_id = %s ORDER BY id LIMIT 1),
+               updated_at = now()
+           WHERE tenant_id = %s AND id = %s AND default_address_id IS NULL""",
+        (tenant_id, customer_id, tenant_id, customer_id),
+    )
+    return True

@@ -5,7 +5,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+
+# where a customer message (a HumanMessage's additional_kwargs) carries the pin it shared, as SharedLocation's fields
+LOCATION_KEY = "comanda_location"
+
+
+class SharedLocation(BaseModel):
+    """A location pin the customer shared on WhatsApp: coordinates as numbers, and what the map said about it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    address: str | None = None  # the place's address when the customer picked a place on the map
+    label: str | None = None  # the place's name
 
 
 class AddressInfo(BaseModel):
@@ -23,6 +37,8 @@ class AddressInfo(BaseModel):
     state: str
     postal_code: str | None = None
     reference: str | None = None
+    latitude: float | None = Field(None, ge=-90, le=90)
+    longitude: float | None = Field(None, ge=-180, le=180)
 
     def one_line(self) -> str:
         """ "Rua das Flores, 123, Apto 45 - Jardim Primavera, São Paulo/SP" """
@@ -69,6 +85,7 @@ class AddressDraft(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
+    label: str | None = None
     street: str | None = None
     number: str | None = None
     complement: str | None = None
@@ -77,6 +94,9 @@ class AddressDraft(BaseModel):
     state: str | None = None
     postal_code: str | None = None
     reference: str | None = None
+    # from a shared location pin, never typed in by the model
+    latitude: float | None = Field(None, ge=-90, le=90)
+    longitude: float | None = Field(None, ge=-180, le=180)
 
 
 RegistrationStep = Literal["name", "address", "email", "confirm", "address_choice"]

@@ -8,12 +8,20 @@ from typing import Literal
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict
+from unidecode import unidecode
 
 from memory.db import Conn, Pool
 from memory.repos import customers as customer_repo
 from memory.repos.customers import AddressFields, AddressRow
 from memory.repos.tenants import Tenant
-from tools.customers.models import AddressDraft, AddressInfo, CustomerInfo, LastOrder, RegistrationDraft
+from tools.customers.models import (
+    AddressDraft,
+    AddressInfo,
+    CustomerInfo,
+    LastOrder,
+    RegistrationDraft,
+    SharedLocation,
+)
 from tools.pos import customer_events
 
 NextStep = Literal["name", "address", "email", "confirm", "done"]
@@ -49,6 +57,7 @@ class RegistrationInput(BaseModel):
     state: str | None = None
     postal_code: str | None = None
     reference: str | None = None
+    label: str | None = None
     cpf: str | None = None
     no_email: bool = False
 
@@ -157,9 +166,14 @@ def merge_registration(
             reasons.append(f"state {uf!r} must be a Brazilian UF such as SP or RJ")
         else:
             address["state"] = uf.upper()
-    for field in ("street", "number", "complement", "neighborhood", "city", "reference"):
+    for field in ("street", "number", "complement", "neighborhood", "city", "reference", "label"):
         if (value := _clean(getattr(given, field))) is not None:
-            address[field] = value
+            address[field] = value[:60] if field == "label" else value
+    for field in ("street", "number", "neighborhood", "city"):
+        # "🏠🏠" or "..." is no part of an address: ask again rather than save it
+        if field in address and not re.search(r"\w", address[field] or ""):
+            invalid.append(field)
+            reasons.append(f"{field} {address.pop(field)!r} has no letters or digits")
 
     new_address = draft.address.model_copy(update=address)
     if new_address.street or new_address.number or new_address.neighborhood:
@@ -168,6 +182,20 @@ def merge_registration(
         new_address = new_address.model_copy(update=defaults)
     updates["address"] = new_address
     return draft.model_copy(update=updates), invalid, reasons
+
+
+def with_location(draft: RegistrationDraft, pin: SharedLocation, tenant: Tenant) -> RegistrationDraft:
+    """The draft with the pin's coordinates (numbers stay numbers: no text field is made from them)."""
+    city, uf = tenant_city_state(tenant)
+    address = draft.address.model_copy(
+        update={
+            "latitude": pin.latitude,
+            "longitude": pin.longitude,
+            "city": draft.address.city or city,
+            "state": draft.address.state or uf,
+        }
+    )
+    return draft.model_copy(update={"address": address})
 
 
 def missing_fields(draft: RegistrationDraft, customer: CustomerInfo | None) -> list[str]:
@@ -294,5 +322,73 @@ async def update_customer(
         async with conn.transaction():
             old = await customer_events.before(conn, tenant_id, customer.phone, customer.id)
             await customer_repo.update_fields(conn, tenant_id, customer.id, name=name, email=email, cpf=norm_cpf)
+            await customer_events.record(conn, tenant_id, old, customer.phone)
+        return await identify_customer(conn, tenant_id, customer.phone)
+
+
+def _fold(text: str) -> str:
+    return " ".join(unidecode(text).lower().split())
+
+
+def find_address(customer: CustomerInfo, *, index: int | None = None, label: str | None = None) -> AddressInfo:
+    """One of the customer's saved addresses by its number in the list (1-based) or its label ("trabalho")."""
+    if index is not None:
+        if 1 <= index <= len(customer.addresses):
+            return customer.addresses[index - 1]
+        raise InvalidFields(["index"], [f"there is no address number {index}; there are {len(customer.addresses)}"])
+    if label is not None and (wanted := _fold(label)):
+        for address in customer.addresses:
+            if address.label and _fold(address.label) == wanted:
+                return address
+        raise InvalidFields(["label"], [f"no saved address is called {label!r}"])
+    raise InvalidFields(["index"], ["say which address: its number or its label"])
+
+
+def _fresh_address(customer: CustomerInfo, address_id: int) -> AddressInfo:
+    found = next((a for a in customer.addresses if a.id == address_id), None)
+    if found is None:
+        raise InvalidFields(["index"], ["that address is not one of the customer's"])
+    return found
+
+
+async def correct_address(
+    pool: Pool, tenant: Tenant, customer: CustomerInfo, address_id: int, given: RegistrationInput
+) -> CustomerInfo:
+    """Correct fields of a saved address ("o número é 510, não 150"), validated like registration."""
+    assert customer.id is not None
+    current = _fresh_address(customer, address_id)
+    draft = RegistrationDraft(address=AddressDraft.model_validate(current.model_dump(exclude={"id"})))
+    merged, invalid, reasons = merge_registration(draft, given, tenant)
+    if invalid:
+        raise InvalidFields(invalid, reasons)
+    fields = draft_address(merged.address)
+    assert fields is not None  # it was complete and no field can be emptied
+    async with pool.connection() as conn:
+        async with conn.transaction():
+            old = await customer_events.before(conn, tenant.id, customer.phone, customer.id)
+            if await customer_repo.update_address(conn, tenant.id, customer.id, address_id, fields) is None:
+                raise InvalidFields(["index"], ["that address is not one of the customer's"])
+            await customer_events.record(conn, tenant.id, old, customer.phone)
+        return await identify_customer(conn, tenant.id, customer.phone)
+
+
+async def rename_address(
+    pool: Pool, tenant: Tenant, customer: CustomerInfo, address_id: int, label: str
+) -> CustomerInfo:
+    """Give a saved address a label ("casa", "trabalho") the customer can pick it by."""
+    clean = _clean(label)
+    if clean is None or not re.search(r"\w", clean):
+        raise InvalidFields(["label"], [f"label {label!r} has no letters or digits"])
+    return await correct_address(pool, tenant, customer, address_id, RegistrationInput(label=clean))
+
+
+async def remove_address(pool: Pool, tenant_id: int, customer: CustomerInfo, address_id: int) -> CustomerInfo:
+    """Delete a saved address (orders keep their copy); the default moves to the oldest one left."""
+    assert customer.id is not None
+    async with pool.connection() as conn:
+        async with conn.transaction():
+            old = await customer_events.before(conn, tenant_id, customer.phone, customer.id)
+            if not await customer_repo.delete_address(conn, tenant_id, customer.id, address_id):
+                raise InvalidFields(["index"], ["that address is not one of the customer's"])
             await customer_events.record(conn, tenant_id, old, customer.phone)
         return await identify_customer(conn, tenant_id, customer.phone)

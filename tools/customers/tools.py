@@ -4,18 +4,21 @@
 # string annotations are compiled each time (≈1 ms a call in profiles).
 
 import logging
+from collections.abc import Sequence
 from typing import Any, Literal, cast
 
-from langchain_core.messages import ToolMessage
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import BaseTool, tool
 from langgraph.prebuilt import ToolRuntime
 from langgraph.types import Command
 from pydantic import BaseModel, ConfigDict, Field
 
+from tools.cart.models import Cart
 from tools.context import TurnContext, conversation_of
 from tools.customers import service
-from tools.customers.models import CustomerInfo, RegistrationDraft
+from tools.customers.models import LOCATION_KEY, AddressInfo, CustomerInfo, RegistrationDraft, SharedLocation
 from tools.orders.models import Checkout
+from tools.privacy import service as privacy
 from tools.results import NoArgs, ToolError
 
 log = logging.getLogger(__name__)
@@ -49,6 +52,7 @@ class AddressOption(BaseModel):
 
     index: int  # 1-based, as the customer picks it
     id: int
+    label: str | None = None  # "casa", "trabalho": the customer may pick it by this
     text: str
 
 
@@ -70,6 +74,7 @@ class AddressChosen(BaseModel):
     kind: Literal["address_chosen"] = "address_chosen"
     index: int
     address_id: int
+    label: str | None = None
     text: str
 
 
@@ -88,6 +93,7 @@ class _View(BaseModel):
     customer: CustomerInfo | None = None
     registration: RegistrationDraft = RegistrationDraft()
     checkout: Checkout = Checkout()
+    cart: Cart = Cart()
 
 
 def _state(runtime: ToolRuntime[Any, Any]) -> _View:
@@ -228,6 +234,9 @@ async def confirm_registration(*, runtime: ToolRuntime) -> Command[Any] | str:
                 error="missing_field", message="Registration still lacks: " + ", ".join(missing), fields=missing
             ).model_dump_json()
         saved = await service.confirm_registration(ctx.pool, ctx.tenant, ctx.phone, draft, customer)
+        if (customer is None or customer.id is None) and saved.id is not None:
+            # a first registration: the summary they said yes to carried the privacy notice (LGPD consent)
+            await privacy.record_consent(ctx.pool, ctx.tenant.id, saved.id, accepted=True)
         return _reply(
             runtime,
             Registered(customer=saved),
@@ -251,60 +260,281 @@ async def list_addresses(*, runtime: ToolRuntime) -> Command[Any] | str:
             return _not_registered()
         async with ctx.pool.connection() as conn:
             customer = await service.identify_customer(conn, ctx.tenant.id, st.customer.phone)
-        options = [
-            AddressOption(index=i, id=a.id, text=a.one_line())
-            for i, a in enumerate(customer.addresses, start=1)
-            if a.id is not None
-        ]
+        options = _options(customer)
         default = next((o.index for o in options if o.id == customer.default_address_id), None)
-        return _reply(runtime, AddressList(addresses=options, default_index=default), customer=customer)
+        # the answer ("2", "trabalho") goes back to whoever asked: the checkout when there is something to order
+        asker = "payment" if st.cart.lines else "registration"
+        return _reply(
+            runtime,
+            AddressList(addresses=options, default_index=default),
+            customer=customer,
+            awaiting=f"{asker}.address_choice",
+        )
     except Exception:
         log.exception("list_addresses failed in conversation %s", conversation_of(runtime.context))
         return _internal()
 
 
-class ChooseAddressArgs(BaseModel):
-    """Which saved address (as numbered by list_addresses)."""
+class WhichAddressArgs(BaseModel):
+    """Which saved address: its number in list_addresses, or its label."""
 
-    index: int = Field(description="1-based number of the address in list_addresses.")
+    index: int | None = Field(None, description="1-based number of the address in list_addresses.")
+    label: str | None = Field(None, description="The address's label as the customer said it: 'casa', 'trabalho'.")
 
 
-@tool("choose_address", args_schema=ChooseAddressArgs)
-async def choose_address(index: int, *, runtime: ToolRuntime) -> Command[Any] | str:
-    """Deliver this order to one of the saved addresses (it becomes the default too)."""
+async def _fresh(runtime: ToolRuntime[Any, Any]) -> tuple[TurnContext, _View, CustomerInfo] | str:
+    """The turn's context, state and the customer re-read from the database (or the error to return)."""
+    ctx = cast(TurnContext, runtime.context)
+    st = _state(runtime)
+    if st.customer is None or st.customer.id is None:
+        return _not_registered()
+    async with ctx.pool.connection() as conn:
+        fresh = await service.identify_customer(conn, ctx.tenant.id, st.customer.phone)
+    return ctx, st, fresh
+
+
+def _which(customer: CustomerInfo, index: int | None, label: str | None) -> AddressInfo | str:
     try:
-        ctx = cast(TurnContext, runtime.context)
-        st = _state(runtime)
-        if st.customer is None or st.customer.id is None:
-            return _not_registered()
-        async with ctx.pool.connection() as conn:
-            fresh = await service.identify_customer(conn, ctx.tenant.id, st.customer.phone)
-        if not 1 <= index <= len(fresh.addresses):
-            return ToolError(
-                error="invalid_field",
-                message=f"There is no address number {index}; the customer has {len(fresh.addresses)}.",
-                fields=["index"],
-                suggestions=[f"{i}. {a.one_line()}" for i, a in enumerate(fresh.addresses, start=1)],
-            ).model_dump_json()
-        address = fresh.addresses[index - 1]
+        return service.find_address(customer, index=index, label=label)
+    except service.InvalidFields as exc:
+        return ToolError(
+            error="invalid_field",
+            message="; ".join(exc.reasons) + ". Show the list and ask again.",
+            fields=exc.fields,
+            suggestions=[o.text if not o.label else f"{o.label}: {o.text}" for o in _options(customer)],
+        ).model_dump_json()
+
+
+def _options(customer: CustomerInfo) -> list[AddressOption]:
+    return [
+        AddressOption(index=i, id=a.id, label=a.label, text=a.one_line())
+        for i, a in enumerate(customer.addresses, start=1)
+        if a.id is not None
+    ]
+
+
+def _chosen(customer: CustomerInfo, address_id: int) -> AddressChosen:
+    option = next(o for o in _options(customer) if o.id == address_id)
+    return AddressChosen(index=option.index, address_id=address_id, label=option.label, text=option.text)
+
+
+@tool("choose_address", args_schema=WhichAddressArgs)
+async def choose_address(
+    index: int | None = None, label: str | None = None, *, runtime: ToolRuntime
+) -> Command[Any] | str:
+    """Deliver this order to one of the saved addresses, by number or label (it becomes the default too)."""
+    try:
+        found = await _fresh(runtime)
+        if isinstance(found, str):
+            return found
+        ctx, st, fresh = found
+        address = _which(fresh, index, label)
+        if isinstance(address, str):
+            return address
         assert address.id is not None
         customer = await service.choose_address(ctx.pool, ctx.tenant.id, fresh, address.id)
-        result = AddressChosen(index=index, address_id=address.id, text=address.one_line())
         checkout = st.checkout.model_copy(update={"address_id": address.id, "awaiting_confirmation": False})
-        return _reply(runtime, result, customer=customer, checkout=checkout)
+        return _reply(runtime, _chosen(customer, address.id), customer=customer, checkout=checkout, awaiting=None)
     except Exception:
         log.exception("choose_address failed in conversation %s", conversation_of(runtime.context))
         return _internal()
 
 
-@tool("start_new_address", args_schema=NoArgs)
-async def start_new_address(*, runtime: ToolRuntime) -> Command[Any] | str:
+class DefaultAddress(BaseModel):
+    """The customer's default address now (orders go there unless they pick another)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["default_address"] = "default_address"
+    address_id: int
+    label: str | None = None
+    address_text: str
+
+
+@tool("set_default_address", args_schema=WhichAddressArgs)
+async def set_default_address(
+    index: int | None = None, label: str | None = None, *, runtime: ToolRuntime
+) -> Command[Any] | str:
+    """Make a saved address the default for future orders ("deixa o trabalho como padrão")."""
+    try:
+        found = await _fresh(runtime)
+        if isinstance(found, str):
+            return found
+        ctx, _st, fresh = found
+        address = _which(fresh, index, label)
+        if isinstance(address, str):
+            return address
+        assert address.id is not None
+        customer = await service.choose_address(ctx.pool, ctx.tenant.id, fresh, address.id)
+        result = DefaultAddress(address_id=address.id, label=address.label, address_text=address.one_line())
+        return _reply(runtime, result, customer=customer, awaiting=None)
+    except Exception:
+        log.exception("set_default_address failed in conversation %s", conversation_of(runtime.context))
+        return _internal()
+
+
+class AddressesChanged(BaseModel):
+    """A saved address was corrected, renamed or removed; the customer's addresses as they are now."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["addresses_changed"] = "addresses_changed"
+    change: Literal["corrected", "renamed", "removed"]
+    address_text: str  # the address as changed (as it was, when removed)
+    label: str | None = None
+    addresses: list[AddressOption]
+
+
+class RenameAddressArgs(WhichAddressArgs):
+    """Which saved address, and its new label."""
+
+    new_label: str = Field(description="The new label: 'casa', 'trabalho', 'mãe'.")
+
+
+@tool("rename_address", args_schema=RenameAddressArgs)
+async def rename_address(
+    new_label: str, index: int | None = None, label: str | None = None, *, runtime: ToolRuntime
+) -> Command[Any] | str:
+    """Give a saved address a label (or a new one) the customer can pick it by."""
+    try:
+        found = await _fresh(runtime)
+        if isinstance(found, str):
+            return found
+        ctx, _st, fresh = found
+        if index is None and label is None and len(fresh.addresses) == 1:
+            index = 1
+        address = _which(fresh, index, label)
+        if isinstance(address, str):
+            return address
+        assert address.id is not None
+        try:
+            customer = await service.rename_address(ctx.pool, ctx.tenant, fresh, address.id, new_label)
+        except service.InvalidFields as exc:
+            return _invalid(exc.fields, exc.reasons)
+        changed = _chosen(customer, address.id)
+        result = AddressesChanged(
+            change="renamed", address_text=changed.text, label=changed.label, addresses=_options(customer)
+        )
+        return _reply(runtime, result, customer=customer)
+    except Exception:
+        log.exception("rename_address failed in conversation %s", conversation_of(runtime.context))
+        return _internal()
+
+
+class CorrectAddressArgs(WhichAddressArgs):
+    """Which saved address (none: the one this order goes to, else the default) and the corrected fields only."""
+
+    street: str | None = Field(None, description="Street name, without the number.")
+    number: str | None = Field(None, description="House/building number.")
+    complement: str | None = Field(None, description="Apartment, block, etc.")
+    neighborhood: str | None = Field(None, description="Bairro.")
+    city: str | None = Field(None, description="City.")
+    state: str | None = Field(None, description="Two-letter UF.")
+    postal_code: str | None = Field(None, description="CEP, 00000-000.")
+    reference: str | None = Field(None, description="Landmark to help the courier.")
+
+
+@tool("correct_address", args_schema=CorrectAddressArgs)
+async def correct_address(
+    index: int | None = None,
+    label: str | None = None,
+    street: str | None = None,
+    number: str | None = None,
+    complement: str | None = None,
+    neighborhood: str | None = None,
+    city: str | None = None,
+    state: str | None = None,
+    postal_code: str | None = None,
+    reference: str | None = None,
+    *,
+    runtime: ToolRuntime,
+) -> Command[Any] | str:
+    """Correct a field of a saved address ("o número é 510, não 150"); other fields stay as they are."""
+    try:
+        found = await _fresh(runtime)
+        if isinstance(found, str):
+            return found
+        ctx, st, fresh = found
+        if index is None and label is None:
+            wanted = st.checkout.address_id or fresh.default_address_id
+            index = next((o.index for o in _options(fresh) if o.id == wanted), 1)
+        address = _which(fresh, index, label)
+        if isinstance(address, str):
+            return address
+        assert address.id is not None
+        given = service.RegistrationInput(
+            street=street,
+            number=number,
+            complement=complement,
+            neighborhood=neighborhood,
+            city=city,
+            state=state,
+            postal_code=postal_code,
+            reference=reference,
+        )
+        if given == service.RegistrationInput():
+            return ToolError(
+                error="missing_field", message="Say which field changes and its new value.", fields=["number"]
+            ).model_dump_json()
+        try:
+            customer = await service.correct_address(ctx.pool, ctx.tenant, fresh, address.id, given)
+        except service.InvalidFields as exc:
+            return _invalid(exc.fields, exc.reasons)
+        changed = _chosen(customer, address.id)
+        result = AddressesChanged(
+            change="corrected", address_text=changed.text, label=changed.label, addresses=_options(customer)
+        )
+        # a summary shown before the correction is stale: show it again before placing the order
+        checkout = st.checkout.model_copy(update={"awaiting_confirmation": False})
+        return _reply(runtime, result, customer=customer, checkout=checkout)
+    except Exception:
+        log.exception("correct_address failed in conversation %s", conversation_of(runtime.context))
+        return _internal()
+
+
+@tool("remove_address", args_schema=WhichAddressArgs)
+async def remove_address(
+    index: int | None = None, label: str | None = None, *, runtime: ToolRuntime
+) -> Command[Any] | str:
+    """Delete a saved address (past orders keep their copy)."""
+    try:
+        found = await _fresh(runtime)
+        if isinstance(found, str):
+            return found
+        ctx, st, fresh = found
+        address = _which(fresh, index, label)
+        if isinstance(address, str):
+            return address
+        assert address.id is not None
+        customer = await service.remove_address(ctx.pool, ctx.tenant.id, fresh, address.id)
+        result = AddressesChanged(
+            change="removed", address_text=address.one_line(), label=address.label, addresses=_options(customer)
+        )
+        checkout = st.checkout
+        if checkout.address_id == address.id:
+            checkout = checkout.model_copy(update={"address_id": None, "awaiting_confirmation": False})
+        return _reply(runtime, result, customer=customer, checkout=checkout)
+    except Exception:
+        log.exception("remove_address failed in conversation %s", conversation_of(runtime.context))
+        return _internal()
+
+
+class NewAddressArgs(BaseModel):
+    """A label for the new address, if the customer gave one."""
+
+    label: str | None = Field(None, description="'casa', 'trabalho'... only if the customer said it.")
+
+
+@tool("start_new_address", args_schema=NewAddressArgs)
+async def start_new_address(label: str | None = None, *, runtime: ToolRuntime) -> Command[Any] | str:
     """Start collecting a new delivery address (the customer wants to add one or deliver elsewhere)."""
     try:
         st = _state(runtime)
         customer = st.customer
         name = customer.name if customer else None
         draft = RegistrationDraft(name=st.registration.name or name, email=st.registration.email)
+        if label and label.strip():
+            draft = draft.model_copy(update={"address": draft.address.model_copy(update={"label": label.strip()[:60]})})
         status = _status(draft, customer)
         return _reply(runtime, status, registration=status.draft, awaiting=f"registration.{status.next_step}")
     except Exception:
@@ -350,6 +580,82 @@ async def update_customer(
         return _internal()
 
 
+class PinAddressArgs(BaseModel):
+    """What the pin's own address text says (leave out what it doesn't); the coordinates come from the message."""
+
+    street: str | None = Field(None, description="Street from the pin's address text, without the number.")
+    number: str | None = Field(None, description="Number, only if the pin's address text or the customer gave it.")
+    neighborhood: str | None = Field(None, description="Bairro from the pin's address text.")
+    city: str | None = Field(None, description="City from the pin's address text.")
+    state: str | None = Field(None, description="Two-letter UF from the pin's address text.")
+    postal_code: str | None = Field(None, description="CEP from the pin's address text.")
+
+
+def turn_pin(messages: Sequence[Any]) -> SharedLocation | None:
+    """The last location pin among this turn's customer messages (the model can't make coordinates up)."""
+    seen_customer = False
+    for m in reversed(messages):
+        if isinstance(m, HumanMessage):
+            seen_customer = True
+            if (pin := m.additional_kwargs.get(LOCATION_KEY)) is not None:
+                return SharedLocation.model_validate(pin)
+        elif seen_customer and isinstance(m, AIMessage):
+            return None  # an earlier turn: its pin was answered then
+    return None
+
+
+def _turn_pin(runtime: ToolRuntime[Any, Any]) -> SharedLocation | None:
+    st = runtime.state
+    return turn_pin(st.get("messages", []) if isinstance(st, dict) else getattr(st, "messages", []))
+
+
+@tool("use_shared_location", args_schema=PinAddressArgs)
+async def use_shared_location(
+    street: str | None = None,
+    number: str | None = None,
+    neighborhood: str | None = None,
+    city: str | None = None,
+    state: str | None = None,
+    postal_code: str | None = None,
+    *,
+    runtime: ToolRuntime,
+) -> Command[Any] | str:
+    """Use the location pin the customer just shared as the delivery address; returns what is still missing."""
+    try:
+        ctx = cast(TurnContext, runtime.context)
+        st = _state(runtime)
+        pin = _turn_pin(runtime)
+        if pin is None:
+            return ToolError(
+                error="missing_field",
+                message="No location was shared in this turn: ask for the address.",
+                fields=["location"],
+            ).model_dump_json()
+        draft = st.registration
+        if draft.awaiting is None and st.customer is not None and st.customer.registered:
+            # a registered customer's pin is a new address, not an edit of nothing
+            draft = RegistrationDraft(name=st.customer.name)
+        draft = service.with_location(draft, pin, ctx.tenant)
+        given = service.RegistrationInput(
+            street=street,
+            number=number,
+            neighborhood=neighborhood,
+            city=city,
+            state=state,
+            postal_code=postal_code,
+        )
+        draft, invalid, reasons = service.merge_registration(draft, given, ctx.tenant)
+        status = _status(draft, st.customer)
+        updates: dict[str, Any] = {"registration": status.draft, "awaiting": f"registration.{status.next_step}"}
+        if invalid:
+            message = ToolMessage(_invalid(invalid, reasons), tool_call_id=runtime.tool_call_id)
+            return Command(update={**updates, "messages": [message]})
+        return _reply(runtime, status, **updates)
+    except Exception:
+        log.exception("use_shared_location failed in conversation %s", conversation_of(runtime.context))
+        return _internal()
+
+
 REGISTRATION_TOOLS: list[BaseTool] = [
     update_registration,
     confirm_registration,
@@ -357,4 +663,11 @@ REGISTRATION_TOOLS: list[BaseTool] = [
     choose_address,
     start_new_address,
     update_customer,
+    use_shared_location,
+    set_default_address,
+    rename_address,
+    correct_address,
+    remove_address,
 ]
+# what the checkout needs to settle where the order goes (the payment agent has them too)
+ADDRESS_TOOLS: list[BaseTool] = [list_addresses, choose_address, start_new_address, correct_address]
