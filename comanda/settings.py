@@ -43,6 +43,13 @@ class Settings(BaseSettings):
         None, validation_alias=AliasChoices("COMANDA_OPENAI_BASE_URL", "OPENAI_BASE_URL")
     )
 
+    # voice notes: "off" (the customer is asked to type) or "openai:<model>" (an OpenAI-compatible
+    # /audio/transcriptions, keyed with OPENAI_API_KEY); the base URL defaults to OPENAI_BASE_URL, then OpenAI's
+    transcribe: str = "off"
+    transcribe_base_url: str | None = None
+    # fetching and transcribing one voice note, together: past it the customer is asked to type
+    transcribe_timeout_s: float = Field(20.0, gt=0, le=120)
+
     public_base_url: str = "http://127.0.0.1:8000"
     secret_key: SecretStr | None = None
 
@@ -126,6 +133,12 @@ class Settings(BaseSettings):
             raise ValueError('use "N/second", "N/minute", "N/hour" or "N/day" (or "off")') from None
         return value.strip()
 
+    @field_validator("transcribe")
+    @classmethod
+    def _transcribe_off(cls, value: str) -> str:
+        # an empty COMANDA_TRANSCRIBE= in .env means what leaving it out means
+        return "off" if value.strip().lower() in ("", "off") else value.strip()
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:
@@ -159,6 +172,8 @@ class Settings(BaseSettings):
                 f"{', '.join(unavailable)}: this build can't provide that part yet "
                 "(see the README's production table for what works)"
             )
+        if self.transcribe.startswith("openai:") and self.openai_api_key is None:
+            missing.append("OPENAI_API_KEY for COMANDA_TRANSCRIBE=openai:...")
         if self.pos == "sqs" and not self.aws_region:
             # even a test double (COMANDA_SQS_ENDPOINT_URL) signs its requests for a region
             missing.append("AWS_REGION (or AWS_DEFAULT_REGION) for COMANDA_POS=sqs")
@@ -231,6 +246,7 @@ _HTTP_URLS = {
     "sqs_endpoint_url": "COMANDA_SQS_ENDPOINT_URL",
     "asaas_base_url": "COMANDA_ASAAS_BASE_URL",
     "twilio_api_base_url": "COMANDA_TWILIO_API_BASE_URL",
+    "transcribe_base_url": "COMANDA_TRANSCRIBE_BASE_URL",
 }
 _POSTGRES_URL = "postgresql://user:password@host:5432/dbname"
 _REDIS_URL = "redis://[:password@]host:6379[/db] (rediss:// with TLS, unix:// for a socket)"
@@ -252,6 +268,9 @@ def _malformed(settings: Settings) -> list[str]:
     for prefix in ("bedrock:", "openai:"):
         if settings.model.startswith(prefix) and not settings.model[len(prefix) :].strip():
             problems.append(f"COMANDA_MODEL={prefix} names no model: use {prefix}<model-id>")
+    transcribe = settings.transcribe
+    if transcribe != "off" and not (transcribe.startswith("openai:") and transcribe[len("openai:") :].strip()):
+        problems.append("COMANDA_TRANSCRIBE must be off or openai:<model> (e.g. openai:whisper-1)")
     return problems
 
 

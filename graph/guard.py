@@ -1,15 +1,39 @@
-"""Input we answer without routing: empty, emoji-only, far too long, or in a language we don't speak."""
+"""Input we answer without routing: empty, emoji-only, far too long, in a language we don't speak, or media we
+can't read as words (a voice note nobody transcribed, an image without a caption)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Literal
+
+from langchain_core.messages import BaseMessage, HumanMessage
 
 from graph.language import detect_language, is_gibberish_or_empty, parse_yes_no
 
 MAX_MESSAGE_CHARS = 2000
 
-GuardVerdict = Literal["ok", "empty", "emoji", "too_long", "other_language", "gibberish", "price_injection"]
+GuardVerdict = Literal[
+    "ok",
+    "empty",
+    "emoji",
+    "too_long",
+    "other_language",
+    "gibberish",
+    "price_injection",
+    "audio_unavailable",
+    "audio_failed",
+    "image",
+    "document",
+    "other_media",
+]
+
+# an attachment the conversation got but can't read as words: "audio" when no transcription provider is set,
+# "audio_failed" when fetching or transcribing it failed; a transcribed voice note is plain text, never one of these
+UnreadMedia = Literal["audio", "audio_failed", "image", "document", "other"]
+# where a customer message (HumanMessage) carries its unread media, and whether its text is a transcription
+UNREAD_KEY = "comanda_unread"
+TRANSCRIBED_KEY = "comanda_transcribed"
 
 _INJECTION = re.compile(
     r"(ignor\w*|esque[cç]\w*|forget|disregard|system prompt|instru[cç]\w*|instructions|you are now|"
@@ -36,9 +60,25 @@ def foreign_language(text: str) -> str | None:
     return None if language in (None, "pt-BR", "en") else language
 
 
-def check(text: str) -> GuardVerdict:
-    """Whether a turn's text can go to the router, or which canned answer it gets."""
+def unread_media(messages: Sequence[BaseMessage]) -> list[UnreadMedia]:
+    """The media the customer's messages among `messages` carry that we couldn't read as words."""
+    return [kind for m in messages if isinstance(m, HumanMessage) for kind in m.additional_kwargs.get(UNREAD_KEY) or ()]
+
+
+def check(text: str, unread: Sequence[UnreadMedia] = ()) -> GuardVerdict:
+    """Whether a turn's text can go to the router, or which canned answer it gets.
+
+    `unread` is the turn's media we couldn't read as words. A voice note we couldn't hear is answered even beside
+    typed words: it usually carries the order, and acting on the words alone would skip it silently. An image's or a
+    document's caption is the customer's text and goes on.
+    """
     stripped = text.strip()
+    if "audio_failed" in unread:
+        return "audio_failed"
+    if "audio" in unread:
+        return "audio_unavailable"
+    if not stripped and unread:
+        return "image" if "image" in unread else "document" if "document" in unread else "other_media"
     if not stripped:
         return "empty"
     if len(stripped) > MAX_MESSAGE_CHARS:

@@ -34,6 +34,7 @@ def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
         ({"COMANDA_MODEL": "bedrock:anthropic.claude-3-5-haiku", "AWS_REGION": "us-east-1"}, "AWS_ACCESS_KEY_ID"),
         ({"COMANDA_MODEL": "openai:gpt-4o-mini"}, "OPENAI_API_KEY"),
         ({"TWILIO_ACCOUNT_SID": "AC123"}, "TWILIO_AUTH_TOKEN"),
+        ({"COMANDA_TRANSCRIBE": "openai:whisper-1"}, "OPENAI_API_KEY"),
     ],
 )
 def test_serve_stops_naming_the_missing_variable(tmp_path: Path, env: dict[str, str], named: str) -> None:
@@ -106,6 +107,10 @@ def assert_one_clear_line(proc: subprocess.CompletedProcess[str], named: str) ->
         ({"COMANDA_LOG_LEVEL": "LOUD"}, "COMANDA_LOG_LEVEL"),
         ({"COMANDA_PUBLIC_BASE_URL": f"comanda.example.com/{SECRET}"}, "COMANDA_PUBLIC_BASE_URL"),
         ({"OPENAI_BASE_URL": f"//user:{SECRET}@proxy"}, "OPENAI_BASE_URL"),
+        ({"COMANDA_TRANSCRIBE": "whisper-1"}, "COMANDA_TRANSCRIBE"),
+        ({"COMANDA_TRANSCRIBE": "openai:", "OPENAI_API_KEY": SECRET}, "COMANDA_TRANSCRIBE"),
+        ({"COMANDA_TRANSCRIBE_BASE_URL": f"ftp://user:{SECRET}@stt"}, "COMANDA_TRANSCRIBE_BASE_URL"),
+        ({"COMANDA_TRANSCRIBE_TIMEOUT_S": "0"}, "COMANDA_TRANSCRIBE_TIMEOUT_S"),
     ],
     ids=lambda v: "-".join(f"{k}={v[k][:20]}" for k in v) if isinstance(v, dict) else v,
 )

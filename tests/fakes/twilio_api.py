@@ -1,5 +1,9 @@
 """A loopback fake of Twilio's Messages API (`POST /2010-04-01/Accounts/{sid}/Messages.json`).
 
+It also serves inbound media as Twilio does: `GET .../Messages/{sid}/Media/{id}` checks Basic auth and redirects
+to the file's storage on another origin, which answers with the bytes (404 in Twilio's error shape for media it
+doesn't hold).
+
 It checks what Twilio checks before accepting a message — Basic auth with the account's SID and token, `To` and
 `From`, a body, media or Content template, the 1,600-character body limit, JSON `ContentVariables` — answers
 with Twilio's message resource (201) or its error shape (`code`, `message`, `more_info`, `status`), and can then
@@ -19,7 +23,7 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from support import live_server
 from twilio.request_validator import RequestValidator
 
@@ -36,6 +40,14 @@ class FakeTwilio:
     callbacks: list[str] | None = None  # statuses to post to StatusCallback after each accepted message
     callback_base: tuple[str, str] | None = None  # (public base, where it really is): we play the proxy
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    # inbound media by id: (bytes, Content-Type or None for a file served without one)
+    media: dict[str, tuple[bytes, str | None]] = field(default_factory=dict)
+    media_fetches: list[str] = field(default_factory=list)  # ids fetched with the right credentials
+    storage_base: str = ""  # where the media's storage is served
+
+    def media_url(self, base: str, media_id: str, message_sid: str = "MM" + "0" * 32) -> str:
+        """The MediaUrl Twilio would post for this media."""
+        return f"{base}/2010-04-01/Accounts/{self.account_sid}/Messages/{message_sid}/Media/{media_id}"
 
     def error(self, status: int, code: int, message: str) -> JSONResponse:
         """Twilio's error body."""
@@ -53,6 +65,16 @@ class FakeTwilio:
 def make_app(fake: FakeTwilio) -> FastAPI:
     """The fake API as an ASGI app."""
     app = FastAPI()
+
+    @app.get("/2010-04-01/Accounts/{account_sid}/Messages/{message_sid}/Media/{media_id}", response_model=None)
+    async def media(account_sid: str, message_sid: str, media_id: str, request: Request) -> Response:
+        expected = "Basic " + base64.b64encode(f"{fake.account_sid}:{fake.auth_token}".encode()).decode()
+        if request.headers.get("authorization") != expected or account_sid != fake.account_sid:
+            return fake.error(401, 20003, "Authenticate")
+        if media_id not in fake.media:
+            return fake.error(404, 20404, f"The requested resource {request.url.path} was not found")
+        fake.media_fetches.append(media_id)
+        return RedirectResponse(f"{fake.storage_base}/media-storage/{media_id}", status_code=307)
 
     @app.post("/2010-04-01/Accounts/{account_sid}/Messages.json")
     async def create(account_sid: str, request: Request) -> JSONResponse:
@@ -114,6 +136,26 @@ def make_app(fake: FakeTwilio) -> FastAPI:
     return app
 
 
+def make_storage(fake: FakeTwilio) -> FastAPI:
+    """The media's storage, on another origin than the API (as Twilio's CDN is)."""
+    app = FastAPI()
+
+    @app.get("/media-storage/{media_id}")
+    async def storage(media_id: str, request: Request) -> Response:
+        # a signed storage URL takes no other credentials: sending Twilio's along is refused (as S3 refuses them)
+        if "authorization" in request.headers:
+            return Response(status_code=400)
+        if media_id not in fake.media:
+            return Response(status_code=403)
+        body, content_type = fake.media[media_id]
+        response = Response(body)
+        if content_type is not None:
+            response.headers["content-type"] = content_type
+        return response
+
+    return app
+
+
 async def _callbacks(fake: FakeTwilio, url: str, sid: str, data: dict[str, Any]) -> None:
     await asyncio.sleep(0.2)
     target = url
@@ -137,5 +179,6 @@ async def _callbacks(fake: FakeTwilio, url: str, sid: str, data: dict[str, Any])
 async def fake_twilio(fake: FakeTwilio | None = None) -> AsyncIterator[tuple[FakeTwilio, str]]:
     """Serve a fake Twilio on loopback; yields it and its base URL."""
     fake = fake or FakeTwilio()
-    async with live_server(make_app(fake)) as base:
+    async with live_server(make_storage(fake)) as storage, live_server(make_app(fake)) as base:
+        fake.storage_base = storage
         yield fake, base
