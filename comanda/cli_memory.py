@@ -49,3 +49,13 @@ def memories(
         out.print(f"{m.updated_at:%Y-%m-%d %H:%M}  {m.kind:<10}  {m.text}{replaced}", markup=False, highlight=False)
     if not rows and not as_json:
         out.print("nothing remembered")
+
+
+def _register_privacy() -> None:
+    # the LGPD commands share the `customers` group (comanda/cli_privacy.py)
+    from comanda.cli_privacy import register
+
+    register(customers_app)
+
+
+_register_privacy()

@@ -19,6 +19,7 @@ from comanda.wiring import (
     build_relay,
     build_worker,
     close_channel,
+    export_links,
     media_signer,
     outbound_channel,
     queue_settings,
@@ -83,6 +84,7 @@ async def _serve(settings: Settings, infra: Infra, *, worker: bool) -> None:
                 asaas=asaas_webhook_routes(settings, conns.pool, channel),
                 twilio=twilio,
                 media=media_signer(settings),
+                export_links=export_links(settings),
                 console=await build_console(settings, conns.pool, conns.redis, channel),
             )
         )

@@ -38,6 +38,7 @@ from tools.payments.asaas import AsaasPayments
 from tools.payments.keys import KeyBox
 from tools.payments.provider import PaymentProvider
 from tools.payments.simulated import SimulatedPayments
+from tools.privacy.links import ExportLinks
 
 log = logging.getLogger("comanda.wiring")
 
@@ -74,11 +75,17 @@ class Conversation:
     payments: PaymentProvider
     public_base_url: str
     pool: Pool
+    export_links: ExportLinks | None = None
 
     def context(self, tenant: Tenant, phone: str) -> TurnContext:
         """The run context of a turn for this tenant and customer."""
         return TurnContext(
-            pool=self.pool, tenant=tenant, phone=phone, payments=self.payments, public_base_url=self.public_base_url
+            pool=self.pool,
+            tenant=tenant,
+            phone=phone,
+            payments=self.payments,
+            public_base_url=self.public_base_url,
+            export_links=self.export_links,
         )
 
 
@@ -89,7 +96,7 @@ async def build_conversation(settings: Settings, pool: Pool, *, prompts: str | N
     graph = build_graph(make_chat_model(model_config(settings)), prompt_set, checkpointer=checkpointer)
     payments = payment_provider(settings, pool)
     runner = ConversationRunner(graph, metadata={"prompt_set": prompt_set.label})
-    return Conversation(runner, prompt_set, payments, settings.public_base_url, pool)
+    return Conversation(runner, prompt_set, payments, settings.public_base_url, pool, export_links(settings))
 
 
 def payment_provider(settings: Settings, pool: Pool) -> PaymentProvider:
@@ -155,6 +162,11 @@ def outbound_channel(settings: Settings, pool: Pool) -> OutboundChannel:
             ),
         )
     return ConsoleChannel(pool)
+
+
+def export_links(settings: Settings) -> ExportLinks:
+    """Signs the LGPD export links customers get by WhatsApp (served by the API under /privacy/export/)."""
+    return ExportLinks(secret_key(settings), settings.public_base_url)
 
 
 def media_signer(settings: Settings) -> MediaSigner:

@@ -27,6 +27,7 @@ from memory.embeddings import default_embedder
 from prompts import PromptSet, load_prompt_set
 from tools.context import TurnContext
 from tools.payments.simulated import SimulatedPayments
+from tools.privacy.links import ExportLinks
 
 NEEDS_REAL_MODEL = "needs a real model (simulated user)"
 
@@ -119,6 +120,7 @@ class Suite:
                     payments=self.payments,
                     public_base_url=self.options.public_base_url,
                     clock=lambda: now,
+                    export_links=ExportLinks(b"comanda-eval", self.options.public_base_url),
                 )
                 transcript, failures = await self._converse(scenario, runner, ctx, seeded, now)
                 snapshot = await graph.aget_state({"configurable": {"thread_id": ctx.thread_id}})

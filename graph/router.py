@@ -14,9 +14,11 @@ from pydantic import BaseModel, Field
 from graph.agent import current_turn_start
 from graph.classifier import FastClassifier
 from graph.context import prompt_context
+from graph.language.privacy import privacy_request
 from graph.run_context import RunContext, turn_context
 from graph.state import ConversationState, Intent, RouteDecision
 from prompts import PromptSet
+from tools.customers.tools import turn_pin
 
 # a confident classification of another intent may pull the customer out of a question we asked them
 _OVERRIDE_AWAITING = 0.9
@@ -63,6 +65,13 @@ def make_router(
         if ctx.tenant.bot_paused:
             # the manager paused the bot (staff console): every conversation goes to a person
             return RouteDecision(intent="handoff", confidence=1.0, decided_by="rule", reason="bot paused")
+        if privacy_request(text) is not None:
+            # LGPD rights are the registration agent's, whatever the conversation was waiting for; the cart once
+            # added "apague meus dados" as a menu item
+            return RouteDecision(intent="registration", confidence=1.0, decided_by="rule", reason="privacy request")
+        if turn_pin(state.messages[current_turn_start(state.messages) :]) is not None:
+            # a shared location is an address: registration keeps it, whatever was asked before
+            return RouteDecision(intent="registration", confidence=1.0, decided_by="rule", reason="location pin")
         fast = classifier.classify(text)
         waiting = _awaiting_intent(state)
         if waiting is not None:

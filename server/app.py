@@ -21,7 +21,9 @@ from server.errors import ERROR_SCHEMA_REF, ErrorBody, describe_errors, refusals
 from server.media import MediaSigner, media_router
 from server.metrics import metrics_router
 from server.payments import PaymentDeps, payments_router
+from server.privacy import privacy_router
 from server.twilio_webhook import TwilioWebhookDeps, twilio_router
+from tools.privacy.links import ExportLinks
 
 
 @dataclass
@@ -35,6 +37,7 @@ class Resources:
     twilio: TwilioWebhookDeps | None = None
     media: MediaSigner | None = None
     console: ConsoleDeps | None = None
+    export_links: ExportLinks | None = None  # LGPD data exports (`/privacy/export/...`)
 
 
 def create_app(resources: Resources) -> FastAPI:
@@ -64,6 +67,8 @@ def create_app(resources: Resources) -> FastAPI:
         )
     if resources.media is not None:
         app.include_router(media_router(resources.media))
+    if resources.export_links is not None:
+        app.include_router(privacy_router(resources.pool, resources.export_links))
     if resources.console is not None:
         mount_console(app, resources.console)
     app.add_exception_handler(RequestValidationError, _invalid_request)

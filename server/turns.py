@@ -26,6 +26,7 @@ from server.metrics import FALLBACKS, fallback_causes, record_turn
 from server.queue import Queued
 from server.tenants import TenantDirectory
 from tools.context import TurnContext
+from tools.privacy.service import finish_erasure
 
 log = logging.getLogger("comanda.turns")
 
@@ -110,6 +111,12 @@ class ConversationTurns:
             await self._send(tenant, phone, earlier.replies, earlier.tool_calls, earlier.last_message_id)
         await self._send(tenant, phone, result.replies, result.tool_calls, sids[-1])
         fault_point("after_send")
+        if _erased(result):
+            # the customer's data is gone, but this turn's end-of-turn checkpoint and the reply just sent hold them
+            # again: finish the erasure now, and leave no trace nor memory job behind (ARCHITECTURE.md)
+            await finish_erasure(self.pool, tenant.id, phone)
+            await self._forget_keys(conv, tenant.id, phone)
+            return
         trace = TurnTrace(
             message_sids=sids,
             texts=texts,
@@ -145,12 +152,30 @@ class ConversationTurns:
             # keyed by the turn's last message: a replayed turn re-sends only what didn't go out
             await self.channel.send(tenant, phone, reply, media_url=media, dedupe_key=f"turn:{last_sid}:{i}")
 
+    async def _forget_keys(self, conv: str, tenant_id: int, phone: str) -> None:
+        """Redis keys naming the erased customer: their traces and rate-limit counters (the queue's own keys
+        go when the queue is done with the conversation)."""
+        doomed = [trace_key(self.prefix, conv)]
+        async for key in self.redis.scan_iter(match=f"*{phone}*", count=500):
+            name = key.decode() if isinstance(key, bytes) else str(key)
+            if not name.startswith((f"{self.prefix}:conv:", f"{self.prefix}:lock:")):
+                doomed.append(name)
+        await self.redis.delete(*doomed)
+
     async def _trace(self, conv: str, trace: TurnTrace) -> None:
         key = trace_key(self.prefix, conv)
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.xadd(key, {"trace": trace.model_dump_json()}, maxlen=TRACE_KEEP, approximate=True)
             pipe.expire(key, TRACE_TTL_S)
             await pipe.execute()
+
+
+def _erased(result: TurnResult) -> bool:
+    """The turn erased the customer's data (LGPD): whatever it found, nothing of the conversation may stay."""
+    return any(
+        call.name == "erase_my_data" and parse_tool_result(call.result).get("kind") in ("erased", "privacy_no_data")
+        for call in result.tool_calls
+    )
 
 
 def _pix_codes(tool_calls: list[ToolCallTrace]) -> list[str]:

@@ -10,6 +10,7 @@ from typing import Any
 from memory.db import Pool
 from memory.repos.tenants import Tenant
 from tools.payments.provider import PaymentProvider
+from tools.privacy.links import ExportLinks
 
 
 def _utcnow() -> datetime:
@@ -29,6 +30,7 @@ class TurnContext:
     payments: PaymentProvider | None = None
     public_base_url: str = "http://127.0.0.1:8000"
     clock: Callable[[], datetime] = _utcnow
+    export_links: ExportLinks | None = None  # signs LGPD export links; None: exports can't be sent by WhatsApp
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property

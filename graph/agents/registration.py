@@ -15,7 +15,11 @@ from graph.agent import Agent, agent_model, agent_tools
 from graph.state import AgentState
 from prompts import PromptSet
 from tools.context import TurnContext
-from tools.customers.tools import REGISTRATION_TOOLS as TOOLS
+from tools.customers.tools import REGISTRATION_TOOLS
+from tools.privacy.tools import PRIVACY_TOOLS
+
+# the customer's LGPD requests (export, erasure) are registration business: never the cart's
+TOOLS = [*REGISTRATION_TOOLS, *PRIVACY_TOOLS]
 
 
 def build(model: BaseChatModel, prompts: PromptSet) -> Agent:

@@ -26,6 +26,7 @@ class Tenant(BaseModel):
     delivery_fee: Decimal
     hours: dict[str, str]
     bot_paused: bool = False  # the manager sent every conversation to a person
+    privacy_url: str | None = None  # the privacy notice customers are shown before registering (LGPD)
 
 
 class TenantFields(BaseModel):
@@ -41,7 +42,7 @@ class TenantFields(BaseModel):
     hours: dict[str, str] = {}
 
 
-_COLUMNS = "id, slug, name, whatsapp, address, timezone, locale, delivery_fee, hours, bot_paused"
+_COLUMNS = "id, slug, name, whatsapp, address, timezone, locale, delivery_fee, hours, bot_paused, privacy_url"
 
 
 def _row(row: dict[str, Any] | None) -> Tenant | None:

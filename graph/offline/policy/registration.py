@@ -8,6 +8,7 @@ from typing import Any
 from graph.offline import parsing as p
 from graph.offline.policy.chat import BYE, GREETING, HELP, IDENTITY
 from graph.offline.policy.common import Decision, Say, call, error_reply, has_any, not_understood
+from graph.offline.policy.privacy import privacy_notice, privacy_reply, privacy_step
 from graph.offline.view import TurnView
 
 # --- registration ---------------------------------------------------------------------------------------
@@ -56,6 +57,8 @@ def registration(view: TurnView, say: Say) -> Decision:
     registered = bool(ctx.get("registered"))
     if not view.acting:
         return _registration_reply(view, say)
+    if (privacy := privacy_step(view, say)) is not None:
+        return privacy
     if registered and not step:
         if has_any(text, _NEW_ADDRESS):
             return call("start_new_address")
@@ -162,6 +165,8 @@ def _registration_reply(view: TurnView, say: Say) -> Decision:
             )
         return Decision(text=error_reply(ex, say, "registration") or say("error.internal"), understood=False)
     kind = ex.kind
+    if (privacy := privacy_reply(kind, r, say)) is not None:
+        return privacy
     if kind == "registration":
         draft = r.get("draft") or {}
         name = draft.get("name") or ""
@@ -189,7 +194,8 @@ def _registration_reply(view: TurnView, say: Say) -> Decision:
         if step == "email":
             return Decision(text=say("registration.ask_email", name=name.split(" ")[0] if name else ""))
         if step == "confirm":
-            return Decision(text=say("registration.confirm", summary=r.get("summary_text", "")))
+            confirm = say("registration.confirm", summary=r.get("summary_text", ""))
+            return Decision(text=say.join(privacy_notice(ctx, say), confirm))
         return Decision(text=say("registration.updated"))
     if kind == "registered":
         customer = r.get("customer") or {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from graph.language.privacy import privacy_request
 from graph.offline import parsing as p
 from graph.offline.policy.chat import HELP, IDENTITY
 from graph.offline.policy.common import Decision, Say, call, has_any
@@ -66,6 +67,8 @@ def route(view: TurnView, say: Say) -> Decision:
     text = view.text
     ctx = view.context
     intent = "smalltalk"
+    if privacy_request(text) is not None:
+        return call("RouteChoice", intent="registration")
     if has_any(text, HELP) or has_any(text, IDENTITY):
         return call("RouteChoice", intent="smalltalk")
     if (has_any(text, _FEE) or has_any(text, _HOURS)) and not re.search(r"\d", text):
