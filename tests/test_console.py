@@ -17,23 +17,14 @@ from redis.asyncio import Redis
 from typer.testing import CliRunner
 
 from memory.db import Pool
-from memory.embeddings import Embedder
 from memory.repos import handoffs as handoff_repo
 from memory.repos import tenants as tenant_repo
 from memory.repos.tenants import TenantFields
 from server.queue import conversation_key
-from tools.menu.importer import import_menu
-from tools.menu.menu_file import parse_json
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_MENU = ROOT / "comanda" / "fixtures" / "demo-restaurant.json"
 CUSTOMER = "+5511999990001"
-
-
-@pytest.fixture
-async def demo(db: Pool, embedder: Embedder) -> Pool:
-    await import_menu(db, "demo", parse_json(DEMO_MENU.read_text()), embedder)
-    return db
 
 
 @pytest.fixture

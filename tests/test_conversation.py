@@ -20,24 +20,15 @@ from support import live_app
 from graph.agent import agent_tools
 from graph.state import AgentState
 from memory.db import Pool
-from memory.embeddings import Embedder
 from prompts import load_prompt_set
 from server.app import Resources, create_app
 from server.channels import ConsoleChannel
 from server.payments import PaymentDeps
 from tools.context import TurnContext
-from tools.menu.importer import import_menu
-from tools.menu.menu_file import parse_json
 from tools.money import format_brl
 from tools.payments.simulated import SimulatedPayments
 
 SECRET = b"test-secret"
-
-
-@pytest.fixture
-async def demo(db: Pool, embedder: Embedder) -> Pool:
-    await import_menu(db, "demo", parse_json(DEMO_MENU.read_text()), embedder)
-    return db
 
 
 async def _one(pool: Pool, sql: str, *args: object) -> dict:  # type: ignore[type-arg]

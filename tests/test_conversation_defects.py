@@ -23,12 +23,6 @@ SUSHI_CLOSED = datetime(2026, 11, 24, 23, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-async def demo(db: Pool, embedder: Embedder) -> Pool:
-    await import_menu(db, "demo", parse_json(DEMO_MENU.read_text()), embedder)
-    return db
-
-
-@pytest.fixture
 async def sushi(db: Pool, embedder: Embedder) -> Pool:
     await import_menu(db, "sushi", parse_json(SUSHI_MENU.read_text()), embedder)
     return db

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -17,7 +16,6 @@ import pytest
 from channel_support import (
     CUSTOMER,
     PUBLIC,
-    demo_tenant,
     post_signed,
     replies_to,
     running_worker,
@@ -25,45 +23,28 @@ from channel_support import (
     wait_traces,
     webhook_app,
 )
-from conftest import DEMO_MENU, ROOT
+from conftest import open_all_day
 from conversation_support import open_chat
 from redis.asyncio import Redis
 from support import live_server
+from worker_support import FAST, conv_of, worker_env
 
 from memory.db import Pool
-from memory.embeddings import Embedder
 from server.media import MediaSigner
-from server.queue import InboundQueue, QueueSettings, conversation_key
-from tools.menu.importer import import_menu
-from tools.menu.menu_file import parse_json
+from server.queue import InboundQueue
 from tools.payments.simulated import SimulatedPayments
-
-FAST = QueueSettings(coalesce_window_ms=0, reclaim_idle_ms=1500, lock_ttl_ms=1500, max_attempts=2)
 
 
 @pytest.fixture
-async def demo(db: Pool, embedder: Embedder) -> Pool:
-    await import_menu(db, "demo", parse_json(DEMO_MENU.read_text()), embedder)
-    async with db.connection() as conn:
-        # open around the clock: a worker in another process reads the real time
-        await conn.execute(
-            "UPDATE tenants SET hours = %s::jsonb",
-            (
-                '{"mon":"00:00-23:59","tue":"00:00-23:59","wed":"00:00-23:59","thu":"00:00-23:59",'
-                '"fri":"00:00-23:59","sat":"00:00-23:59","sun":"00:00-23:59"}',
-            ),
-        )
-    return db
+async def demo(demo: Pool) -> Pool:
+    """The demo restaurant, open all day: the worker reads the real clock."""
+    return await open_all_day(demo)
 
 
 @pytest.fixture
 async def api(demo: Pool, redis: Redis) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
     async with live_server(webhook_app(demo, redis)) as base, httpx.AsyncClient() as http:
         yield http, base
-
-
-async def conv_of(pool: Pool, phone: str = CUSTOMER) -> str:
-    return conversation_key((await demo_tenant(pool)).id, phone)
 
 
 async def test_three_deliveries_of_one_message_make_one_turn_and_one_reply(api, demo: Pool, redis: Redis) -> None:  # type: ignore[no-untyped-def]
@@ -160,20 +141,6 @@ async def _comanda(args: list[str], env: dict[str, str], cwd: Path) -> subproces
     )
 
 
-def _worker_env(database_url: str, valkey_url: str, data_dir: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": valkey_url,
-        "COMANDA_DATA_DIR": str(data_dir),
-        "COMANDA_COALESCE_WINDOW_MS": "0",
-        "COMANDA_QUEUE_RECLAIM_IDLE_MS": str(FAST.reclaim_idle_ms),
-        "COMANDA_QUEUE_LOCK_TTL_MS": str(FAST.lock_ttl_ms),
-        "COMANDA_QUEUE_MAX_ATTEMPTS": str(FAST.max_attempts),
-        "PYTHONPATH": str(ROOT),
-    }
-
-
 async def test_a_poison_message_is_dead_lettered_and_comes_back_with_dlq_retry(  # type: ignore[no-untyped-def]
     api, demo: Pool, redis: Redis, database_url: str, valkey_url: str, tmp_path: Path, caplog
 ) -> None:
@@ -199,7 +166,7 @@ async def test_a_poison_message_is_dead_lettered_and_comes_back_with_dlq_retry( 
             assert letter.attempts == FAST.max_attempts and "outbound store is down" in letter.error
             assert any(r.levelname == "ERROR" and "dead-lettered" in r.getMessage() for r in caplog.records)
             assert not await queue.has_pending(await conv_of(demo))
-            env = _worker_env(database_url, valkey_url, tmp_path)
+            env = worker_env(database_url, valkey_url, tmp_path)
             listed = await _comanda(["dlq", "list"], env, tmp_path)
             assert listed.returncode == 0 and form["MessageSid"] in listed.stdout, listed.stderr
             assert "outbound store is down" in listed.stdout
@@ -234,7 +201,7 @@ async def test_a_worker_killed_mid_turn_leaves_the_message_to_another_and_no_ord
     await chat.say("fechar pedido")
     reply = await chat.say("dinheiro, troco para 200")
     assert "confirm" in reply.lower(), chat.dump()
-    env = _worker_env(database_url, valkey_url, tmp_path)
+    env = worker_env(database_url, valkey_url, tmp_path)
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

@@ -6,7 +6,6 @@ Each test reproduces a defect found from outside (issue 16) with real processes,
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sys
 import time
@@ -26,57 +25,27 @@ from channel_support import (
     wait_traces,
     webhook_app,
 )
-from conftest import DEMO_MENU, ROOT
+from conftest import open_all_day
 from conversation_support import open_chat
 from redis.asyncio import Redis
 from support import live_server
+from worker_support import FAST, conv_of, worker_env
 
 from memory.db import Pool
-from memory.embeddings import Embedder
 from prompts import load_prompt_set
-from server.queue import InboundQueue, QueueSettings, conversation_key
-from tools.menu.importer import import_menu
-from tools.menu.menu_file import parse_json
-
-FAST = QueueSettings(coalesce_window_ms=0, reclaim_idle_ms=1500, lock_ttl_ms=1500, max_attempts=2)
-ALWAYS_OPEN = (
-    '{"mon":"00:00-23:59","tue":"00:00-23:59","wed":"00:00-23:59","thu":"00:00-23:59",'
-    '"fri":"00:00-23:59","sat":"00:00-23:59","sun":"00:00-23:59"}'
-)
+from server.queue import InboundQueue, conversation_key
 
 
 @pytest.fixture
-async def demo(db: Pool, embedder: Embedder) -> Pool:
-    await import_menu(db, "demo", parse_json(DEMO_MENU.read_text()), embedder)
-    async with db.connection() as conn:
-        # a worker in another process reads the real clock: open around it
-        await conn.execute("UPDATE tenants SET hours = %s::jsonb", (ALWAYS_OPEN,))
-    return db
+async def demo(demo: Pool) -> Pool:
+    """The demo restaurant, open all day: the worker reads the real clock."""
+    return await open_all_day(demo)
 
 
 @pytest.fixture
 async def api(demo: Pool, redis: Redis) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
     async with live_server(webhook_app(demo, redis)) as base, httpx.AsyncClient() as http:
         yield http, base
-
-
-async def conv_of(pool: Pool) -> str:
-    return conversation_key((await demo_tenant(pool)).id, CUSTOMER)
-
-
-def worker_env(database_url: str, valkey_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": valkey_url,
-        "COMANDA_DATA_DIR": str(data_dir),
-        "COMANDA_COALESCE_WINDOW_MS": "0",
-        "COMANDA_QUEUE_RECLAIM_IDLE_MS": str(FAST.reclaim_idle_ms),
-        "COMANDA_QUEUE_LOCK_TTL_MS": str(FAST.lock_ttl_ms),
-        "COMANDA_QUEUE_MAX_ATTEMPTS": str(FAST.max_attempts),
-        "PYTHONPATH": str(ROOT),
-        **extra,
-    }
 
 
 async def start_worker(env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
