@@ -3,33 +3,19 @@
 from __future__ import annotations
 
 import logging
-from typing import Protocol
 
 from memory.db import Pool
 from memory.privacy import customer_ref
 from memory.repos import outbound
 from memory.repos.outbound import OutboundKind
 from memory.repos.tenants import Tenant
+from tools.orders.notify import Notifier
 
 log = logging.getLogger("comanda.console")
 
 
-class OutboundChannel(Protocol):
-    """Sends a message to a customer on behalf of a tenant; returns the recorded outbound message id.
-
-    With a `dedupe_key`, sending the same key again (a replayed turn) sends nothing new.
-    """
-
-    async def send(
-        self,
-        tenant: Tenant,
-        to: str,
-        text: str,
-        *,
-        kind: OutboundKind = "reply",
-        media_url: str | None = None,
-        dedupe_key: str | None = None,
-    ) -> int: ...
+# one protocol for "sends a message to a customer": tools name it (they can't import the server), channels fit it
+OutboundChannel = Notifier
 
 
 class ConsoleChannel:

@@ -24,7 +24,11 @@ log = logging.getLogger(__name__)
 
 
 class Notifier(Protocol):
-    """Sends a message to a customer on behalf of a tenant (the server's `OutboundChannel` fits)."""
+    """Sends a message to a customer on behalf of a tenant; returns the recorded outbound message id.
+
+    With a `dedupe_key`, sending the same key again (a replayed turn) sends nothing new. The server's channels
+    (console, Twilio) implement it; the server calls it `OutboundChannel`.
+    """
 
     async def send(
         self,
