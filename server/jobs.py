@@ -27,6 +27,7 @@ from tools.memory.extract import Extractor, extract_by_rules
 from tools.memory.service import remember_turn
 from tools.orders import unpaid
 from tools.orders.notify import Notifier, tell_untold
+from tools.privacy.service import purge_refused
 
 log = logging.getLogger("comanda.jobs")
 
@@ -73,6 +74,13 @@ def make_app(conninfo: str, deps: JobDeps, *, cron: str = DEFAULT_CRON) -> App:
     async def payment_events(timestamp: int) -> None:
         if deps.replay_events is not None:
             await deps.replay_events()
+
+    @app.periodic(cron=cron)
+    @app.task(name="comanda.purge_refused", queue="comanda", pass_context=False)
+    async def refused(timestamp: int) -> None:
+        # LGPD: a customer who refused the notice is kept only for their order; once it is done, they are erased
+        if erased := await purge_refused(deps.pool):
+            log.info("erased %s customer(s) who refused to have their data kept", erased)
 
     @app.task(name=EXTRACT_MEMORIES, queue="comanda", pass_context=False, retry=3)
     async def extract_memories(tenant_id: int, phone: str, texts: list[str], locale: str, source: str) -> None:

@@ -31,7 +31,9 @@ from tools.context import TurnContext
 from tools.memory.service import remember_turn
 from tools.menu.importer import import_menu
 from tools.menu.menu_file import parse_json
+from tools.orders.lifecycle import transition
 from tools.privacy.links import ExportLinks
+from tools.privacy.service import purge_refused
 
 PHONE = "+5511955554444"
 NAME = "Beatriz Gonçalves"
@@ -302,3 +304,33 @@ async def test_staff_cli_shows_exports_and_forgets_a_customer(demo: Pool, cli_en
     code, out = await asyncio.to_thread(_cli, "privacy-notice", "--tenant", "demo", "--url", "https://x.example/p")
     assert code == 0 and "https://x.example/p" in out
     assert await _one(demo, "SELECT privacy_url FROM tenants WHERE slug = 'demo'") == "https://x.example/p"
+
+
+async def test_a_customer_who_refuses_the_notice_orders_and_is_erased_once_the_order_is_done(demo: Pool) -> None:
+    chat = await _chat(demo)
+    await chat.say("oi")
+    await chat.say(NAME)
+    await chat.say(f"{STREET}, 77, apto 12, Pinheiros")
+    await chat.say("pular")
+    refused = await chat.say("não autorizo")
+    assert "não vou guardar seu cadastro" in refused, chat.dump()
+    for text in ("2 x-salada sem cebola e 1 coca lata", "fechar pedido", "dinheiro, troco para 200"):
+        await chat.say(text)
+    placed = await chat.say("sim")
+    assert await _one(demo, "SELECT count(*) FROM orders") == 1, chat.dump()
+    assert "#" in placed
+    assert await _one(demo, "SELECT accepted FROM consents") is False
+    # while the order is under way the data stays (the kitchen and the courier need it)
+    assert await purge_refused(demo) == 0
+    order_id = await _one(demo, "SELECT id FROM orders")
+    tenant_id = chat.ctx.tenant.id
+    for state in ("preparing", "out_for_delivery", "delivered"):
+        await transition(demo, tenant_id, int(str(order_id)), state, actor="staff:test", notify=False)  # type: ignore[arg-type]
+    assert await purge_refused(demo) == 1
+    assert await _one(demo, "SELECT count(*) FROM addresses") == 0
+    assert await _one(demo, "SELECT count(*) FROM customers WHERE phone = %s", PHONE) == 0
+    assert await _one(demo, "SELECT address::text FROM orders") == '{"erased": true}'
+    # a customer who accepted is never purged
+    other = await _chat(demo, "+5511955553333")
+    await _register(other)
+    assert await purge_refused(demo, idle_hours=0) == 0

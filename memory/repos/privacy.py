@@ -240,3 +240,21 @@ async def audit_count(conn: Conn, tenant_id: int, subject: str, action: str) -> 
     )
     row = await cur.fetchone()
     return int(row["n"]) if row else 0
+
+
+async def refused_and_done(conn: Conn, idle_hours: int) -> list[tuple[int, str]]:
+    """(tenant_id, phone) of customers whose latest answer to the notice was a refusal and who have no order under
+    way: every order of theirs is finished, or they placed none in `idle_hours`."""
+    cur = await conn.execute(
+        """SELECT c.tenant_id, c.phone FROM customers c
+            WHERE c.erased_at IS NULL
+              AND (SELECT k.accepted FROM consents k WHERE k.tenant_id = c.tenant_id AND k.customer_id = c.id
+                    ORDER BY k.at DESC, k.id DESC LIMIT 1) = false
+              AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.tenant_id = c.tenant_id AND o.customer_id = c.id
+                                 AND o.status NOT IN ('delivered', 'cancelled', 'refunded'))
+              AND (EXISTS (SELECT 1 FROM orders o WHERE o.tenant_id = c.tenant_id AND o.customer_id = c.id)
+                   OR c.updated_at < now() - make_interval(hours => %s))
+            ORDER BY c.id""",
+        (idle_hours,),
+    )
+    return [(int(r["tenant_id"]), str(r["phone"])) for r in await cur.fetchall()]

@@ -43,6 +43,7 @@ class Registered(BaseModel):
 
     kind: Literal["registered"] = "registered"
     customer: CustomerInfo
+    consent: bool = True  # False: saved only for this order (LGPD refusal), erased once it is done
 
 
 class AddressOption(BaseModel):
@@ -218,9 +219,17 @@ def _invalid(fields: list[str], reasons: list[str]) -> str:
     ).model_dump_json()
 
 
-@tool("confirm_registration", args_schema=NoArgs)
-async def confirm_registration(*, runtime: ToolRuntime) -> Command[Any] | str:
-    """Save the registration after the customer confirmed the summary."""
+class ConfirmRegistrationArgs(BaseModel):
+    """The customer's answer to the summary and its privacy notice."""
+
+    consent: bool = Field(
+        True, description="False when the customer refuses to have their data kept (they can still order)."
+    )
+
+
+@tool("confirm_registration", args_schema=ConfirmRegistrationArgs)
+async def confirm_registration(consent: bool = True, *, runtime: ToolRuntime) -> Command[Any] | str:
+    """Save the registration after the customer confirmed the summary (consent=False: only for this order)."""
     try:
         ctx = cast(TurnContext, runtime.context)
         st = _state(runtime)
@@ -235,11 +244,12 @@ async def confirm_registration(*, runtime: ToolRuntime) -> Command[Any] | str:
             ).model_dump_json()
         saved = await service.confirm_registration(ctx.pool, ctx.tenant, ctx.phone, draft, customer)
         if (customer is None or customer.id is None) and saved.id is not None:
-            # a first registration: the summary they said yes to carried the privacy notice (LGPD consent)
-            await privacy.record_consent(ctx.pool, ctx.tenant.id, saved.id, accepted=True)
+            # a first registration: the summary they answered carried the privacy notice (LGPD consent); a refusal
+            # keeps the data for this order only (tools/privacy/service.py purges it once the order is done)
+            await privacy.record_consent(ctx.pool, ctx.tenant.id, saved.id, accepted=consent)
         return _reply(
             runtime,
-            Registered(customer=saved),
+            Registered(customer=saved, consent=consent),
             customer=saved,
             registration=RegistrationDraft(),
             awaiting=None,

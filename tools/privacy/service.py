@@ -97,3 +97,13 @@ async def finish_erasure(pool: Pool, tenant_id: int, phone: str) -> dict[str, in
     reply just sent). Not audited again."""
     async with pool.connection() as conn, conn.transaction():
         return await repo.erase(conn, tenant_id, phone, thread_id(tenant_id, phone))
+
+
+async def purge_refused(pool: Pool, idle_hours: int = 24) -> int:
+    """Erase the customers who refused the notice once their order is done (or they ordered nothing for
+    `idle_hours`): a refusal keeps their data for that order only. Returns how many were erased."""
+    async with pool.connection() as conn:
+        due = await repo.refused_and_done(conn, idle_hours)
+    for tenant_id, phone in due:
+        await erase_customer(pool, tenant_id, phone, actor="customer")
+    return len(due)

@@ -6,9 +6,16 @@ from typing import Any
 
 from graph.language.privacy import privacy_request
 from graph.offline import parsing as p
-from graph.offline.policy.common import Decision, Say, call, not_understood
+from graph.offline.policy.common import Decision, Say, call, has_any, not_understood
 from graph.offline.view import TurnView
 
+# answers to the notice that keep the data out of a profile (normalized: "don't" is "dont")
+REFUSE = (
+    *("nao autorizo", "nao concordo", "nao aceito", "nao quero que guarde", "nao quero que salve", "nao guarde"),
+    *("nao salva meus dados", "nao salve meus dados", "nao guardem", "sem guardar", "sem salvar", "so pra esse pedido"),
+    *("so para esse pedido", "so para este pedido", "dont save my data", "do not save my data", "dont keep my data"),
+    *("do not keep my data", "i dont agree", "i do not agree", "i dont consent", "just this order", "only this order"),
+)
 AWAITING_EXPORT = "registration.privacy_export"
 AWAITING_ERASE = "registration.privacy_erase"
 
@@ -16,6 +23,11 @@ AWAITING_ERASE = "registration.privacy_erase"
 def is_privacy_request(text: str) -> bool:
     """The customer asks for their data or its erasure (never an order, whatever words it shares with one)."""
     return privacy_request(text) is not None
+
+
+def refuses_consent(text: str) -> bool:
+    """The customer answers the privacy notice with a refusal ("não autorizo", "just this order")."""
+    return has_any(text, REFUSE)
 
 
 def privacy_step(view: TurnView, say: Say) -> Decision | None:

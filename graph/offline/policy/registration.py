@@ -8,7 +8,7 @@ from typing import Any
 from graph.offline import parsing as p
 from graph.offline.policy.chat import BYE, GREETING, HELP, IDENTITY
 from graph.offline.policy.common import Decision, Say, call, error_reply, has_any, not_understood
-from graph.offline.policy.privacy import privacy_notice, privacy_reply, privacy_step
+from graph.offline.policy.privacy import privacy_notice, privacy_reply, privacy_step, refuses_consent
 from graph.offline.view import TurnView
 
 # --- registration ---------------------------------------------------------------------------------------
@@ -87,6 +87,9 @@ def registration(view: TurnView, say: Say) -> Decision:
         if has_any(text, _NEW_ADDRESS) or has_any(text, ("novo", "new", "outro", "other")):
             return call("start_new_address")
     if step == "confirm":
+        if refuses_consent(text):
+            # "não autorizo": they can still order; the data stays only for this order
+            return call("confirm_registration", consent=False)
         yes = p.parse_yes_no(text)
         if yes is True:
             return call("confirm_registration")
@@ -202,7 +205,8 @@ def _registration_reply(view: TurnView, say: Say) -> Decision:
         first = (customer.get("name") or "").split(" ")[0]
         cart_lines = ((ctx.get("cart") or {}).get("lines")) or []
         follow = say("registration.done_with_cart") if cart_lines else None
-        return Decision(text=say.join(say("registration.done", name=first), follow))
+        done = say("registration.done", name=first) if r.get("consent", True) else say("privacy.refused")
+        return Decision(text=say.join(done, follow))
     if kind == "addresses":
         listing = "\n".join(f"{a.get('index')}. {a.get('text')}" for a in r.get("addresses", []))
         return Decision(text=say("registration.addresses", addresses=listing))
