@@ -6,13 +6,12 @@ import asyncio
 
 import httpx
 from channel_support import PUBLIC, TOKEN, demo_tenant, post_signed, twilio_form
-from conftest import DEMO_MENU
+from fastapi import FastAPI
 from redis.asyncio import Redis
 from support import live_server
 from test_metrics import scrape, value
 
 from memory.db import Pool
-from memory.embeddings import Embedder
 from prompts import load_prompt_set
 from server.abuse import PhoneRateLimit
 from server.app import Resources, create_app
@@ -20,8 +19,6 @@ from server.channels import ConsoleChannel
 from server.queue import InboundQueue, QueueSettings, conversation_key
 from server.tenants import TenantDirectory
 from server.twilio_webhook import TwilioWebhookDeps
-from tools.menu.importer import import_menu
-from tools.menu.menu_file import parse_json
 
 FLOODER, NEIGHBOUR = "+5511988887777", "+5511988886666"
 
@@ -32,23 +29,25 @@ async def sent_to(pool: Pool, phone: str) -> list[str]:
         return [r["body"] for r in await cur.fetchall()]
 
 
-async def test_a_flooding_phone_is_told_once_then_ignored_until_the_window_passes(
-    db: Pool, redis: Redis, embedder: Embedder
-) -> None:
-    await import_menu(db, "demo", parse_json(DEMO_MENU.read_text()), embedder)
-    queue = InboundQueue(redis, QueueSettings())
+def limited_app(pool: Pool, redis: Redis, queue: InboundQueue, rate: str) -> FastAPI:
+    """The webhook app with a phone rate limit of `rate` (a `limits` string like "3/2 seconds")."""
     deps = TwilioWebhookDeps(
-        pool=db,
+        pool=pool,
         queue=queue,
         auth_token=TOKEN,
         public_base_url=PUBLIC,
-        tenants=TenantDirectory(db),
-        limiter=PhoneRateLimit(redis, "3/2 seconds"),
-        notifier=ConsoleChannel(db),
+        tenants=TenantDirectory(pool),
+        limiter=PhoneRateLimit(redis, rate),
+        notifier=ConsoleChannel(pool),
     )
-    tenant = await demo_tenant(db)
+    return create_app(Resources(pool=pool, redis=redis, twilio=deps))
+
+
+async def test_a_flooding_phone_is_told_once_then_ignored_until_the_window_passes(demo: Pool, redis: Redis) -> None:
+    queue = InboundQueue(redis, QueueSettings())
+    tenant = await demo_tenant(demo)
     async with (
-        live_server(create_app(Resources(pool=db, redis=redis, twilio=deps))) as base,
+        live_server(limited_app(demo, redis, queue, "3/2 seconds")) as base,
         httpx.AsyncClient() as http,
     ):
         before = await scrape(http, base)
@@ -60,7 +59,7 @@ async def test_a_flooding_phone_is_told_once_then_ignored_until_the_window_passe
         assert len(await queue.pending(conversation_key(tenant.id, FLOODER))) == 3
         assert len(await queue.pending(conversation_key(tenant.id, NEIGHBOUR))) == 1  # another phone isn't limited
         polite = load_prompt_set().reply("limits.rate_limited", tenant.locale)
-        assert await sent_to(db, FLOODER) == [polite]  # once, not five times
+        assert await sent_to(demo, FLOODER) == [polite]  # once, not five times
         limited = "comanda_rate_limited_messages_total"
         assert (
             value(after, limited, tenant="demo", reply="replied")
@@ -78,24 +77,12 @@ async def test_a_flooding_phone_is_told_once_then_ignored_until_the_window_passe
         assert len(await queue.pending(conversation_key(tenant.id, FLOODER))) == 4
 
 
-async def test_twilio_retries_of_one_message_count_once_and_keep_its_verdict(
-    db: Pool, redis: Redis, embedder: Embedder
-) -> None:
-    await import_menu(db, "demo", parse_json(DEMO_MENU.read_text()), embedder)
+async def test_twilio_retries_of_one_message_count_once_and_keep_its_verdict(demo: Pool, redis: Redis) -> None:
     queue = InboundQueue(redis, QueueSettings())
-    deps = TwilioWebhookDeps(
-        pool=db,
-        queue=queue,
-        auth_token=TOKEN,
-        public_base_url=PUBLIC,
-        tenants=TenantDirectory(db),
-        limiter=PhoneRateLimit(redis, "2/10 seconds"),
-        notifier=ConsoleChannel(db),
-    )
-    tenant = await demo_tenant(db)
+    tenant = await demo_tenant(demo)
     conv = conversation_key(tenant.id, FLOODER)
     async with (
-        live_server(create_app(Resources(pool=db, redis=redis, twilio=deps))) as base,
+        live_server(limited_app(demo, redis, queue, "2/10 seconds")) as base,
         httpx.AsyncClient() as http,
     ):
         first = twilio_form("oi", phone=FLOODER)
@@ -110,4 +97,4 @@ async def test_twilio_retries_of_one_message_count_once_and_keep_its_verdict(
         for _ in range(3):
             await post_signed(http, base, third)
         assert len(await queue.pending(conv)) == 2
-        assert await sent_to(db, FLOODER) == [load_prompt_set().reply("limits.rate_limited", tenant.locale)]
+        assert await sent_to(demo, FLOODER) == [load_prompt_set().reply("limits.rate_limited", tenant.locale)]
