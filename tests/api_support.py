@@ -8,17 +8,16 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from payment_support import start_pix
 from redis.asyncio import Redis
 from support import live_app
 from twilio.request_validator import RequestValidator
 
 from memory.db import Pool
-from memory.repos import payments as payments_repo
 from memory.repos import tenants as tenants_repo
 from memory.repos.payments import Payment
 from memory.repos.tenants import Tenant, TenantFields
@@ -29,8 +28,7 @@ from server.payments import PaymentDeps
 from server.queue import InboundQueue
 from server.tenants import TenantDirectory
 from server.twilio_webhook import TwilioWebhookDeps
-from tools.payments.provider import PaymentRequest
-from tools.payments.simulated import SIGNATURE_HEADER, WEBHOOK_PATH, SimulatedPayments, webhook_signature
+from tools.payments.simulated import SIGNATURE_HEADER, WEBHOOK_PATH, webhook_signature
 
 PAY_SECRET = b"hostile-inputs-pay-secret"
 MEDIA_SECRET = b"hostile-inputs-media-secret"
@@ -149,28 +147,5 @@ async def live_api(pool: Pool, redis: Redis) -> AsyncIterator[Api]:
         live_app(lambda base: full_app(base, pool, redis)) as base,
         httpx.AsyncClient(timeout=30) as http,
     ):
-        started = await SimulatedPayments(base, PAY_SECRET).start(
-            PaymentRequest(
-                tenant_id=tenant.id,
-                order_id=order["id"],
-                amount=Decimal("99.50"),
-                method="pix",
-                customer_name="Ana",
-                customer_phone=SHOPPER,
-                description=f"Pedido #{order['id']}",
-                merchant_name=tenant.name,
-            )
-        )
-        async with pool.connection() as conn:
-            payment = await payments_repo.insert_payment(
-                conn,
-                tenant_id=tenant.id,
-                order_id=order["id"],
-                provider=started.provider,
-                provider_ref=started.provider_ref,
-                method="pix",
-                amount=Decimal("99.50"),
-                pix_code=started.pix_code,
-                pay_url=started.pay_url,
-            )
+        payment = await start_pix(pool, base, PAY_SECRET, tenant, order["id"], SHOPPER)
         yield Api(base, http, pool, redis, tenant, order["id"], payment, MediaSigner(MEDIA_SECRET, base))

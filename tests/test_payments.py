@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from payment_support import start_pix
 from support import live_server
 
 from memory.db import Pool
@@ -175,31 +176,7 @@ async def shop(db: Pool) -> AsyncIterator[Shop]:
     app.include_router(payments_router(deps))
     async with live_server(app) as base, httpx.AsyncClient(timeout=10) as http:
         deps.public_base_url = base  # the webhook goes out to the live URL, like a provider would call us
-        provider = SimulatedPayments(base, SECRET)
-        started = await provider.start(
-            PaymentRequest(
-                tenant_id=tenant.id,
-                order_id=order["id"],
-                amount=Decimal("99.50"),
-                method="pix",
-                customer_name="Ana",
-                customer_phone=CUSTOMER,
-                description=f"Pedido #{order['id']}",
-                merchant_name=tenant.name,
-            )
-        )
-        async with db.connection() as conn:
-            payment = await payments_repo.insert_payment(
-                conn,
-                tenant_id=tenant.id,
-                order_id=order["id"],
-                provider=started.provider,
-                provider_ref=started.provider_ref,
-                method="pix",
-                amount=Decimal("99.50"),
-                pix_code=started.pix_code,
-                pay_url=started.pay_url,
-            )
+        payment = await start_pix(db, base, SECRET, tenant, order["id"], CUSTOMER)
         assert (
             payment.pay_url == f"{base}/pay/{payment.provider_ref}?sig={page_signature(SECRET, payment.provider_ref)}"
         )
