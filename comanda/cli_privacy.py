@@ -10,10 +10,9 @@ import typer
 
 from comanda.cli_common import _run_with_db, err, out
 from memory.db import Pool
-from memory.privacy import customer_ref
 from memory.repos import privacy as privacy_repo
 from memory.repos import tenants as tenant_repo
-from tools.privacy.service import Erasure, erase_customer, export_document
+from tools.privacy.service import Erasure, audit_export, erase_customer, export_document
 
 Tenant = Annotated[str, typer.Option("--tenant", help="The restaurant's slug.")]
 Phone = Annotated[str, typer.Option("--phone", help="The customer's WhatsApp number, E.164 (+5511...).")]
@@ -27,9 +26,7 @@ def _document(tenant: str, phone: str, *, audit: bool) -> dict[str, Any] | None:
             return "no-tenant"
         doc = await export_document(pool, t.id, phone)
         if doc is not None and audit:
-            async with pool.connection() as conn:
-                cid = await privacy_repo.customer_id_by_phone(conn, t.id, phone)
-                await privacy_repo.audit(conn, t.id, cid, customer_ref(t.id, phone), "export", "staff", {})
+            await audit_export(pool, t.id, phone, actor="staff")
         return doc
 
     found = _run_with_db(work)

@@ -289,6 +289,7 @@ async def test_staff_cli_shows_exports_and_forgets_a_customer(demo: Pool, cli_en
     target = tmp_path / "export.json"
     code, _ = await asyncio.to_thread(_cli, "export", *who, "-o", str(target))
     assert code == 0 and NAME in target.read_text(encoding="utf-8")
+    assert await _one(demo, "SELECT count(*) FROM privacy_audit WHERE action = 'export' AND actor = 'staff'") == 1
     # forget asks first; "n" keeps everything
     code, _ = await asyncio.to_thread(_cli, "forget", *who, stdin="n\n")
     assert code == 1 and await _one(demo, "SELECT count(*) FROM customers") == 1

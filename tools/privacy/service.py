@@ -60,6 +60,14 @@ async def export_by_grant(pool: Pool, tenant_id: int, customer_id: int) -> dict[
     return await export_document(pool, tenant_id, phone) if phone else None
 
 
+async def audit_export(pool: Pool, tenant_id: int, phone: str, *, actor: Actor) -> None:
+    """Record that a copy of the customer's data went out (staff's `comanda customers export`)."""
+    async with pool.connection() as conn, conn.transaction():
+        cid = await repo.customer_id_by_phone(conn, tenant_id, phone)
+        await repo.audit(conn, tenant_id, cid, customer_ref(tenant_id, phone), "export", actor, {})
+    log.info("privacy export", extra={"tenant_id": tenant_id, "customer_id": cid, "actor": actor})
+
+
 async def export_link(
     pool: Pool, links: ExportLinks, tenant_id: int, phone: str, now: datetime, *, actor: Actor
 ) -> str | None:
