@@ -4,6 +4,7 @@ real graph with the offline model) and by the staff CLI; after an erasure nothin
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from server.worker import Worker
 from tools.context import TurnContext
 from tools.memory.service import remember_turn
 from tools.menu.importer import import_menu
-from tools.menu.menu_file import parse_json
+from tools.menu.menu_file import InvalidMenuFile, parse_json
 from tools.orders.lifecycle import transition
 from tools.privacy.links import ExportLinks
 from tools.privacy.service import purge_refused
@@ -231,8 +232,8 @@ async def test_after_an_erasure_no_table_holds_the_customers_phone_name_or_addre
             total = await _one(demo, "SELECT total FROM orders")
             held = await _holding(demo, NEEDLES)
             # the check sees the customer everywhere before: it would catch a table the erasure forgot
-            before = ("customers.phone", "addresses.street", "orders.address", "outbound_messages.phone")
-            before += ("checkpoint_blobs.blob", "checkpoints.thread_id", "memories.phone", "outbox.payload")
+            before = ["customers.phone", "addresses.street", "orders.address", "outbound_messages.phone"]
+            before += ["checkpoint_blobs.blob", "checkpoints.thread_id", "memories.phone", "outbox.payload"]
             for where in before:
                 assert any(h.startswith(where) for h in held), (where, held)
 
@@ -326,7 +327,7 @@ async def test_a_customer_who_refuses_the_notice_orders_and_is_erased_once_the_o
     order_id = await _one(demo, "SELECT id FROM orders")
     tenant_id = chat.ctx.tenant.id
     for state in ("preparing", "out_for_delivery", "delivered"):
-        await transition(demo, tenant_id, int(str(order_id)), state, actor="staff:test", notify=False)  # type: ignore[arg-type]
+        await transition(demo, tenant_id, int(str(order_id)), state, actor="staff:test", notify=False)
     assert await purge_refused(demo) == 1
     assert await _one(demo, "SELECT count(*) FROM addresses") == 0
     assert await _one(demo, "SELECT count(*) FROM customers WHERE phone = %s", PHONE) == 0
@@ -335,3 +336,17 @@ async def test_a_customer_who_refuses_the_notice_orders_and_is_erased_once_the_o
     other = await _chat(demo, "+5511955553333")
     await _register(other)
     assert await purge_refused(demo, idle_hours=0) == 0
+
+
+async def test_the_privacy_link_comes_from_the_menu_file_and_a_file_without_it_keeps_the_one_set(
+    db: Pool, embedder: Embedder
+) -> None:
+    menu = json.loads(DEMO_MENU.read_text())
+    menu["restaurant"]["privacy_url"] = "https://demo.example.com/lgpd"
+    await import_menu(db, "demo", parse_json(json.dumps(menu)), embedder)
+    assert await _one(db, "SELECT privacy_url FROM tenants") == "https://demo.example.com/lgpd"
+    await import_menu(db, "demo", parse_json(DEMO_MENU.read_text()), embedder)
+    assert await _one(db, "SELECT privacy_url FROM tenants") == "https://demo.example.com/lgpd"
+    menu["restaurant"]["privacy_url"] = "javascript:alert(1)"
+    with pytest.raises(InvalidMenuFile, match="privacy_url"):
+        parse_json(json.dumps(menu))

@@ -40,6 +40,7 @@ class TenantFields(BaseModel):
     locale: str = "pt-BR"
     delivery_fee: Decimal = Decimal("0.00")
     hours: dict[str, str] = {}
+    privacy_url: str | None = None  # None keeps the stored link
 
 
 _COLUMNS = "id, slug, name, whatsapp, address, timezone, locale, delivery_fee, hours, bot_paused, privacy_url"
@@ -80,9 +81,9 @@ def _params(fields: TenantFields) -> dict[str, Any]:
 async def insert(conn: Conn, fields: TenantFields) -> Tenant:
     """Create a tenant; the slug and WhatsApp number must be free."""
     cur = await conn.execute(
-        f"""INSERT INTO tenants (slug, name, whatsapp, address, timezone, locale, delivery_fee, hours)
+        f"""INSERT INTO tenants (slug, name, whatsapp, address, timezone, locale, delivery_fee, hours, privacy_url)
             VALUES (%(slug)s, %(name)s, %(whatsapp)s, %(address)s, %(timezone)s, %(locale)s, %(delivery_fee)s,
-                    %(hours)s)
+                    %(hours)s, %(privacy_url)s)
             RETURNING {_COLUMNS}""",
         _params(fields),
     )
@@ -96,10 +97,12 @@ async def update_if_changed(conn: Conn, tenant_id: int, fields: TenantFields) ->
     cur = await conn.execute(
         """UPDATE tenants SET name = %(name)s, whatsapp = %(whatsapp)s, address = %(address)s,
                   timezone = %(timezone)s, locale = %(locale)s, delivery_fee = %(delivery_fee)s,
-                  hours = %(hours)s, updated_at = now()
-            WHERE id = %(id)s AND (name, whatsapp, address, timezone, locale, delivery_fee, hours)
+                  hours = %(hours)s, privacy_url = COALESCE(%(privacy_url)s, privacy_url), updated_at = now()
+            WHERE id = %(id)s
+              AND (name, whatsapp, address, timezone, locale, delivery_fee, hours, privacy_url)
                   IS DISTINCT FROM (%(name)s, %(whatsapp)s, %(address)s, %(timezone)s, %(locale)s,
-                                    %(delivery_fee)s::numeric(12,2), %(hours)s::jsonb)""",
+                                    %(delivery_fee)s::numeric(12,2), %(hours)s::jsonb,
+                                    COALESCE(%(privacy_url)s, privacy_url))""",
         {**_params(fields), "id": tenant_id},
     )
     return cur.rowcount > 0

@@ -95,6 +95,8 @@ class RestaurantFile(_Strict):
     locale: str = "pt-BR"
     delivery_fee: Decimal = Decimal("0.00")
     hours: dict[str, str] = {}
+    # the privacy policy shown with the LGPD notice; left out, the one `comanda customers privacy-notice` set stays
+    privacy_url: str | None = None
 
     @field_validator("slug")
     @classmethod
@@ -128,6 +130,13 @@ class RestaurantFile(_Strict):
     @classmethod
     def _fee(cls, v: Any) -> Decimal:
         return _money(v, allow_negative=False)
+
+    @field_validator("privacy_url")
+    @classmethod
+    def _privacy_url(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"https?://\S+", v):
+            raise ValueError("must be an http(s) link such as https://example.com/privacidade")
+        return v
 
     @field_validator("hours")
     @classmethod
