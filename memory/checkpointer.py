@@ -34,6 +34,7 @@ STATE_TYPES = [
     ("tools.customers.models", "AddressDraft"),
     ("tools.orders.models", "Checkout"),
     ("tools.orders.models", "OrderInfo"),
+    ("tools.memory.service", "MemoryNote"),
     ("graph.state", "RouteDecision"),
     ("graph.state", "ConversationState"),
 ]

@@ -144,6 +144,35 @@ async def test_hybrid_recall_finds_the_fact_a_question_is_about_for_that_custome
     assert notes[0].kind == "allergy" and {n.kind for n in notes} == {"allergy", "preference", "favourite", "address"}
 
 
+async def test_a_turn_carries_the_standing_facts_and_only_the_few_others_its_words_are_about(
+    db: Pool, embedder: Embedder
+) -> None:
+    brasa = await _tenant(db, "brasa", "+5511900000001")
+    said = [
+        "sou alérgica a camarão",
+        "sem cebola sempre",
+        "minha favorita é a margherita",
+        "moro em Pinheiros",
+        "costumo pedir na hora do almoço",
+        "a pizza chegou fria",
+        "borda de catupiry sempre",
+    ]
+    await remember_turn(db, brasa, PHONE, said, embedder=embedder)
+
+    async def for_turn(text: str) -> list[str]:
+        async with db.connection() as conn:
+            notes = await notes_for_turn(conn, brasa, PHONE, text, embed=embedder.query)
+        return [n.subject or n.kind for n in notes]
+
+    pizza = await for_turn("quero uma margherita com borda de catupiry")
+    # the allergy and "sem cebola" ride along on every turn: the cart tools enforce them
+    assert pizza[:2] == ["allergy:camarao", "preference:sem cebola"], pizza
+    assert {"favourite:margherita", "preference:com borda catupiry"} <= set(pizza) and len(pizza) == 5, pizza
+    where = await for_turn("vocês entregam lá em Pinheiros?")
+    assert "address" in where and len(where) == 5, where
+    assert where[:2] == ["allergy:camarao", "preference:sem cebola"], where
+
+
 async def test_erasing_a_customer_deletes_their_memories_and_history_at_that_restaurant_only(
     db: Pool, embedder: Embedder
 ) -> None:

@@ -122,6 +122,53 @@ async def current(conn: Conn, tenant_id: int, phone: str, *, kinds: Sequence[Mem
     return [MemoryRow.model_validate(r) for r in await cur.fetchall()]
 
 
+class TurnMemory(BaseModel):
+    """A fact in force read at the start of a turn, with how well the turn's words matched it (0: not at all)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    kind: MemoryKind
+    subject: str | None
+    text: str
+    updated_at: datetime
+    text_rank: float
+
+
+async def for_turn(
+    conn: Conn, tenant_id: int, phone: str, tsquery: str, *, kinds: Sequence[MemoryKind]
+) -> list[TurnMemory]:
+    """The customer's facts in force of `kinds`, each with its full-text rank against `tsquery` (an OR of lexemes,
+    '' for none), newest first: one indexed read of the customer's rows, ranked in the same statement."""
+    if not tsquery:
+        cur = await conn.execute(
+            """SELECT id, kind, subject, text, updated_at, 0.0::real AS text_rank FROM memories
+                WHERE tenant_id = %s AND phone = %s AND superseded_at IS NULL AND kind = ANY(%s)
+                ORDER BY updated_at DESC, id DESC""",
+            (tenant_id, phone, list(kinds)),
+        )
+    else:
+        cur = await conn.execute(
+            """SELECT id, kind, subject, text, updated_at,
+                      CASE WHEN search @@ q THEN ts_rank(search, q) ELSE 0 END AS text_rank
+                 FROM memories, to_tsquery('simple', %s) AS q
+                WHERE tenant_id = %s AND phone = %s AND superseded_at IS NULL AND kind = ANY(%s)
+                ORDER BY updated_at DESC, id DESC""",
+            (tsquery, tenant_id, phone, list(kinds)),
+        )
+    return [TurnMemory.model_validate(r) for r in await cur.fetchall()]
+
+
+async def distances(conn: Conn, tenant_id: int, ids: Sequence[int], embedding: Sequence[float]) -> dict[int, float]:
+    """Cosine distance from `embedding` to each of these memories (those with an embedding)."""
+    cur = await conn.execute(
+        """SELECT id, embedding <=> %s::vector AS dist FROM memories
+            WHERE tenant_id = %s AND id = ANY(%s) AND embedding IS NOT NULL""",
+        (vector_literal(embedding), tenant_id, list(ids)),
+    )
+    return {int(r["id"]): float(r["dist"]) for r in await cur.fetchall()}
+
+
 async def history(conn: Conn, tenant_id: int, phone: str) -> list[MemoryRow]:
     """Every fact ever stored for the customer, superseded ones included, oldest first."""
     cur = await conn.execute(

@@ -21,7 +21,10 @@ from tools.text import fold_in_place as fold
 
 _PROMPT_DIR = Path(prompts.__file__).parent / "memory"
 # the object of a fact ends at punctuation, a conjunction that starts another thought, or a courtesy
-_END = r"(?=\s*(?:[,.;!?]|\bpor favor\b|\bpfv?\b|\bplease\b|\bmas\b|\bbut\b|\bporque\b|\bbecause\b|$))"
+_END = (
+    r"(?=\s*(?:[,.;!?]|\bpor favor\b|\bpfv?\b|\bplease\b|\bmas\b|\bbut\b|\bporque\b|\bbecause\b"
+    r"|\bpr?a mim\b|\bpara mim\b|\bfor me\b|$))"
+)
 _OBJ = r"(?P<x>[a-z0-9][a-z0-9' -]{1,60}?)"
 
 

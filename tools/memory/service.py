@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
@@ -12,10 +12,12 @@ from memory.embeddings import Embedder
 from memory.repos import memories as repo
 from memory.repos.memories import MemoryKind, MemoryRow
 from tools.memory.extract import Extractor, RuleExtractor
+from tools.memory.search import or_tsquery, rrf
 
 # kinds read at the start of every turn, in the order the agents care about them
 TURN_KINDS: tuple[MemoryKind, ...] = ("allergy", "diet", "preference", "favourite", "address", "time", "complaint")
-TURN_LIMIT = 12
+# how many of the other facts a turn gets: the ones its words are closest to
+RELEVANT_LIMIT = 3
 
 
 class MemoryNote(BaseModel):
@@ -79,14 +81,48 @@ async def _customer_id(conn: Conn, tenant_id: int, phone: str) -> int | None:
     return int(row["id"]) if row else None
 
 
-async def notes_for_turn(conn: Conn, tenant_id: int, phone: str, *, limit: int = TURN_LIMIT) -> list[MemoryNote]:
-    """The customer's facts in force for this turn: allergies and diets first (they are guards), then the rest.
+def standing(kind: MemoryKind, subject: str | None) -> bool:
+    """Facts every turn carries whatever it is about: allergies and diets are guards the cart tools enforce, and a
+    standing "sem cebola" is applied to every item that can leave it out."""
+    about = (subject or "").partition(":")[2]
+    return kind in ("allergy", "diet") or (kind == "preference" and about.startswith("sem "))
 
-    One indexed read of a handful of rows, no embedding: it runs at the start of every turn.
+
+async def notes_for_turn(
+    conn: Conn,
+    tenant_id: int,
+    phone: str,
+    text: str = "",
+    *,
+    embed: Callable[[str], Sequence[float]] | None = None,
+    limit: int = RELEVANT_LIMIT,
+) -> list[MemoryNote]:
+    """The customer's facts for this turn: the standing ones (guards first), then the `limit` others the turn's
+    words are closest to, by hybrid retrieval (full text and vectors fused by RRF).
+
+    One indexed read ranks the full text; only a customer with more other facts than `limit` costs an embedding
+    of the turn (`embed`, called in a thread only then) and a second read of a few distances, so most turns pay
+    nothing over reading the facts.
     """
-    rows = await repo.current(conn, tenant_id, phone, kinds=TURN_KINDS)
-    rows.sort(key=lambda r: TURN_KINDS.index(r.kind))
-    return [MemoryNote(kind=r.kind, text=r.text, subject=r.subject) for r in rows[:limit]]
+    query = or_tsquery(text)
+    rows = await repo.for_turn(conn, tenant_id, phone, query, kinds=TURN_KINDS)
+    kept = [r for r in rows if standing(r.kind, r.subject)]
+    others = [r for r in rows if not standing(r.kind, r.subject)]
+    if len(others) > limit:
+        by_text = [r.id for r in sorted(others, key=lambda r: -r.text_rank) if r.text_rank > 0]
+        rankings = [by_text]
+        # with the few dozen facts a customer has, RRF puts every text match above every vector-only one: when the text
+        # matches exactly `limit` the vectors can't change the set; a turn with no meaningful words ("sim",
+        # "pix") has nothing for them to be close to: in both cases the ~25 ms embedding is skipped
+        if embed is not None and query and len(by_text) != limit:
+            vector = await asyncio.to_thread(embed, text)
+            near = await repo.distances(conn, tenant_id, [r.id for r in others], vector)
+            rankings.append(sorted(near, key=lambda i: near[i]))
+        fused = rrf(rankings)
+        # rows are newest first and the sort is stable: with nothing to tell them apart, the freshest win
+        others = sorted(others, key=lambda r: -fused.get(r.id, 0.0))[:limit]
+    chosen = sorted([*kept, *others], key=lambda r: TURN_KINDS.index(r.kind))
+    return [MemoryNote(kind=r.kind, text=r.text, subject=r.subject) for r in chosen]
 
 
 async def list_memories(conn: Conn, tenant_id: int, phone: str, *, with_history: bool = False) -> list[MemoryRow]:
