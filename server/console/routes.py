@@ -18,6 +18,7 @@ from fastapi.templating import Jinja2Templates
 from langchain_core.messages import AIMessage, HumanMessage
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
+from graph.guard import TRANSCRIBED_KEY
 from memory.repos import agents as agent_repo
 from memory.repos import customers as customer_repo
 from memory.repos import menu as menu_repo
@@ -555,7 +556,9 @@ async def _ticket_context(deps: ConsoleDeps, view: ConsoleView, ticket_id: int) 
     for m in values.get("messages", []):
         text = m.content if isinstance(m.content, str) else ""
         if isinstance(m, HumanMessage) and text:
-            history.append({"sender": "customer", "body": text})
+            # a voice note's transcription is marked: staff should know those words were heard, not typed
+            voice = bool(m.additional_kwargs.get(TRANSCRIBED_KEY))
+            history.append({"sender": "customer", "body": text, "voice": voice})
         elif isinstance(m, AIMessage) and text and not m.tool_calls:
             history.append({"sender": "bot", "body": text})
     cart = values.get("cart")
