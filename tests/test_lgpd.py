@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from datetime import timedelta
 from pathlib import Path
 
@@ -139,6 +140,8 @@ async def test_export_by_whatsapp_sends_a_signed_expiring_link_to_all_the_custom
         assert [a["street"] for a in doc["addresses"]] == [STREET]
         assert [(c["notice_version"], c["accepted"]) for c in doc["consents"]] == [("v1", True)]
         assert {"profile", "addresses", "consents", "memories", "orders", "messages"} <= set(doc)
+        # the customer's own words, kept only in the conversation's checkpoint, are part of it
+        assert {"from": "customer", "text": NAME} in doc["conversation"], doc["conversation"]
         assert got.headers["cache-control"] == "no-store"
         tampered = path[:-3] + ("000" if not path.endswith("000") else "111")
         assert (await http.get(base + tampered)).status_code == 403
@@ -257,7 +260,8 @@ async def test_after_an_erasure_no_table_holds_the_customers_phone_name_or_addre
     assert PHONE not in str(audit) and "Beatriz" not in str(audit)
 
 
-async def test_apague_meus_dados_three_times_is_one_erasure(demo: Pool) -> None:
+async def test_apague_meus_dados_three_times_is_one_erasure(demo: Pool, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="comanda.privacy")
     chat = await _chat(demo)
     await _register(chat)
     replies = []
@@ -268,6 +272,10 @@ async def test_apague_meus_dados_three_times_is_one_erasure(demo: Pool) -> None:
     assert all("Não encontrei dados seus" in r for r in replies[1:]), chat.dump()
     assert await _one(demo, "SELECT count(*) FROM privacy_audit WHERE action = 'erase'") == 1
     assert await _one(demo, "SELECT count(*) FROM customers") == 0
+    # one audit line, with ids and counts only
+    lines = [r for r in caplog.records if r.name == "comanda.privacy"]
+    assert [r.getMessage() for r in lines] == ["privacy erasure"]
+    assert PHONE not in str(vars(lines[0])) and "Beatriz" not in str(vars(lines[0]))
 
 
 @pytest.fixture

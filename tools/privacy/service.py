@@ -6,9 +6,13 @@ import logging
 from datetime import datetime
 from typing import Any, Literal
 
+from langchain_core.messages import AIMessage, HumanMessage
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from pydantic import BaseModel, ConfigDict
 from pydantic_core import to_jsonable_python
 
+from memory.checkpointer import STATE_TYPES
 from memory.db import Pool
 from memory.privacy import customer_ref
 from memory.repos import privacy as repo
@@ -50,7 +54,22 @@ async def export_document(pool: Pool, tenant_id: int, phone: str) -> dict[str, A
         data = await repo.customer_data(conn, tenant_id, phone)
     if data is None:
         return None
+    data["conversation"] = await _conversation(pool, thread_id(tenant_id, phone))
     return {"format": "comanda-lgpd-export/1", "phone": phone, **to_jsonable_python(data)}
+
+
+async def _conversation(pool: Pool, thread: str) -> list[dict[str, str]]:
+    """The customer's words and the bot's answers kept in the conversation's checkpoint (the only place the
+    customer's own messages are stored)."""
+    saver = AsyncPostgresSaver(pool, serde=JsonPlusSerializer(allowed_msgpack_modules=STATE_TYPES))  # type: ignore[arg-type,unused-ignore]
+    found = await saver.aget_tuple({"configurable": {"thread_id": thread}})
+    if found is None:
+        return []
+    said = []
+    for message in found.checkpoint.get("channel_values", {}).get("messages", []):
+        if isinstance(message, HumanMessage | AIMessage) and message.text:
+            said.append({"from": "customer" if isinstance(message, HumanMessage) else "bot", "text": message.text})
+    return said
 
 
 async def export_by_grant(pool: Pool, tenant_id: int, customer_id: int) -> dict[str, Any] | None:
