@@ -21,8 +21,11 @@ ErrorCode = Literal[
     "missing_field",  # registration or checkout lacks a field; `fields` names them
     "invalid_field",  # a field failed validation; `fields` names them
     "no_address",
+    "choose_address",  # the customer has several saved addresses and hasn't said which one this order goes to
     "no_payment_method",
     "closed",  # the restaurant is closed now
+    "outside_delivery_area",  # the address is in none of the restaurant's delivery areas; `suggestions` lists them
+    "address_unlocated",  # only radius bands could hold the address and it has no coordinates (ask for a pin)
     "not_confirmed",
     "nothing_to_repeat",
     "payment_failed",

@@ -16,7 +16,11 @@ from graph.agent import Agent, agent_model, agent_tools
 from graph.state import AgentState
 from prompts import PromptSet
 from tools.context import TurnContext
-from tools.orders.tools import PAYMENT_TOOLS as TOOLS
+from tools.customers.tools import ADDRESS_TOOLS
+from tools.orders.tools import PAYMENT_TOOLS
+
+# where the order goes is settled at checkout: which saved address, "outro", or a corrected number
+TOOLS = [*PAYMENT_TOOLS, *ADDRESS_TOOLS]
 
 
 def build(model: BaseChatModel, prompts: PromptSet) -> Agent:

@@ -8,6 +8,12 @@ from graph.guard import is_price_injection
 from graph.offline import parsing as p
 from graph.offline.policy.common import Decision, Say, call, error_reply, has_any
 from graph.offline.policy.menu import when
+from graph.offline.policy.registration import (
+    _named_fields,
+    address_error_reply,
+    address_listing,
+    which_address,
+)
 from graph.offline.view import TurnView
 
 # --- payment --------------------------------------------------------------------------------------------
@@ -41,6 +47,8 @@ def payment(view: TurnView, say: Say) -> Decision:
         choice = p.parse_payment(text)
         if ctx.get("awaiting") == "payment.cpf" and not choice.method and re.search(r"\d", text):
             return call("save_cpf", cpf=p.parse_cpf(text) or text.strip())
+        if (address := _address_step(view, checkout)) is not None:
+            return address
         if _asked_change(view, say) and not choice.method:
             # the answer to "vai precisar de troco?": an amount, or no
             amount = choice.change_for if choice.change_for is not None else p.parse_money(text)
@@ -83,8 +91,16 @@ def payment(view: TurnView, say: Say) -> Decision:
             "payment_failed": "payment.failed",
             "closed": "payment.closed",
         }.get(str(code))
+        if code == "choose_address":
+            return call("list_addresses")
+        if (address_error := address_error_reply(ex, say)) is not None:
+            return address_error
         if "cpf" in r.get("fields", []):
             return Decision(text=say("order.invalid_cpf"), understood=False)
+        if code in ("outside_delivery_area", "address_unlocated"):
+            areas = "\n".join(f"• {a}" for a in r.get("suggestions") or [])
+            key = "payment.outside_area" if code == "outside_delivery_area" else "payment.unlocated"
+            return Decision(text=say(key, place=r.get("item") or "", areas=areas))
         if code == "invalid_field" and "change_for" in r.get("fields", []):
             suggested = r.get("suggestions") or []
             total = (suggested[0] if suggested else None) or _total_text(view) or ""
@@ -101,8 +117,17 @@ def payment(view: TurnView, say: Say) -> Decision:
     if kind == "cpf_saved":
         method = r.get("payment_method")
         return call("set_payment_method", method=method) if method else Decision(text=say("payment.ask_method"))
+    if kind == "addresses":
+        return Decision(text=say("payment.choose_address", addresses=address_listing(r.get("addresses", []))))
+    if kind in ("address_chosen", "addresses_changed"):
+        # where the order goes changed: the summary again, with the address it now shows
+        return call("checkout_summary")
+    if kind == "registration":
+        return Decision(text=say("registration.ask_new_address"))
     if kind == "checkout":
         summary = r.get("text", "")
+        if r.get("address_text"):
+            summary = f"{summary}\n\n{say('payment.deliver_to', address=r['address_text'])}"
         if "payment_method" in (r.get("missing") or []) or not r.get("payment_method"):
             return Decision(text=say.join(say("payment.summary", summary=summary), say("payment.ask_method")))
         if _should_ask_change(view, ex.name, ex.args):
@@ -164,4 +189,30 @@ def _total_text(view: TurnView) -> str | None:
     for ex in reversed(view.exchanges):
         if ex.result.get("total_text"):
             return str(ex.result["total_text"])
+    return None
+
+
+_OTHER = ("outro", "outra", "other", "another", "novo", "new")
+# only words about the address: "mudei de ideia" at the checkout is no new address
+_OTHER_ADDRESS = (
+    *("outro endereco", "novo endereco", "endereco novo", "outro lugar", "trocar o endereco", "trocar endereco"),
+    *("mudar o endereco", "mudar endereco", "another address", "new address", "different address", "somewhere else"),
+)
+
+
+def _address_step(view: TurnView, checkout: dict[str, object]) -> Decision | None:
+    """Where the order goes: the saved address picked from the list, "outro endereço", or a corrected field."""
+    text = view.text
+    if view.context.get("awaiting") == "payment.address_choice":
+        if which := which_address(view):
+            return call("choose_address", **which)
+        if has_any(text, _OTHER) or has_any(text, _OTHER_ADDRESS):
+            return call("start_new_address")
+    if has_any(text, _OTHER_ADDRESS) or (
+        checkout.get("awaiting_confirmation") and p.normalize(text).strip(" .!") in _OTHER
+    ):
+        return call("start_new_address")
+    if checkout.get("awaiting_confirmation") and (fields := _named_fields(text)):
+        # "o número é 510, não 150" at the summary: correct the saved address, then show the summary again
+        return call("correct_address", **fields)
     return None

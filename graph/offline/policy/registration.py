@@ -59,14 +59,21 @@ def registration(view: TurnView, say: Say) -> Decision:
         return _registration_reply(view, say)
     if (privacy := privacy_step(view, say)) is not None:
         return privacy
+    if pin := ctx.get("shared_location"):
+        # a WhatsApp pin: its coordinates go from the message to the tool; the map's address text fills the rest
+        return call("use_shared_location", **_pin_fields(pin.get("address") or ""))
     if registered and not step:
+        if (managed := manage_addresses(view)) is not None:
+            return managed
         if has_any(text, _NEW_ADDRESS):
-            return call("start_new_address")
+            return call("start_new_address", label=_new_label(view.text))
         if has_any(text, _LIST_ADDRESSES):
             return call("list_addresses")
         number = re.fullmatch(r"\s*(\d{1,2})\s*", p.normalize(text))
         if number and (ctx.get("awaiting") == "registration.address_choice" or _listed_addresses(view, say)):
             return call("choose_address", index=int(number.group(1)))
+        if ctx.get("awaiting") == "registration.address_choice" and (which := which_address(view)):
+            return call("choose_address", **which)
         email = p.parse_email(text)
         if email:
             return call("update_customer", email=email)
@@ -81,9 +88,8 @@ def registration(view: TurnView, say: Say) -> Decision:
             )
         )
     if step == "address_choice":
-        number = re.fullmatch(r"\s*(\d{1,2})\s*", p.normalize(text))
-        if number:
-            return call("choose_address", index=int(number.group(1)))
+        if which := which_address(view):
+            return call("choose_address", **which)
         if has_any(text, _NEW_ADDRESS) or has_any(text, ("novo", "new", "outro", "other")):
             return call("start_new_address")
     if step == "confirm":
@@ -153,7 +159,16 @@ def _registration_fields(text: str, step: str) -> dict[str, Any]:
             value = getattr(address, key)
             if value:
                 fields[key] = value
+    if "postal_code" not in fields and (has_address or step == "address"):
+        if address.postal_code:
+            fields["postal_code"] = address.postal_code
+        elif cep := _CEP_GIVEN.search(rest):
+            # "CEP 0131O-1OO": not a CEP the parser knows, yet the customer meant one; the tool says what's wrong
+            fields["postal_code"] = cep.group(1)
     return fields
+
+
+_CEP_GIVEN = re.compile(r"\bCEP\b[:\s]*([\w.-]{5,12})", re.IGNORECASE)
 
 
 def _registration_reply(view: TurnView, say: Say) -> Decision:
@@ -162,6 +177,8 @@ def _registration_reply(view: TurnView, say: Say) -> Decision:
     ctx = view.context
     if not ex.ok:
         code = r.get("error")
+        if (address_error := address_error_reply(ex, say)) is not None:
+            return address_error
         if code == "invalid_field":
             return Decision(
                 text=say("registration.invalid_field", fields=say.words(r.get("fields", []))), understood=False
@@ -174,6 +191,11 @@ def _registration_reply(view: TurnView, say: Say) -> Decision:
         draft = r.get("draft") or {}
         name = draft.get("name") or ""
         step = r.get("next_step")
+        if ex.name == "use_shared_location" and step == "address":
+            missing = [_field_word(m, say) for m in r.get("missing", []) if m in ("street", "neighborhood")]
+            if missing:
+                return Decision(text=say("registration.pin_received_missing", missing=say.words(missing)))
+            return Decision(text=say("registration.pin_received"))
         if step == "name":
             if ex.args and "name" in ex.args:
                 return not_understood(say, "registration.ask_name")
@@ -193,6 +215,8 @@ def _registration_reply(view: TurnView, say: Say) -> Decision:
                         "registration.ask_address_missing", missing=say.words([_field_word(m, say) for m in missing])
                     )
                 )
+            if ex.name == "start_new_address":
+                return Decision(text=say("registration.ask_new_address"))
             return Decision(text=say("registration.ask_address", name=name.split(" ")[0] if name else ""))
         if step == "email":
             return Decision(text=say("registration.ask_email", name=name.split(" ")[0] if name else ""))
@@ -208,10 +232,15 @@ def _registration_reply(view: TurnView, say: Say) -> Decision:
         done = say("registration.done", name=first) if r.get("consent", True) else say("privacy.refused")
         return Decision(text=say.join(done, follow))
     if kind == "addresses":
-        listing = "\n".join(f"{a.get('index')}. {a.get('text')}" for a in r.get("addresses", []))
-        return Decision(text=say("registration.addresses", addresses=listing))
-    if kind in ("address_chosen", "default_address"):
-        return Decision(text=say("registration.address_chosen", address=r.get("address_text") or r.get("text", "")))
+        return Decision(text=say("registration.addresses", addresses=address_listing(r.get("addresses", []))))
+    if kind == "address_chosen":
+        return Decision(text=say("registration.address_chosen", address=r.get("text", "")))
+    if kind == "default_address":
+        return Decision(text=say("registration.address_default", address=r.get("address_text", "")))
+    if kind == "addresses_changed":
+        key = _CHANGED.get(r.get("change", ""), "address_removed")
+        address, label = r.get("address_text", ""), r.get("label") or ""
+        return Decision(text=say(f"registration.{key}", address=address, label=label))
     if kind == "customer_updated":
         return Decision(text=say("registration.updated"))
     return Decision(text=say("registration.updated"))
@@ -267,3 +296,108 @@ _FIELD_WORDS = {
 def _field_word(field_name: str, say: Say) -> str:
     pt, en = _FIELD_WORDS.get(field_name, (field_name, field_name))
     return pt if say.locale == "pt-BR" else en
+
+
+# --- addresses (seed 003 §3.4) ---------------------------------------------------------------------------
+
+_REMOVE = ("apaga", "apague", "apagar", "remove", "remova", "remover", "tira", "tire", "exclui", "exclua", "delete")
+_DEFAULT = ("padrao", "principal", "default", "main address")
+_ADDRESS_WORD = ("endereco", "enderecos", "address", "addresses")
+_ORDINALS = {"primeiro": 1, "segundo": 2, "terceiro": 3, "quarto": 4, "first": 1, "second": 2, "third": 3}
+# "chama o endereço 2 de trabalho", "renomeia o 1 pra casa", "rename address 2 to work"
+_RENAME = re.compile(
+    r"\b(?:chama|chame|renomeia|renomeie|rename|call|nomeia|nomeie)\b.*?(?P<which>\d{1,2}|\w+)\s+"
+    r"(?:de|para|pra|como|to|as)\s+(?P<label>[\w ]{1,30})$"
+)
+# "o endereço novo é do trabalho", "novo endereço (trabalho)": a label for the address being added
+_NEW_LABEL = re.compile(
+    r"\b(?:do|da|de|pro|pra|for)\s+(?:the\s+)?(?P<label>trabalho|casa|escritorio|work|home|office)\b"
+)
+_CHANGED = {"renamed": "address_renamed", "corrected": "address_corrected"}
+
+
+def _labels(view: TurnView) -> list[tuple[int, str]]:
+    customer = view.context.get("customer") or {}
+    return [(i, str(a["label"])) for i, a in enumerate(customer.get("addresses") or [], start=1) if a.get("label")]
+
+
+def which_address(view: TurnView) -> dict[str, Any]:
+    """The saved address the text points at: "2", "o segundo", "trabalho", "a do trabalho" ({} when none)."""
+    norm = p.normalize(view.text)
+    for _index, label in _labels(view):
+        if re.search(rf"\b{re.escape(p.normalize(label))}\b", norm):
+            return {"label": label}
+    number = re.search(r"(?<![\d,.])\b(\d{1,2})\b(?![\d,.])", norm)
+    if number and len(norm.split()) <= 4:
+        return {"index": int(number.group(1))}
+    for word, index in _ORDINALS.items():
+        if re.search(rf"\b{word}\b", norm):
+            return {"index": index}
+    return {}
+
+
+def _new_label(text: str) -> str | None:
+    m = _NEW_LABEL.search(p.normalize(text))
+    return m.group("label") if m else None
+
+
+def manage_addresses(view: TurnView) -> Decision | None:
+    """A registered customer managing saved addresses: remove, set default, rename, or correct a field."""
+    text = view.text
+    norm = p.normalize(text)
+    rename = _RENAME.search(norm)
+    if rename:
+        which = rename.group("which")
+        target: dict[str, Any] = {"index": int(which)} if which.isdigit() else which_address(view)
+        label = text[len(text) - len(rename.group("label")) :] if len(text) == len(norm) else rename.group("label")
+        return call("rename_address", new_label=label.strip(), **target)
+    if has_any(text, _REMOVE) and has_any(text, _ADDRESS_WORD) and (which := which_address(view)):
+        return call("remove_address", **which)
+    if has_any(text, _DEFAULT) and (which := which_address(view)):
+        return call("set_default_address", **which)
+    fields = _named_fields(text)
+    if fields and has_any(text, ("nao", "errado", "na verdade", "corrige", "corrigir", "not", "wrong", "actually")):
+        # "o número é 510, não 150": the value the customer wants, and the old one says which address it was
+        return call("correct_address", **fields, **_address_holding(view, fields))
+    return None
+
+
+def _address_holding(view: TurnView, fields: dict[str, Any]) -> dict[str, Any]:
+    """The saved address whose field holds the value being corrected ("não 150"), when one does."""
+    old = re.search(r"\b(?:nao|not)\s+(?:e\s+|is\s+)?(\w[\w ]{0,40}?)\s*[.!]?$", p.normalize(view.text))
+    if not old:
+        return {}
+    customer = view.context.get("customer") or {}
+    for index, address in enumerate(customer.get("addresses") or [], start=1):
+        if any(p.normalize(str(address.get(k) or "")) == old.group(1).strip() for k in fields):
+            return {"index": index}
+    return {}
+
+
+def address_listing(addresses: list[dict[str, Any]]) -> str:
+    """ "1. *casa*: Rua das Flores, 123 - Centro, São Paulo/SP" one per line."""
+    return "\n".join(
+        f"{a.get('index')}. *{a['label']}*: {a.get('text')}" if a.get("label") else f"{a.get('index')}. {a.get('text')}"
+        for a in addresses
+    )
+
+
+def address_error_reply(ex: Any, say: Say) -> Decision | None:
+    """The sentence for an address tool's refusal: a CEP that isn't one, an address the customer doesn't have."""
+    r = ex.result
+    fields = r.get("fields") or []
+    if r.get("error") == "invalid_field" and "postal_code" in fields:
+        return Decision(text=say("registration.invalid_cep"), understood=False)
+    if r.get("error") == "invalid_field" and ("index" in fields or "label" in fields):
+        listing = "\n".join(f"{i}. {s}" for i, s in enumerate(r.get("suggestions") or [], start=1))
+        return Decision(text=say("registration.unknown_address", addresses=listing), understood=False)
+    return None
+
+
+def _pin_fields(address_text: str) -> dict[str, Any]:
+    """What the map's address text of a pin says (street, neighborhood, city, UF, CEP); never the coordinates."""
+    if not address_text.strip():
+        return {}
+    parts = p.parse_address(address_text)
+    keys = ("street", "number", "neighborhood", "city", "state", "postal_code")
+    return {k: getattr(parts, k) for k in keys if getattr(parts, k)}

@@ -39,6 +39,8 @@ _ROUTE_WORDS: list[tuple[str, tuple[str, ...]]] = [
         (
             *("endereco", "enderecos", "meus enderecos", "cadastro", "meu nome", "email", "cep"),
             *("address", "addresses", "my addresses", "my name"),
+            # managing saved addresses: "deixa o trabalho como padrão", "make work the default"
+            *("como padrao", "o padrao", "endereco padrao", "the default", "default address"),
         ),
     ),
     (
