@@ -12,13 +12,25 @@ from comanda.cli_common import _run_with_db, err, out
 from memory.db import Pool
 from memory.repos import privacy as privacy_repo
 from memory.repos import tenants as tenant_repo
+from tools.customers.service import to_e164
 from tools.privacy.service import Erasure, audit_export, erase_customer, export_document
 
 Tenant = Annotated[str, typer.Option("--tenant", help="The restaurant's slug.")]
 Phone = Annotated[str, typer.Option("--phone", help="The customer's WhatsApp number, E.164 (+5511...).")]
 
 
+def _e164(phone: str) -> str:
+    # staff type numbers the way they read them ("11 98765-4321"); the data is keyed by E.164
+    try:
+        return to_e164(phone)
+    except ValueError:
+        err.print(f"{phone!r} is not a phone number (try +5511987654321)")
+        raise typer.Exit(2) from None
+
+
 def _document(tenant: str, phone: str, *, audit: bool) -> dict[str, Any] | None:
+    phone = _e164(phone)
+
     async def work(pool: Pool) -> dict[str, Any] | str | None:
         async with pool.connection() as conn:
             t = await tenant_repo.by_slug(conn, tenant)
@@ -42,6 +54,7 @@ def _document(tenant: str, phone: str, *, audit: bool) -> dict[str, Any] | None:
 
 def show(tenant: Tenant, phone: Phone) -> None:
     """A customer's profile, addresses, consents and counts of what else is held."""
+    phone = _e164(phone)
     doc = _document(tenant, phone, audit=False)
     assert doc is not None
     profile = doc.get("profile") or {}
@@ -74,6 +87,7 @@ def forget(
     yes: Annotated[bool, typer.Option("--yes", help="Don't ask for confirmation.")] = False,
 ) -> None:
     """Erase a customer: profile, addresses, memories, messages, conversation; orders stay, anonymised."""
+    phone = _e164(phone)
     if not yes and not typer.confirm(f"Erase everything held about {phone} at {tenant}? This can't be undone"):
         err.print("nothing erased")
         raise typer.Exit(1)

@@ -296,6 +296,10 @@ async def test_staff_cli_shows_exports_and_forgets_a_customer(demo: Pool, cli_en
     who = ("--tenant", "demo", "--phone", PHONE)
     code, shown = await asyncio.to_thread(_cli, "show", *who)
     assert code == 0 and NAME in shown and STREET in shown and "consent v1: accepted" in shown, shown
+    # staff may type the number as they read it; what isn't a number is refused
+    code, typed = await asyncio.to_thread(_cli, "show", "--tenant", "demo", "--phone", "(11) 95555-4444")
+    assert code == 0 and NAME in typed, typed
+    assert (await asyncio.to_thread(_cli, "show", "--tenant", "demo", "--phone", "beatriz"))[0] == 2
     target = tmp_path / "export.json"
     code, _ = await asyncio.to_thread(_cli, "export", *who, "-o", str(target))
     assert code == 0 and NAME in target.read_text(encoding="utf-8")
