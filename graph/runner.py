@@ -7,7 +7,6 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from langchain_core.callbacks import get_usage_metadata_callback
 from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, RemoveMessage, ToolMessage
 from langchain_core.messages.ai import UsageMetadata
 from langchain_core.runnables import RunnableConfig
@@ -18,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from graph.agent import current_turn_start
 from graph.guard import MAX_MESSAGE_CHARS
 from graph.state import ConversationState, RouteDecision
+from graph.usage import turn_usage
 from memory.checkpointer import TurnSaver, prune_thread
 from tools.context import TurnContext
 from tools.handoff.service import record_customer_message
@@ -178,7 +178,7 @@ class ConversationRunner:
         ]
         repair: list[BaseMessage] = [RemoveMessage(id=m.id) for m in _orphans(existing) if m.id]
         # every model call of the turn, the router's structured output included (it leaves no message with usage)
-        with get_usage_metadata_callback() as usage:
+        with turn_usage() as usage:
             out = await self.graph.ainvoke({"messages": [*repair, *humans]}, config, context=ctx, durability="exit")  # type: ignore[call-overload,unused-ignore]
         result = await self._result(ctx, out, started, usage=usage.usage_metadata)
         return result.model_copy(update={"earlier": earlier, "handled_before": handled})
