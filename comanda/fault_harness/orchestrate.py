@@ -18,7 +18,8 @@ import aiohttp
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from comanda.bench_channel import Stack, _poll_replies, throwaway_stack
+from comanda.bench_channel import _poll_replies
+from comanda.bench_stack import Stack, throwaway_stack
 from comanda.fault_harness.audit import audit, queue_state
 from comanda.fault_harness.config import GROUP, POINTS, READY, TWILIO_TIMEOUT_S, FaultConfig, FaultReport, log
 from comanda.fault_harness.run import Run

@@ -10,7 +10,7 @@ from typing import Any
 
 from twilio.request_validator import RequestValidator
 
-from comanda.bench_channel import WEBHOOK_PATH, Stack, _form
+from comanda.bench_stack import WEBHOOK_PATH, Stack, signed_form
 
 
 def pg_server(stack: Stack) -> Any:
@@ -21,7 +21,7 @@ def pg_server(stack: Stack) -> Any:
 
 
 def _signed_form(stack: Stack, phone: str, sid: str, **changes: str | None) -> dict[str, str]:
-    form, _ = _form(stack, phone, "quero 3 pizzas")
+    form, _ = signed_form(stack, phone, "quero 3 pizzas")
     form["MessageSid"] = sid
     for k, v in changes.items():
         if v is None:

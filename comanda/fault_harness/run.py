@@ -24,8 +24,9 @@ from langchain_core.messages import AIMessage, HumanMessage
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from comanda.bench_channel import WEBHOOK_PATH, Stack, _form, _Replies
+from comanda.bench_channel import _Replies
 from comanda.bench_graph import NAMES, script
+from comanda.bench_stack import WEBHOOK_PATH, Stack, signed_form
 from comanda.embedded import paused
 from comanda.fault_harness.config import GROUP, NUDGE, READY, TWILIO_TIMEOUT_S, FaultConfig
 from comanda.fault_harness.requests import HOSTILE, pg_server
@@ -154,7 +155,7 @@ class Run:
 
     async def deliver(self, c: Customer, text: str, *, nudge: bool = False) -> Sent | None:
         """Post the message `deliveries`× at once, again every 0.5 s until one is accepted (as Twilio retries)."""
-        form, signature = _form(self.stack, c.phone, text)
+        form, signature = signed_form(self.stack, c.phone, text)
         first = time.time()
         while time.time() - first < self.cfg.reply_timeout_s:
             statuses = await asyncio.gather(*(self.post(form, signature) for _ in range(self.cfg.deliveries)))
