@@ -18,7 +18,7 @@ import logging
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
-from memory.privacy import PersonalDataFilter, mask_text, set_hash_key
+from memory.privacy import PersonalDataFilter, mask_langsmith_traces, mask_text, set_hash_key
 
 if TYPE_CHECKING:
     from structlog.typing import EventDict, WrappedLogger
@@ -45,6 +45,8 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> loggi
 
     # keyed with the deployment's secret: the server and every worker process hash a conversation alike
     set_hash_key(secret_key(settings))
+    # traces leave the process like log lines do (memory extraction's model calls run outside any turn)
+    mask_langsmith_traces()
     root = logging.getLogger()
     for old in [h for h in root.handlers if getattr(h, "_comanda", False)]:
         root.removeHandler(old)

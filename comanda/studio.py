@@ -30,6 +30,7 @@ from graph.run_context import ConversationContext
 from graph.state import ConversationState
 from memory.db import Pool, open_pool
 from memory.embeddings import default_embedder
+from memory.privacy import mask_langsmith_traces
 from memory.repos import tenants as tenant_repo
 from prompts import load_prompt_set
 from tools.context import TurnContext
@@ -66,6 +67,8 @@ async def _build() -> StudioGraph:
 def _start() -> tuple[Settings, Infra]:
     settings = Settings()
     settings.check_production_parts()
+    # Studio's runs go to LangSmith when LANGSMITH_TRACING is on: masked like our processes' (comanda/logs.py)
+    mask_langsmith_traces()
     infra = start_infra(settings, need_redis=False)
     # migrations and the demo seed in a process of their own: they read files from inside a coroutine, which
     # `langgraph dev` refuses on any thread's event loop

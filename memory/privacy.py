@@ -9,8 +9,12 @@ It lives in `memory`, the bottom of the dependency chain (comanda → server →
 layer can name a conversation in a log line the same way without importing upwards; `memory` also holds the
 personal data itself, so the rules for how that data may show up outside it belong with it.
 
-Names and addresses have no shape a pattern could find in free text: code must not log a customer's words. The
-key-based rules catch them when they travel as fields (`name='…'` in a repr, `"address": …` in JSON, `extra=`).
+A street has a shape (its type, "Rua", "Av.", then its name and number) and a CEP too: both are masked in free
+text. A name has none: code must not log a customer's words. The key-based rules catch names and addresses when
+they travel as fields (`name='…'` in a repr, `"address": …` in JSON, `extra=`).
+
+`mask_trace` applies the same rules to LangSmith runs (inputs, outputs, metadata, errors), keeping the words of
+the conversation and its structure; `mask_langsmith_traces` installs it on the process's LangSmith client.
 """
 
 from __future__ import annotations
@@ -22,6 +26,10 @@ import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from langsmith import Client
 
 # Until a process sets the deployment's key, hashes are stable within the process only (never guessable from
 # outside: a phone has few enough digits to brute-force an unkeyed hash).
@@ -50,12 +58,15 @@ def customer_ref(tenant_id: int, phone: str) -> str:
 
 
 def mask_phone(phone: str) -> str:
-    """`+5511********01`: country and area code kept (where traffic comes from), the subscriber number hidden."""
+    """`+5511*****0123`: country and area code and the last 4 digits kept (enough to tell two customers apart
+    when reading a log with them), the rest of the subscriber number hidden."""
     digits = re.sub(r"\D", "", phone.upper().replace("%2B", "+"))
     if len(digits) < 8:
         return "<phone>"
     plus = "+" if phone.lstrip().upper().startswith(("+", "%2B")) else ""
-    return plus + digits[:4] + "*" * (len(digits) - 6) + digits[-2:]
+    # a number without its country code keeps only its tail: at least 4 digits always stay hidden
+    head = digits[:4] if len(digits) >= 12 else ""
+    return plus + head + "*" * (len(digits) - len(head) - 4) + digits[-4:]
 
 
 # Keys whose values are personal data or secrets wherever they show up: structured `extra` fields, mapping args,
@@ -146,6 +157,19 @@ _KEY_VALUE = re.compile(
 )
 
 
+# Brazilian street types (and the English ones after a house number), then up to six words of the street's name
+# and its number; over-masking a few words of a log line costs little, a street in it is personal data
+_STREET = re.compile(
+    # (a street may start a line inside JSON-escaped text: `\nRua dos...` has no word boundary before it)
+    r"(?:(?:\b|(?<=\\[nrt]))(?i:rua|avenida|av\.?|alameda|al\.|travessa|tv\.|pra[çc]a|estrada|rodovia|largo|viela|beco|ladeira)"
+    r"|(?:(?<![\w.])|(?<=\\[nrt]))R\.)"
+    r"(?:[ \t]+(?:d[aeo]s?[ \t]+)?(?:[^\W\d_]|\\u[0-9a-fA-F]{4})(?:[\w'.º-]|\\u[0-9a-fA-F]{4})*){1,6}"
+    r"(?:[ \t]*,?[ \t]*(?i:n[º°o]?\.?[ \t]*)?\d{1,6}[A-Za-z]?\b)?"
+    r"|(?:\b|(?<=\\[nrt]))\d{1,6}(?:[ \t]+[A-Z][\w'.-]*){1,4}"
+    r"[ \t]+(?:Street|St|Avenue|Ave|Road|Rd|Lane|Ln|Boulevard|Blvd|Drive|Dr)\b\.?"
+)
+
+
 @dataclass(frozen=True)
 class _Rule:
     pattern: re.Pattern[str]
@@ -178,6 +202,9 @@ _RULES: tuple[_Rule, ...] = (
         digits=8,
     ),
     _Rule(re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"), "<email>", ("@",)),
+    # a street in free text (a customer's words in a traceback, a summary): its type, its name, its number
+    _Rule(_STREET, "<address>"),
+    _Rule(re.compile(r"(?<![\w.])\d{5}-\d{3}(?![\w-])"), "<cep>", ("-",), digits=5),
     _Rule(re.compile(r"(?<![\w.])\d{2}\.\d{3}\.\d{3}/\d{4}-\d{2}(?!\d)"), "<cnpj>", ("/",), digits=4),
     _Rule(re.compile(r"(?<![\w.])\d{3}\.\d{3}\.\d{3}-\d{2}(?!\d)"), "<cpf>", ("-",)),
     # phones: E.164 (+ or %2B), Brazilian with separators, bare 55-prefixed digits
@@ -272,3 +299,59 @@ class PersonalDataFilter(logging.Filter):
             record.args = {
                 k: "***" if _denied(k) else mask_text(v) if isinstance(v, str) else v for k, v in args.items()
             }
+
+
+# --- traces ------------------------------------------------------------------------------------------------------
+
+# In a trace the words are the point (what the customer said, what the bot answered, which tool it called): those
+# keys keep their text, masked like a log line; `name` is a tool's or a node's there unless it reads like a person's.
+TRACE_DENY_KEYS: frozenset[str] = DENY_KEYS - {"name", "body", "text", "texts", "content", "replies", "input"}
+_IDENTIFIER = re.compile(r"[a-z][a-z0-9_.:-]*")
+
+
+def _mask_traced(key: object, value: Any) -> Any:
+    if isinstance(key, str) and value not in (None, "", [], {}):
+        lowered = key.lower()
+        if lowered == "name":
+            if isinstance(value, str) and not _IDENTIFIER.fullmatch(value):
+                return "***"
+        elif lowered in TRACE_DENY_KEYS:
+            return "***"
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, Mapping):
+        return {k: _mask_traced(k, v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_mask_traced(None, v) for v in value]
+    return value
+
+
+def mask_trace(data: dict[str, Any]) -> dict[str, Any]:
+    """A run's inputs, outputs, metadata or error (JSON) with personal data masked and its structure kept.
+
+    Strings go through `mask_text` (phones, thread ids, e-mails, CPFs, streets, PIX codes); personal fields
+    (`phone`, `email`, `cpf`, `street`, `pix_code`, a person's `name`...) become `***` whatever they hold.
+    """
+    return {k: _mask_traced(k, v) for k, v in data.items()}
+
+
+_trace_client: Client | None = None
+
+
+def mask_langsmith_traces() -> Client | None:
+    """When LangSmith tracing is on, make the client LangChain's tracer sends runs with mask them; returns it.
+
+    `langsmith.configure(client=...)` sets the process's client, the one every `LangChainTracer` made for
+    `LANGSMITH_TRACING=true` sends through; its `anonymizer` sees every run's inputs, outputs, metadata (the thread
+    id is a phone) and error before they leave the process. Idempotent; a new endpoint gets a new client.
+    """
+    global _trace_client
+    import langsmith
+    from langsmith import utils
+
+    if not utils.tracing_is_enabled():
+        return None
+    if _trace_client is None or _trace_client.api_url != utils.get_api_url(None):
+        _trace_client = langsmith.Client(anonymizer=mask_trace)
+        langsmith.configure(client=_trace_client)
+    return _trace_client

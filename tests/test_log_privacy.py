@@ -132,6 +132,13 @@ def known_key() -> None:
             ["71.30"],
         ),
         ("postgresql://comanda:hunter2@db.internal:5432/comanda", ["hunter2"], ["db.internal:5432"]),
+        # addresses in free text: the street with its number, a CEP; the neighbourhood alone names nobody
+        (
+            "entregar em Rua dos Girassóis, 457, Apto 12 (CEP 05432-000) ou na av. paulista 1000",
+            ["Girassóis", "457", "05432-000", "paulista"],
+            ["entregar em <address>, Apto 12 (CEP <cep>) ou na <address>"],
+        ),
+        ("R. Augusta, nº 1500 and 221 Baker Street", ["Augusta", "1500", "Baker"], ["<address> and <address>"]),
         (
             "name\n  String should have at most 5 characters [type=string_too_long, input_value='Joaquina B', "
             "input_type=str]",
@@ -159,7 +166,8 @@ def test_a_conversation_hash_is_stable_keyed_and_names_the_thread_id_in_any_line
     assert mask_text("turn of 1:+5511999990001 failed") == f"turn of {ref} failed"
     set_hash_key(b"another deployment")
     assert conversation_ref("1:+5511999990001") != ref  # without the key, nobody can recompute it from a phone
-    assert mask_phone("+5511999990001") == "+5511*******01"
+    assert mask_phone("+5511999990001") == "+5511*****0001"  # the last 4 tell two customers apart in a log
+    assert mask_phone("11999990001") == "*******0001"
 
 
 def _record(msg: object, *args: object, **extra: object) -> logging.LogRecord:
@@ -305,6 +313,17 @@ async def test_a_pix_order_through_the_real_stack_logs_no_personal_data_at_debug
     text = captured.getvalue()
     media = parse_qs(urlsplit(order.media_url).query)
     assert not leaks(text, [*personal_data(order.pix_code), sig, media["s"][0], media["c"][0]])
+    # what the log must not show did flow through this conversation: saved, and sent back to the customer
+    async with demo.connection() as conn:
+        cur = await conn.execute("SELECT email FROM customers WHERE phone = %s", (PHONE,))
+        customer = await cur.fetchone()
+        cur = await conn.execute("SELECT body FROM outbound_messages WHERE phone = %s ORDER BY id", (PHONE,))
+        received = "\n".join(row["body"] for row in await cur.fetchall())
+    assert customer and customer["email"] == EMAIL
+    assert STREET in received and order.pix_code in received and NAME.split()[0] in received, received
+    # every level reached the log, DEBUG included, from libraries and from us
+    levels = {json.loads(line)["level"] for line in text.splitlines() if line.startswith("{")}
+    assert {"debug", "info", "error"} <= levels, levels
     ref = customer_ref(tenant.id, PHONE)
     # the worker's warning about the failed turn names the conversation, by its hash
     assert [line for line in text.splitlines() if "comanda.worker" in line and ref in line], text[-3000:]
