@@ -31,7 +31,7 @@ from server.app import Resources, create_app
 from server.channels import ConsoleChannel
 from server.console import auth
 from server.console.deps import ConsoleDeps
-from server.console.routes import COOKIE
+from server.console.pages import COOKIE
 from server.queue import InboundQueue
 from tools.handoff import service as handoffs
 
