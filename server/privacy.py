@@ -1,4 +1,4 @@
-"""`GET /privacy/export/{token}`: a customer's copy of their data (LGPD), behind a signed, expiring link."""
+"""`GET /privacy/export/{grant}?s=…`: a customer's copy of their data (LGPD), behind a signed, expiring link."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Path
+from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.responses import JSONResponse
 
 from memory.db import Pool
@@ -24,17 +24,23 @@ def privacy_router(pool: Pool, links: ExportLinks, clock: Callable[[], datetime]
     router = APIRouter(prefix="/privacy", tags=["privacy"])
 
     @router.get(
-        "/export/{token}",
+        "/export/{grant}",
         summary="A customer's data export (signed, expiring link sent by WhatsApp)",
         responses=refusals(
-            {403: "The link wasn't signed by us or has expired", 404: "The customer's data was erased since"}
+            {
+                400: "`grant` is malformed, or `s` is missing or too long",
+                403: "The link wasn't signed by us or has expired",
+                404: "The customer's data was erased since",
+            }
         ),
     )
-    async def export(token: str = Path(max_length=600)) -> JSONResponse:
-        grant = links.verify(token, clock())
-        if grant is None:
+    async def export(
+        grant: str = Path(max_length=400, pattern=r"^[A-Za-z0-9_-]+$"), s: str = Query(max_length=64)
+    ) -> JSONResponse:
+        found = links.verify(grant, s, clock())
+        if found is None:
             raise HTTPException(403, "invalid or expired link")
-        document: dict[str, Any] | None = await export_by_grant(pool, grant.tenant_id, grant.customer_id)
+        document: dict[str, Any] | None = await export_by_grant(pool, found.tenant_id, found.customer_id)
         if document is None:
             raise HTTPException(404, "no data held for this customer")
         # personal data: never cached by a proxy, never kept by the browser

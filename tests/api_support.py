@@ -29,6 +29,7 @@ from server.queue import InboundQueue
 from server.tenants import TenantDirectory
 from server.twilio_webhook import TwilioWebhookDeps
 from tools.payments.simulated import SIGNATURE_HEADER, WEBHOOK_PATH, webhook_signature
+from tools.privacy.links import ExportLinks
 
 PAY_SECRET = b"hostile-inputs-pay-secret"
 MEDIA_SECRET = b"hostile-inputs-media-secret"
@@ -119,7 +120,10 @@ def full_app(base: str, pool: Pool, redis: Redis) -> FastAPI:
         tenants=TenantDirectory(pool),
     )
     media = MediaSigner(MEDIA_SECRET, base)
-    return create_app(Resources(pool=pool, redis=redis, payments=payments, twilio=twilio, media=media))
+    links = ExportLinks(MEDIA_SECRET, base)
+    return create_app(
+        Resources(pool=pool, redis=redis, payments=payments, twilio=twilio, media=media, export_links=links)
+    )
 
 
 @contextlib.asynccontextmanager

@@ -149,7 +149,8 @@ async def test_export_by_whatsapp_sends_a_signed_expiring_link_to_all_the_custom
     served = create_app(Resources(pool=demo, redis=None, export_links=_links()))  # type: ignore[arg-type]
     async with live_server(served) as base, httpx.AsyncClient() as http:
         assert (await http.get(base + path)).status_code == 403
-        assert (await http.get(base + "/privacy/export/nope.0")).status_code == 403
+        assert (await http.get(base + "/privacy/export/nope?s=0")).status_code == 403
+        assert (await http.get(base + "/privacy/export/nope")).status_code == 400
     # a day later the same link is refused
     late = create_app(Resources(pool=demo, redis=None))  # type: ignore[arg-type]
     late.include_router(privacy_router(demo, _links(), clock=lambda: now + timedelta(hours=25)))

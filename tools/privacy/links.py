@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 from datetime import datetime
+from urllib.parse import urlencode
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -24,7 +25,8 @@ class ExportGrant(BaseModel):
 
 
 class ExportLinks:
-    """Issues and checks `/privacy/export/{token}` links; the token names the customer by id, never by phone."""
+    """Issues and checks `/privacy/export/{grant}?s={signature}` links; the grant names the customer by id, never
+    by phone."""
 
     def __init__(self, secret: bytes, public_base_url: str, ttl_s: int = EXPORT_TTL_S) -> None:
         self.secret = secret
@@ -38,11 +40,10 @@ class ExportLinks:
         """A link valid for `ttl_s` from `now`."""
         grant = ExportGrant(tenant_id=tenant_id, customer_id=customer_id, expires=int(now.timestamp()) + self.ttl_s)
         payload = base64.urlsafe_b64encode(grant.model_dump_json().encode()).decode().rstrip("=")
-        return f"{self.base}/privacy/export/{payload}.{self._sig(payload)}"
+        return f"{self.base}/privacy/export/{payload}?{urlencode({'s': self._sig(payload)})}"
 
-    def verify(self, token: str, now: datetime) -> ExportGrant | None:
-        """The grant a token carries, or None when it wasn't signed by us or has expired."""
-        payload, _, sig = token.partition(".")
+    def verify(self, payload: str, sig: str, now: datetime) -> ExportGrant | None:
+        """The grant a link's payload carries, or None when it wasn't signed by us or has expired."""
         if not hmac.compare_digest(self._sig(payload).encode(), sig.encode("utf-8", "replace")):
             return None
         try:
