@@ -140,11 +140,13 @@ def line_view(line: CartLine, line_no: int, item: MenuItem | None, locale: str) 
     )
 
 
-def cart_view(cart: Cart, items: Mapping[str, MenuItem], delivery_fee: Decimal, locale: str) -> CartView:
-    """The cart's view; an empty cart has no delivery fee and an empty text."""
+def cart_view(cart: Cart, items: Mapping[str, MenuItem], delivery_fee: Decimal | None, locale: str) -> CartView:
+    """The cart's view; an empty cart has no delivery fee and an empty text. `delivery_fee` None: not known yet
+    (the restaurant has delivery areas and the customer's address is in none of them, or there is none), so the
+    block leaves the fee line out rather than show a fee checkout would not charge."""
     lines = [line_view(ln, i, items.get(ln.sku), locale) for i, ln in enumerate(cart.lines, start=1)]
     subtotal = to_cents(sum((ln.line_total for ln in cart.lines), Decimal("0")))
-    fee = to_cents(delivery_fee) if cart.lines else Decimal("0.00")
+    fee = to_cents(delivery_fee) if cart.lines and delivery_fee is not None else Decimal("0.00")
     total = subtotal + fee
     sub_t, fee_t, total_t = (format_brl(v, locale) for v in (subtotal, fee, total))
     text = ""
@@ -153,7 +155,7 @@ def cart_view(cart: Cart, items: Mapping[str, MenuItem], delivery_fee: Decimal, 
             [
                 *(ln.text for ln in lines),
                 f"{label('subtotal', locale)}: {sub_t}",
-                f"{label('delivery_fee', locale)}: {fee_t}",
+                *([f"{label('delivery_fee', locale)}: {fee_t}"] if delivery_fee is not None else []),
                 f"{label('total', locale)}: {total_t}",
             ]
         )
@@ -175,7 +177,7 @@ def cart_result(
     action: CartAction,
     cart: Cart,
     items: Mapping[str, MenuItem],
-    delivery_fee: Decimal,
+    delivery_fee: Decimal | None,
     locale: str,
     *,
     changed: CartLine | None = None,

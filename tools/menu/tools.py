@@ -6,18 +6,23 @@
 import logging
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal, cast
+from typing import Annotated, Any, Literal, cast
 from zoneinfo import ZoneInfo
 
-from langchain_core.tools import BaseTool, tool
+from langchain_core.tools import BaseTool, InjectedToolArg, tool
 from langgraph.prebuilt import ToolRuntime
 from pydantic import BaseModel, ConfigDict, Field
 
 from memory.embeddings import Embedder, default_embedder
+from memory.repos import delivery_areas as delivery_repo
 from memory.repos import menu as menu_repo
+from memory.repos.delivery_areas import AddressPoint
 from memory.repos.menu import MenuItem
 from memory.repos.menu_search import SearchRow
 from tools.context import TurnContext, conversation_of
+from tools.customers.models import CustomerInfo
+from tools.delivery import areas as delivery
+from tools.delivery.areas import AreaBrief
 from tools.menu import hours as hours_mod
 from tools.menu.search import resolve_item, search
 from tools.money import format_brl
@@ -111,13 +116,19 @@ class HoursInfo(BaseModel):
 
 
 class DeliveryFeeInfo(BaseModel):
-    """The restaurant's delivery fee."""
+    """The delivery fee: the flat one, or by area (the customer's address's area, or every area when no address
+    of theirs is known, or `outside` when it is in none)."""
 
     model_config = ConfigDict(frozen=True)
 
     kind: Literal["delivery_fee"] = "delivery_fee"
-    fee: Decimal
-    fee_text: str
+    fee: Decimal | None  # what the customer's delivery costs; None when it depends on an address we don't know
+    fee_text: str | None
+    by_area: bool = False  # the restaurant charges by delivery area
+    area: str | None = None  # the area of the customer's address
+    outside: bool = False  # the customer's address is in none of the areas: no delivery there
+    place: str | None = None  # the neighbourhood of the customer's address
+    areas: list[AreaBrief] = []  # every area with its fee, when the fee is by area
 
 
 def _locale(runtime: ToolRuntime[Any, Any]) -> str:
@@ -306,12 +317,65 @@ async def opening_hours(*, runtime: ToolRuntime) -> str:
         return _internal()
 
 
-@tool("delivery_fee", args_schema=NoArgs)
-async def delivery_fee(*, runtime: ToolRuntime) -> str:
-    """The restaurant's delivery fee."""
+def _customer(runtime: ToolRuntime[Any, Any]) -> CustomerInfo | None:
+    st = runtime.state
+    value = st.get("customer") if isinstance(st, dict) else getattr(st, "customer", None)
+    return CustomerInfo.model_validate(value) if isinstance(value, dict) else value
+
+
+class DeliveryFeeArgs(BaseModel):
+    """Arguments of delivery_fee."""
+
+    place: str | None = Field(
+        None, description="The neighbourhood or CEP the customer asked about ('Moema', '05422-010'); empty for theirs."
+    )
+    runtime: Annotated[Any, InjectedToolArg] = Field(default=None, exclude=True)
+
+
+def _asked_point(place: str) -> AddressPoint:
+    cep = delivery.cep_digits(place)
+    if len(cep) >= 5:
+        return AddressPoint(neighborhood="", postal_code=cep)
+    return AddressPoint(neighborhood=place)
+
+
+@tool("delivery_fee", args_schema=DeliveryFeeArgs)
+async def delivery_fee(place: str | None = None, *, runtime: ToolRuntime) -> str:
+    """The delivery fee for a neighbourhood or CEP the customer asks about, else for their address; by area, every
+    area and its fee when neither is known."""
     ctx = cast(TurnContext, runtime.context)
-    fee = ctx.tenant.delivery_fee
-    return DeliveryFeeInfo(fee=fee, fee_text=format_brl(fee, _locale(runtime))).model_dump_json()
+    locale = _locale(runtime)
+    try:
+        customer = _customer(runtime)
+        asked = (place or "").strip()
+        address_id = None if asked else delivery.chosen_address_id(customer)
+        async with ctx.pool.connection() as conn:
+            setup = await delivery_repo.setup(conn, ctx.tenant.id)
+            if asked:
+                quote = delivery.match(setup, _asked_point(asked), ctx.tenant.delivery_fee)
+            else:
+                quote = await delivery.quote(conn, ctx.tenant, address_id)
+        fee = quote.fee if quote.delivers else None
+        if asked:
+            where: str | None = asked
+        elif customer is not None:
+            where = next((a.neighborhood for a in customer.addresses if a.id == address_id), None)
+        else:
+            where = None
+        # a CEP no area lists may still be in a listed neighbourhood: only a named place is known to be outside
+        outside = quote.status == "outside" and not (asked and _asked_point(asked).postal_code)
+        return DeliveryFeeInfo(
+            fee=fee,
+            fee_text=format_brl(fee, locale) if fee is not None else None,
+            by_area=bool(setup.areas),
+            area=quote.area,
+            outside=outside,
+            place=where,
+            areas=delivery.briefs(setup, locale),
+        ).model_dump_json()
+    except Exception:
+        log.exception("delivery_fee failed in conversation %s", conversation_of(runtime.context))
+        return _internal()
 
 
 MENU_TOOLS: list[BaseTool] = [search_menu, item_details, opening_hours, delivery_fee]

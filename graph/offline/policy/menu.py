@@ -89,6 +89,74 @@ def _menu_query(text: str) -> str:
     return re.sub(r"\s+", " ", norm).strip()
 
 
+_CEP = re.compile(r"\b\d{5}-?\d{3}\b")
+# "entregam em Moema?", "a taxa pra Vila Madalena", "delivery to Pinheiros": the words after the preposition
+_PLACE = re.compile(r"\b(?:para|pra|pro|em|no|na|to|in)\s+(?:o\s+|a\s+)?(?:bairro\s+)?([^?!.,;:]+)", re.IGNORECASE)
+# what follows a preposition without being a place ("entregam no domingo?", "pra minha casa", "em quanto tempo")
+_NOT_PLACE = (
+    "meu",
+    "minha",
+    "my",
+    "casa",
+    "aqui",
+    "endereco",
+    "address",
+    "home",
+    "quanto",
+    "quantos",
+    "tempo",
+    "hoje",
+    "today",
+    "amanha",
+    "domingo",
+    "segunda",
+    "terca",
+    "quarta",
+    "quinta",
+    "sexta",
+    "sabado",
+    "feriado",
+    "sunday",
+    "monday",
+    "saturday",
+    "friday",
+    "minutos",
+    "minutes",
+    "hora",
+    "horas",
+    "hour",
+    "sao paulo",
+    "sp",
+    "cidade",
+    "city",
+)
+
+
+def fee_place(text: str) -> str | None:
+    """The neighbourhood or CEP a delivery-fee question names, if any ("entregam em Moema?" → "Moema")."""
+    if cep := _CEP.search(text):
+        return cep.group(0)
+    found = _PLACE.search(text)
+    if found is None:
+        return None
+    place = found.group(1).strip()
+    if not place or has_any(place, _NOT_PLACE) or len(place.split()) > 4:
+        return None
+    return place
+
+
+def _delivery_fee_text(r: dict[str, Any], say: Say) -> str:
+    """The flat fee; by area, the customer's address's fee, that it is outside every area, or every area's fee."""
+    if not r.get("by_area"):
+        return say("menu.delivery_fee", fee=r.get("fee_text") or "")
+    areas = "\n".join(f"• {a.get('text', '')}" for a in r.get("areas") or [])
+    if r.get("fee_text") and r.get("place"):
+        return say("menu.delivery_fee_area", place=r["place"], fee=r["fee_text"])
+    if r.get("outside") and r.get("place"):
+        return say("menu.delivery_fee_outside", place=r["place"], areas=areas)
+    return say("menu.delivery_fee_by_area", areas=areas)
+
+
 def menu(view: TurnView, say: Say) -> Decision:
     """Menu questions: search, item details, hours, delivery fee."""
     text = view.text
@@ -96,7 +164,7 @@ def menu(view: TurnView, say: Say) -> Decision:
         if has_any(text, _HOURS):
             return call("opening_hours")
         if has_any(text, _FEE) and not has_any(text, ("quero", "i want")):
-            return call("delivery_fee")
+            return call("delivery_fee", place=fee_place(text))
         query = _menu_query(text)
         if has_any(text, _DETAILS) and query and not has_any(text, _DIET):
             return call("item_details", item=query)
@@ -125,7 +193,7 @@ def menu(view: TurnView, say: Say) -> Decision:
             )
         return Decision(text=say("menu.closed_now", next_opening=_when(r.get("next_opening"), say)))
     if kind == "delivery_fee":
-        return Decision(text=say("menu.delivery_fee", fee=r.get("fee_text", "")))
+        return Decision(text=_delivery_fee_text(r, say))
     if kind == "item_details":
         return Decision(text=say.join(_item_details_text(r, say), say("menu.what_next")))
     if kind == "menu_search":
