@@ -44,6 +44,7 @@ class Registered(BaseModel):
     kind: Literal["registered"] = "registered"
     customer: CustomerInfo
     consent: bool = True  # False: saved only for this order (LGPD refusal), erased once it is done
+    address_added: str | None = None  # a registered customer's new address (it gets this order), as one line
 
 
 class AddressOption(BaseModel):
@@ -247,13 +248,20 @@ async def confirm_registration(consent: bool = True, *, runtime: ToolRuntime) ->
             # a first registration: the summary they answered carried the privacy notice (LGPD consent); a refusal
             # keeps the data for this order only (tools/privacy/service.py purges it once the order is done)
             await privacy.record_consent(ctx.pool, ctx.tenant.id, saved.id, accepted=consent)
+        added = None
+        if customer is not None and customer.registered:
+            added = next((a.one_line() for a in saved.addresses if a.id == saved.default_address_id), None)
         return _reply(
             runtime,
-            Registered(customer=saved, consent=consent),
+            Registered(customer=saved, consent=consent, address_added=added),
             customer=saved,
             registration=RegistrationDraft(),
-            awaiting=None,
-            checkout=st.checkout.model_copy(update={"address_id": saved.default_address_id}),
+            # with something in the cart, the customer's next "sim" answers "fechar o pedido?": the checkout's
+            awaiting="payment.checkout" if st.cart.lines else None,
+            # a summary shown before showed another address: it must be shown again before placing the order
+            checkout=st.checkout.model_copy(
+                update={"address_id": saved.default_address_id, "awaiting_confirmation": False}
+            ),
         )
     except Exception:
         log.exception("confirm_registration failed in conversation %s", conversation_of(runtime.context))
@@ -546,7 +554,14 @@ async def start_new_address(label: str | None = None, *, runtime: ToolRuntime) -
         if label and label.strip():
             draft = draft.model_copy(update={"address": draft.address.model_copy(update={"label": label.strip()[:60]})})
         status = _status(draft, customer)
-        return _reply(runtime, status, registration=status.draft, awaiting=f"registration.{status.next_step}")
+        checkout = st.checkout.model_copy(update={"awaiting_confirmation": False})
+        return _reply(
+            runtime,
+            status,
+            registration=status.draft,
+            awaiting=f"registration.{status.next_step}",
+            checkout=checkout,
+        )
     except Exception:
         log.exception("start_new_address failed in conversation %s", conversation_of(runtime.context))
         return _internal()

@@ -49,6 +49,9 @@ def payment(view: TurnView, say: Say) -> Decision:
             return call("save_cpf", cpf=p.parse_cpf(text) or text.strip())
         if (address := _address_step(view, checkout)) is not None:
             return address
+        if ctx.get("awaiting") == "payment.checkout" and p.parse_yes_no(text) is False and not choice.method:
+            # "fechar o pedido?" after a new address was saved: not now
+            return Decision(text=say("payment.cancelled"))
         if _asked_change(view, say) and not choice.method:
             # the answer to "vai precisar de troco?": an amount, or no
             amount = choice.change_for if choice.change_for is not None else p.parse_money(text)

@@ -230,6 +230,8 @@ def _registration_reply(view: TurnView, say: Say) -> Decision:
         cart_lines = ((ctx.get("cart") or {}).get("lines")) or []
         follow = say("registration.done_with_cart") if cart_lines else None
         done = say("registration.done", name=first) if r.get("consent", True) else say("privacy.refused")
+        if r.get("address_added"):
+            done = say("registration.address_saved", address=r["address_added"])
         return Decision(text=say.join(done, follow))
     if kind == "addresses":
         return Decision(text=say("registration.addresses", addresses=address_listing(r.get("addresses", []))))
