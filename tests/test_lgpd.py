@@ -35,7 +35,7 @@ from tools.menu.importer import import_menu
 from tools.menu.menu_file import InvalidMenuFile, parse_json
 from tools.orders.lifecycle import transition
 from tools.privacy.links import ExportLinks
-from tools.privacy.service import purge_refused
+from tools.privacy.service import erase_customer, purge_refused
 
 PHONE = "+5511955554444"
 NAME = "Beatriz Gonçalves"
@@ -364,3 +364,15 @@ async def test_the_privacy_link_comes_from_the_menu_file_and_a_file_without_it_k
     menu["restaurant"]["privacy_url"] = "javascript:alert(1)"
     with pytest.raises(InvalidMenuFile, match="privacy_url"):
         parse_json(json.dumps(menu))
+
+
+async def test_two_erasures_at_once_erase_and_audit_once(demo: Pool) -> None:
+    """The customer's WhatsApp request and a staff member's `forget` racing: the row lock lets one of them find it."""
+    chat = await _chat(demo)
+    await _register(chat)
+    tenant_id = chat.ctx.tenant.id
+    done = await asyncio.gather(
+        erase_customer(demo, tenant_id, PHONE, actor="customer"), erase_customer(demo, tenant_id, PHONE, actor="staff")
+    )
+    assert sorted(d.erased for d in done) == [False, True]
+    assert await _one(demo, "SELECT count(*) FROM privacy_audit") == 1

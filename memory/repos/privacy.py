@@ -148,8 +148,10 @@ async def phone_of(conn: Conn, tenant_id: int, customer_id: int) -> str | None:
 _CHECKPOINT_TABLES = ("checkpoint_writes", "checkpoint_blobs", "checkpoints")
 
 
-async def erase(conn: Conn, tenant_id: int, phone: str, thread_id: str) -> dict[str, int]:
-    """Delete everything held about this phone at this restaurant; orders stay, anonymised. Returns row counts.
+async def erase(conn: Conn, tenant_id: int, phone: str, thread_id: str) -> tuple[int | None, dict[str, int]]:
+    """Delete everything held about this phone at this restaurant; orders stay, anonymised. Returns the id of the
+    customer erased (None if there was none: the lock decides, so of two concurrent erasures one finds it) and the
+    row counts.
 
     Run inside a transaction. A customer with orders becomes an anonymous row (phone `erased:<id>`, no name,
     e-mail or CPF) so the orders kept for fiscal duty still have their customer; one without orders is deleted.
@@ -212,7 +214,7 @@ async def erase(conn: Conn, tenant_id: int, phone: str, thread_id: str) -> dict[
         await run("jobs", """DELETE FROM procrastinate_jobs WHERE status <> 'doing'
                              AND (args ->> 'tenant_id')::text = %s AND args ->> 'phone' = %s""",
                   (str(tenant_id), phone))  # fmt: skip
-    return {k: v for k, v in counts.items() if v}
+    return cid, {k: v for k, v in counts.items() if v}
 
 
 async def audit(

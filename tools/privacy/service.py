@@ -108,8 +108,7 @@ async def erase_customer(pool: Pool, tenant_id: int, phone: str, *, actor: Actor
     """
     thread = thread_id(tenant_id, phone)
     async with pool.connection() as conn, conn.transaction():
-        cid = await repo.customer_id_by_phone(conn, tenant_id, phone)
-        counts = await repo.erase(conn, tenant_id, phone, thread)
+        cid, counts = await repo.erase(conn, tenant_id, phone, thread)
         erased = cid is not None or counts.get("memories", 0) > 0
         if erased:
             await repo.audit(conn, tenant_id, cid, customer_ref(tenant_id, phone), "erase", actor, counts)
@@ -123,7 +122,8 @@ async def finish_erasure(pool: Pool, tenant_id: int, phone: str) -> dict[str, in
     """After the turn that erased a customer: drop what the turn itself wrote (its end-of-turn checkpoint, the
     reply just sent). Not audited again."""
     async with pool.connection() as conn, conn.transaction():
-        return await repo.erase(conn, tenant_id, phone, thread_id(tenant_id, phone))
+        _, counts = await repo.erase(conn, tenant_id, phone, thread_id(tenant_id, phone))
+    return counts
 
 
 async def purge_refused(pool: Pool, idle_hours: int = 24) -> int:
