@@ -196,3 +196,19 @@ async def test_an_address_answer_of_only_emojis_is_asked_again_kindly_and_nothin
     assert chat.last.state.registration.address == AddressDraft(), chat.dump()
     reply = await chat.say("Rua das Flores, 123, Jardim Primavera")
     assert "e-mail" in reply.lower(), chat.dump()
+
+
+async def test_an_address_typed_at_the_checkout_is_confirmed_then_gets_the_order(demo: Pool) -> None:
+    await saved_customer(demo, HOME)
+    chat = await open_chat(demo, PHONE)
+    await to_checkout(chat)
+    reply = await chat.say("entrega na Rua Augusta, 500, Consolação")
+    assert "Rua Augusta, 500 - Consolação" in reply and "Posso salvar" in reply, chat.dump()
+    assert await rows(demo, "SELECT id FROM orders") == []
+    reply = await chat.say("sim")
+    assert "Endereço salvo" in reply, chat.dump()
+    reply = await chat.say("sim")
+    assert "Entregar em: Rua Augusta, 500" in reply, chat.dump()
+    await chat.say("dinheiro")
+    await chat.say("sim")
+    assert (await last_order(demo))["address"]["street"] == "Rua Augusta", chat.dump()

@@ -33,10 +33,11 @@ def decide(view: TurnView, prompts: PromptSet) -> Decision:
         policy = menu
     elif "add_to_cart" in tools:
         policy = cart
+    elif "checkout_summary" in tools:
+        # before registration's: the checkout has the address tools too (update_registration among them)
+        policy = payment
     elif "update_registration" in tools:
         policy = registration
-    elif "checkout_summary" in tools:
-        policy = payment
     elif "request_human" in tools:
         policy = handoff
     else:

@@ -695,4 +695,10 @@ REGISTRATION_TOOLS: list[BaseTool] = [
     remove_address,
 ]
 # what the checkout needs to settle where the order goes (the payment agent has them too)
-ADDRESS_TOOLS: list[BaseTool] = [list_addresses, choose_address, start_new_address, correct_address]
+ADDRESS_TOOLS: list[BaseTool] = [
+    list_addresses,
+    choose_address,
+    start_new_address,
+    correct_address,
+    update_registration,
+]

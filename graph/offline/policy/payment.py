@@ -10,8 +10,10 @@ from graph.offline.policy.common import Decision, Say, call, error_reply, has_an
 from graph.offline.policy.menu import when
 from graph.offline.policy.registration import (
     _named_fields,
+    _registration_reply,
     address_error_reply,
     address_listing,
+    typed_address,
     which_address,
 )
 from graph.offline.view import TurnView
@@ -94,6 +96,8 @@ def payment(view: TurnView, say: Say) -> Decision:
             "payment_failed": "payment.failed",
             "closed": "payment.closed",
         }.get(str(code))
+        if ex.name == "update_registration":
+            return _registration_reply(view, say)
         if code == "choose_address":
             return call("list_addresses")
         if (address_error := address_error_reply(ex, say)) is not None:
@@ -126,7 +130,8 @@ def payment(view: TurnView, say: Say) -> Decision:
         # where the order goes changed: the summary again, with the address it now shows
         return call("checkout_summary")
     if kind == "registration":
-        return Decision(text=say("registration.ask_new_address"))
+        # a new address started or typed at the checkout: the registration's questions, then back here
+        return _registration_reply(view, say)
     if kind == "checkout":
         summary = r.get("text", "")
         if r.get("address_text"):
@@ -215,6 +220,9 @@ def _address_step(view: TurnView, checkout: dict[str, object]) -> Decision | Non
         checkout.get("awaiting_confirmation") and p.normalize(text).strip(" .!") in _OTHER
     ):
         return call("start_new_address")
+    if view.context.get("registered") and (typed := typed_address(text)):
+        # "entrega na Rua Augusta, 500": another address, typed right away (confirmed before it is saved)
+        return call("update_registration", **typed)
     if checkout.get("awaiting_confirmation") and (fields := _named_fields(text)):
         # "o número é 510, não 150" at the summary: correct the saved address, then show the summary again
         return call("correct_address", **fields)

@@ -74,6 +74,9 @@ def registration(view: TurnView, say: Say) -> Decision:
             return call("choose_address", index=int(number.group(1)))
         if ctx.get("awaiting") == "registration.address_choice" and (which := which_address(view)):
             return call("choose_address", **which)
+        if typed := typed_address(text):
+            # "entrega na Rua Augusta, 500, Consolação": a new address, confirmed before it is saved
+            return call("update_registration", **typed)
         email = p.parse_email(text)
         if email:
             return call("update_customer", email=email)
@@ -403,3 +406,11 @@ def _pin_fields(address_text: str) -> dict[str, Any]:
     parts = p.parse_address(address_text)
     keys = ("street", "number", "neighborhood", "city", "state", "postal_code")
     return {k: getattr(parts, k) for k in keys if getattr(parts, k)}
+
+
+def typed_address(text: str) -> dict[str, Any]:
+    """A whole address typed by a registered customer (at least a street and a number), as the tool's fields."""
+    parts = p.parse_address(text)
+    if not (parts.street and parts.number):
+        return {}
+    return {k: v for k, v in _registration_fields(text, "address").items() if k not in ("email", "cpf")}
