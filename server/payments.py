@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from html import escape
 from string import Template
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import httpx
 from fastapi import APIRouter, Form, Header, HTTPException, Path, Query, Request
@@ -22,10 +22,11 @@ from memory.repos import payments as payments_repo
 from memory.repos import tenants as tenants_repo
 from memory.repos.payments import Payment
 from memory.repos.tenants import Tenant
-from prompts import catalog
 from server.channels import OutboundChannel
 from server.errors import describe_errors, refusals
 from tools.money import format_brl, to_cents
+from tools.orders import lifecycle
+from tools.payments.settlement import Outcome, settle_paid
 from tools.payments.simulated import (
     PROVIDER,
     SIGNATURE_HEADER,
@@ -38,17 +39,9 @@ from tools.payments.simulated import (
 
 log = logging.getLogger(__name__)
 
-# (locale, {"order_id": int, "total": "R$ 99,50"}) -> the "payment received" sentence for the customer
-NotifyText = Callable[[str, dict[str, Any]], str]
-
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def catalog_notify_text(locale: str, params: dict[str, Any]) -> str:
-    """The prompts catalog's "payment.paid" sentence."""
-    return catalog.text("payment.paid", locale, **params)
 
 
 @dataclass
@@ -60,7 +53,6 @@ class PaymentDeps:
     secret: bytes
     public_base_url: str
     http: httpx.AsyncClient | None = None
-    notify_text: NotifyText = catalog_notify_text
     clock: Callable[[], datetime] = _utcnow
 
 
@@ -82,9 +74,10 @@ class SimulatedPaymentEvent(BaseModel):
 
 
 class WebhookAck(BaseModel):
-    """The webhook's answer: whether this delivery settled the payment or it was already settled."""
+    """The webhook's answer: this delivery settled the payment, it was already settled, or the order could no
+    longer be paid (cancelled before the money came) and is flagged for staff to refund."""
 
-    status: Literal["paid", "already_paid"]
+    status: Outcome
     order_id: int
 
 
@@ -228,20 +221,15 @@ async def _settle(deps: PaymentDeps, event: SimulatedPaymentEvent) -> WebhookAck
             raise HTTPException(404, f"unknown payment_ref {event.payment_ref}")
         if to_cents(event.amount) != payment.amount:
             raise HTTPException(400, f"amount {event.amount} does not match the payment's {payment.amount}")
-        paid = await payments_repo.settle_paid(conn, payment.tenant_id, payment.id, event.paid_at)
-        if paid is None:
-            return WebhookAck(status="already_paid", order_id=payment.order_id)
-        tenant = await tenants_repo.by_id(conn, payment.tenant_id)
-    assert tenant is not None
-    # after the commit: the payment stands even if the message can't go out now
-    try:
-        text = deps.notify_text(
-            tenant.locale, {"order_id": paid.order_id, "total": format_brl(paid.total, tenant.locale)}
-        )
-        await deps.channel.send(tenant, paid.customer_phone, text, kind="notification")
-    except Exception:
-        log.exception("could not tell the customer of order %s that it was paid", paid.order_id)
-    return WebhookAck(status="paid", order_id=paid.order_id)
+        # the one state machine moves the order, as for Asaas: history, outbox event, the customer's message
+        async with conn.transaction():
+            settled = await settle_paid(conn, payment, actor=PROVIDER, paid_at=event.paid_at)
+    if settled.outcome == "flagged":
+        log.warning("order %s was paid while %s: flagged for a refund", payment.order_id, settled.order_status)
+    if settled.moved is not None:
+        # after the commit: the payment stands even if the message can't go out now (the jobs worker retries)
+        await lifecycle.tell_after(deps.pool, deps.channel, settled.moved)
+    return WebhookAck(status=settled.outcome, order_id=payment.order_id)
 
 
 # The pay page imitates a provider's checkout screen; its labels are the provider's, not the bot's sentences.

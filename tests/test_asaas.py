@@ -27,6 +27,7 @@ from typer.testing import CliRunner
 from comanda.cli import app as cli_app
 from memory.db import Pool
 from memory.embeddings import Embedder
+from memory.repos import outbox as outbox_repo
 from memory.repos import payments as payment_repo
 from memory.repos import tenants as tenant_repo
 from prompts import catalog
@@ -40,6 +41,7 @@ from tools.menu.menu_file import parse_json
 from tools.orders import unpaid
 from tools.payments.asaas import AsaasPayments
 from tools.payments.keys import KeyBox
+from tools.pos.events import OrderPaid, render
 
 PHONE = "+5511987654321"
 CPF = "529.982.247-25"  # valid check digits
@@ -187,6 +189,18 @@ async def test_new_customer_gives_cpf_once_pays_by_pix_and_follows_the_order_to_
     assert (await env.order())["status"] == "paid"
     assert await env.notifications() == [catalog.text("order.notify.paid", "pt-BR", order_id=order["id"])]
     assert await env.events(order["id"]) == ["order.placed", "order.paid"]
+    # the POS hears who was paid how much, as the relay renders the event (it lacked method and paid_at before)
+    async with env.pool.connection() as conn:
+        [paid_row] = [
+            e
+            for e in await outbox_repo.listing(conn, tenant_id=env.tenant_id)
+            if e.event_type == "order.paid" and e.aggregate_id == order["id"]
+        ]
+        snapshots = await outbox_repo.order_snapshots(conn, env.tenant_id, [order["id"]])
+    paid = render(paid_row, "demo", snapshots[order["id"]])
+    assert isinstance(paid, OrderPaid) and paid.payment is not None, paid
+    assert (paid.payment.provider, paid.payment.provider_ref, paid.payment.method) == ("asaas", charge["id"], "pix")
+    assert paid.payment.amount == f"{order['total']:.2f}"
 
     for _ in range(3):
         moved = await asyncio.to_thread(_cli, "orders", "advance", str(order["id"]), "--tenant", "demo")

@@ -18,6 +18,7 @@ from payment_support import start_pix
 from support import live_server
 
 from memory.db import Pool
+from memory.repos import orders as order_repo
 from memory.repos import outbound
 from memory.repos import payments as payments_repo
 from memory.repos import tenants as tenants_repo
@@ -26,6 +27,7 @@ from memory.repos.tenants import Tenant, TenantFields
 from prompts import catalog
 from server.channels import ConsoleChannel
 from server.payments import PaymentDeps, payments_router
+from tools.orders import lifecycle
 from tools.payments.pix import brcode, crc16, crc_ok
 from tools.payments.provider import PaymentProvider, PaymentRequest
 from tools.payments.simulated import (
@@ -226,14 +228,29 @@ async def test_pressing_pay_fires_the_webhook_and_the_customer_hears_it(
     state = await shop.state()
     assert state["order"]["status"] == "paid" and state["order"]["paid_at"] is not None
     assert state["payment"].status == "paid" and state["payment"].paid_at is not None
+    # the order state machine made the move, as for Asaas: its history, its outbox event, its message
+    async with shop.pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT from_status, to_status, actor, notified_at FROM order_transitions WHERE order_id = %s",
+            (shop.order_id,),
+        )
+        [move] = await cur.fetchall()
+    assert (move["from_status"], move["to_status"], move["actor"]) == ("awaiting_payment", "paid", "simulated")
+    assert move["notified_at"] is not None
     [event] = state["outbox"]
     assert event["event_type"] == "order.paid" and event["aggregate_id"] == shop.order_id
-    assert event["event_id"] == payments_repo.paid_event_id(shop.tenant.id, shop.order_id)
-    assert event["payload"]["amount"] == "99.50" and event["payload"]["provider_ref"] == ref
+    payload = event["payload"]
+    assert (payload["from"], payload["to"], payload["amount"], payload["provider_ref"]) == (
+        "awaiting_payment",
+        "paid",
+        "99.50",
+        ref,
+    )
+    assert payload["method"] == "pix" and payload["payment_id"] == shop.payment.id and payload["paid_at"]
     [message] = state["sent"]
-    # the tenant's locale (pt-BR) picks the catalog's sentence, with the total as the customer reads it
-    expected = catalog.text("payment.paid", "pt-BR", order_id=shop.order_id, total="R$ 99,50")
-    assert f"#{shop.order_id}" in expected and "R$ 99,50" in expected
+    # the tenant's locale (pt-BR) picks the catalog's sentence of a move to paid
+    expected = catalog.text("order.notify.paid", "pt-BR", order_id=shop.order_id)
+    assert f"#{shop.order_id}" in expected
     assert (message.phone, message.body, message.kind, message.status) == (CUSTOMER, expected, "notification", "sent")
     # the log names the message, never its words or the customer's phone
     assert any(f"#{message.id} to conv#" in m for m in caplog.messages)
@@ -256,6 +273,19 @@ async def test_a_repeated_webhook_settles_once(shop: Shop) -> None:
     assert state["order"]["status"] == "paid"
     assert len(state["outbox"]) == 1
     assert len(state["sent"]) == 1
+
+
+async def test_a_payment_for_an_order_cancelled_meanwhile_is_flagged_for_a_refund(shop: Shop) -> None:
+    # the PIX ran out and the order was cancelled; the customer paid a moment later
+    await lifecycle.transition(shop.pool, shop.tenant.id, shop.order_id, "cancelled", actor="system", reason="expired")
+    answer = await shop.webhook(shop.event())
+    assert answer.status_code == 200 and answer.json() == {"status": "flagged", "order_id": shop.order_id}
+    state = await shop.state()
+    assert state["order"]["status"] == "cancelled" and state["payment"].status == "paid"
+    assert [e["event_type"] for e in state["outbox"]] == ["order.cancelled"]  # the POS hears of no payment
+    async with shop.pool.connection() as conn:
+        order = await order_repo.by_id(conn, shop.tenant.id, shop.order_id)
+    assert order is not None and order.flagged_reason == "paid while cancelled: refund it"
 
 
 async def test_forged_or_missing_signature_is_refused_and_changes_nothing(shop: Shop) -> None:

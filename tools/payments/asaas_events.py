@@ -18,6 +18,7 @@ from tools.money import format_brl, to_cents
 from tools.orders import lifecycle
 from tools.orders.notify import EXPIRED_REASON, Notifier
 from tools.payments.asaas import PROVIDER
+from tools.payments.settlement import settle_paid
 
 log = logging.getLogger(__name__)
 
@@ -67,17 +68,11 @@ async def _apply(conn: Conn, event: PaymentEvent) -> tuple[str, lifecycle.Transi
             await order_repo.flag(conn, order.tenant_id, order.id, reason)
             log.warning("order %s flagged: paid amount does not match its total", order.id)
             return "amount_mismatch", None
-        if not await payment_repo.mark_paid(conn, payment.tenant_id, payment.id):
-            return "already_paid", None
-        if not lifecycle.allowed(order.status, "paid"):
-            # paid after it was cancelled (or expired): the money must go back, a person decides
-            await order_repo.flag(conn, order.tenant_id, order.id, f"paid while {order.status}: refund it")
-            return f"paid_while_{order.status}", None
-        payload = {"payment_id": payment.id, "provider": PROVIDER, "provider_ref": payment.provider_ref}
-        moved = await lifecycle.transition_in(
-            conn, order.tenant_id, order.id, "paid", actor="asaas", payload={**payload, "amount": str(payment.amount)}
-        )
-        return "paid", moved
+        # paid after it was cancelled (or expired) is flagged: the money must go back, a person decides
+        settled = await settle_paid(conn, payment, actor="asaas")
+        if settled.outcome == "flagged":
+            return f"paid_while_{settled.order_status}", None
+        return settled.outcome, settled.moved
     if event.event_type == "PAYMENT_OVERDUE":
         await payment_repo.close_pending(conn, order.tenant_id, order.id, "expired")
         return await _move(conn, order, "cancelled", EXPIRED_REASON, "expired")
