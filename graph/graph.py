@@ -28,14 +28,17 @@ from graph.agent import current_turn_start
 from graph.agents import BUILDERS
 from graph.classifier import FastClassifier
 from graph.language import conversation_locale
+from graph.language.greeting import is_greeting
 from graph.router import make_router, turn_text
 from graph.run_context import RunContext, turn_context
 from graph.state import INTENTS, AgentState, ConversationState
 from prompts import PromptSet, load_prompt_set
 from tools.context import TurnContext
 from tools.customers.service import identify_customer
-from tools.memory.service import notes_for_turn
+from tools.customers.tools import turn_pin
+from tools.memory.service import notes_for_turn, standing
 from tools.memory.summary import rolling_summary
+from tools.menu.tools import embedder_for
 
 # enough for the model to follow the conversation; older turns live in the database (orders, customer)
 KEEP_MESSAGES = 30
@@ -48,7 +51,29 @@ _GUARD_REPLIES = {
     "other_language": "fallback.other_language",
     "gibberish": "fallback.not_understood",
     "price_injection": "fallback.price_injection",
+    "audio_unavailable": "media.audio_unavailable",
+    "audio_failed": "media.audio_failed",
+    "image": "media.image",
+    "document": "media.document",
+    "other_media": "media.other",
 }
+
+
+AWAITING_USUAL = "cart.usual"
+
+
+def _offered_usual(state: ConversationState) -> bool:
+    """This turn greeted a regular who has a last order and a standing preference: the greeting offers the usual."""
+    customer = state.customer
+    return (
+        state.awaiting is None
+        and state.route is not None
+        and state.route.intent == "smalltalk"
+        and customer is not None
+        and customer.last_order is not None
+        and any(standing(m.kind, m.subject) and m.kind == "preference" for m in state.memories)
+        and is_greeting(turn_text(state))
+    )
 
 
 def build_graph(
@@ -77,14 +102,22 @@ def build_graph(
         text = turn_text(state)
         async with ctx.pool.connection() as conn:
             customer = await identify_customer(conn, ctx.tenant.id, ctx.phone)
-            memories = await notes_for_turn(conn, ctx.tenant.id, ctx.phone)
+            memories = await notes_for_turn(
+                conn, ctx.tenant.id, ctx.phone, text, embed=lambda q: embedder_for(ctx).query(q)
+            )
         # once the conversation has a language, only a message clearly in the other one switches it
         locale = conversation_locale(text, state.locale if state.turns else None) or ctx.tenant.locale
         update: dict[str, Any] = {"customer": customer, "memories": memories, "locale": locale, "route": None}
-        verdict = guard.check(text)
+        this_turn = state.messages[current_turn_start(state.messages) :]
+        # a location pin is an answer even with no words (WhatsApp sends a bare pin without any)
+        verdict = "ok" if turn_pin(this_turn) else guard.check(text, guard.unread_media(this_turn))
         if verdict != "ok":
+            key = _GUARD_REPLIES[verdict]
+            if verdict == "emoji" and state.awaiting == "registration.address":
+                # "🏠📍" for an address: ask again for it in words, nothing is kept
+                key = "registration.address_in_words"
             reply = AIMessage(
-                prompts.reply(_GUARD_REPLIES[verdict], locale),
+                prompts.reply(key, locale),
                 name="guard",
                 response_metadata={"comanda_understood": verdict not in ("gibberish",)},
             )
@@ -120,6 +153,11 @@ def build_graph(
             update.update(failures=0, awaiting="handoff.offer", messages=[*update["messages"], offer])
         elif state.awaiting == "handoff.offer":
             update["awaiting"] = None
+        elif _offered_usual(state):
+            # the greeting offered a regular "o de sempre, sem cebola?": their yes goes to the cart, which repeats it
+            update["awaiting"] = AWAITING_USUAL
+        elif state.awaiting == AWAITING_USUAL:
+            update["awaiting"] = None  # answered (or ignored): one turn only
         # a tool handed the conversation to a person (request_human, or cancel_order too late to cancel): wait for them
         return Command(goto="pause" if state.handoff else END, update=update)
 

@@ -19,6 +19,7 @@ from support import live_server
 from memory.db import Pool
 from memory.embeddings import Embedder
 from memory.repos.tenants import Tenant
+from prompts import catalog
 from server.channels import ConsoleChannel
 from server.jobs import JobDeps, MemoryJobs, ensure_schema, make_app, run_jobs
 from server.queue import InboundQueue, QueueSettings
@@ -97,6 +98,46 @@ async def test_sem_cebola_sempre_is_applied_to_the_next_order(demo: Pool, embedd
     reply = await chat.say("quero um x-salada")
     assert "cebola" in reply, chat.dump()
     assert await _cart(chat) == ["X-Salada|cebola"]
+
+
+async def test_a_regular_is_greeted_with_their_usual_and_a_yes_repeats_it_with_the_preference(
+    demo: Pool, embedder: Embedder
+) -> None:
+    first = await open_chat(demo, PHONE)
+    for text in ("oi", "Marina Costa", "Rua Harmonia, 250, Vila Madalena", "pular", "sim"):
+        await _turn(first, text, embedder)
+    await _turn(first, "quero 2 x-salada e 1 coca lata", embedder)
+    await _turn(first, "fechar pedido", embedder)
+    await _turn(first, "dinheiro, sem troco", embedder)
+    placed = await _turn(first, "sim", embedder)
+    assert "#" in placed, first.dump()
+    await _turn(first, "ah, e da próxima vez sem cebola sempre tá?", embedder)
+
+    chat = await _days_later(first)
+    greeting = await chat.say("oi")
+    assert "Marina" in greeting and "o de sempre" in greeting and "sem cebola" in greeting, chat.dump()
+    repeated = await chat.say("sim")
+    assert "cebola" in repeated, chat.dump()
+    assert sorted(await _cart(chat)) == ["Coca-Cola lata 350ml|", "X-Salada|cebola"], chat.dump()
+
+
+async def test_a_no_to_the_usual_asks_what_it_is_today_and_leaves_the_cart_empty(
+    demo: Pool, embedder: Embedder
+) -> None:
+    first = await open_chat(demo, PHONE)
+    for text in ("oi", "Marina Costa", "Rua Harmonia, 250, Vila Madalena", "pular", "sim"):
+        await _turn(first, text, embedder)
+    for text in ("quero 1 x-salada", "fechar pedido", "dinheiro, sem troco"):
+        await _turn(first, text, embedder)
+    assert "#" in await _turn(first, "sim", embedder), first.dump()
+    await _turn(first, "valeu! ah, sempre sem cebola pra mim", embedder)
+    chat = await _days_later(first)
+    assert "sem cebola" in await chat.say("boa noite"), chat.dump()
+    declined = await chat.say("não")
+    assert declined == catalog.text("greeting.usual_declined", "pt-BR"), chat.dump()
+    assert await _cart(chat) == []
+    # the offer lasts one turn: a later yes is just a yes
+    assert "Anotado" in await chat.say("quero uma coca lata"), chat.dump()
 
 
 async def test_another_restaurants_customer_with_the_same_phone_is_not_warned(demo: Pool, embedder: Embedder) -> None:

@@ -21,6 +21,7 @@ from tools.cart.service import CartChange, CartError
 from tools.cart.views import cart_result, needs_option
 from tools.context import TurnContext, conversation_of
 from tools.customers.models import CustomerInfo
+from tools.delivery import areas
 from tools.memory.guard import ALLERGY_GROUP, allergy_conflict, is_yes, standing_removals
 from tools.memory.service import MemoryNote
 from tools.menu.hours import is_open, next_opening
@@ -91,11 +92,12 @@ async def _apply(
                 return Command(update={"pending": change.pending, "awaiting": AWAITING_OPTION, "messages": [msg]})
             skus = [ln.sku for ln in change.cart.lines] + ([change.changed.sku] if change.changed else [])
             items = await menu_repo.by_skus(conn, ctx.tenant.id, skus) if skus else {}
+            delivery = await areas.quote(conn, ctx.tenant, areas.chosen_address_id(view.customer))
         result = cart_result(
             change.action,
             change.cart,
             items,
-            ctx.tenant.delivery_fee,
+            delivery.fee if delivery.delivers else None,
             locale,
             changed=change.changed,
             changed_no=change.changed_no,
@@ -311,7 +313,17 @@ async def repeat_last_order(*, runtime: ToolRuntime) -> Command[Any] | str:
 
     async def op(conn: Conn, ctx: TurnContext, view: _View) -> CartChange:
         customer_id = view.customer.id if view.customer else None
-        return await service.repeat_last(conn, ctx.tenant.id, customer_id, view.cart)
+        change = await service.repeat_last(conn, ctx.tenant.id, customer_id, view.cart)
+        if not view.memories:
+            return change
+        # "sem cebola sempre" said after that order still holds for it: "o de sempre, sem cebola?"
+        items = await menu_repo.by_skus(conn, ctx.tenant.id, [ln.sku for ln in change.cart.lines])
+        lines = []
+        for ln in change.cart.lines:
+            item = items.get(ln.sku)
+            extra = [r for r in standing_removals(item.removable, view.memories) if r not in ln.removed] if item else []
+            lines.append(ln.model_copy(update={"removed": [*ln.removed, *extra]}) if extra else ln)
+        return change.model_copy(update={"cart": change.cart.model_copy(update={"lines": lines})})
 
     return await _apply(runtime, "repeat_last_order", op)
 

@@ -85,6 +85,13 @@ def cart(view: TurnView, say: Say) -> Decision:
         if is_price_injection(text):
             return Decision(text=say("fallback.price_injection"))
         norm = p.normalize(text)
+        if ctx.get("awaiting") == "cart.usual":
+            # the greeting offered "o de sempre, sem cebola?": a yes repeats it, a no asks what it is today
+            answer = p.parse_yes_no(text)
+            if answer is True:
+                return call("repeat_last_order")
+            if answer is False:
+                return Decision(text=say("greeting.usual_declined"))
         pending = ctx.get("pending")
         if pending and not _looks_like_new_order(text):
             return call("choose_option", choice=norm)

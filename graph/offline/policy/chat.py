@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from graph.language.greeting import GREETING
 from graph.offline import parsing as p
 from graph.offline.policy.common import Decision, Say, call, has_any, not_understood
 from graph.offline.view import TurnView
@@ -25,26 +28,6 @@ def handoff(view: TurnView, say: Say) -> Decision:
 
 _THANKS = ("obrigado", "obrigada", "obg", "valeu", "vlw", "brigado", "thanks", "thank you", "thx", "agradeco")
 BYE = ("tchau", "ate mais", "ate logo", "falou", "flw", "bye", "goodbye", "see you", "boa noite", "fui")
-GREETING = (
-    "oi",
-    "ola",
-    "opa",
-    "eai",
-    "e ai",
-    "bom dia",
-    "boa tarde",
-    "boa noite",
-    "hello",
-    "hi",
-    "hey",
-    "salve",
-    "good evening",
-    "good morning",
-    "good afternoon",
-    "tudo bem",
-    "oie",
-    "oii",
-)
 IDENTITY = (
     "quem e voce",
     "voce e um robo",
@@ -70,6 +53,15 @@ HELP = (
 )
 
 
+def usual_preferences(memories: list[dict[str, Any]]) -> list[str]:
+    """What the customer always wants left out ("cebola" of a standing "sem cebola sempre")."""
+    return [
+        m["subject"].partition(":")[2].removeprefix("sem ")
+        for m in memories
+        if m.get("kind") == "preference" and (m.get("subject") or "").startswith("preference:sem ")
+    ]
+
+
 def smalltalk(view: TurnView, say: Say) -> Decision:
     """Greetings, thanks, goodbyes, who-are-you, help."""
     text = view.text
@@ -85,12 +77,15 @@ def smalltalk(view: TurnView, say: Say) -> Decision:
     if has_any(text, GREETING):
         last = customer.get("last_order") or {}
         if name and last.get("summary"):
+            # a standing "sem cebola" makes it their usual: "o de sempre, sem cebola?" (a yes repeats it)
+            usual = usual_preferences(ctx.get("memories") or [])
             return Decision(
                 text=say(
-                    "greeting.returning",
+                    "greeting.returning_usual" if usual else "greeting.returning",
                     name=name,
                     restaurant=view.context.get("restaurant", ""),
                     last_order=last["summary"],
+                    preference=say.words([say("greeting.without", item=u) for u in usual]),
                 )
             )
         if name:
