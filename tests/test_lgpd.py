@@ -234,6 +234,8 @@ async def test_after_an_erasure_no_table_holds_the_customers_phone_name_or_addre
             await remember_turn(demo, tenant.id, PHONE, ["sou alérgica a camarão"], embedder=embedder)
             assert await _one(demo, "SELECT count(*) FROM orders") == 1
             total = await _one(demo, "SELECT total FROM orders")
+            metered = await _one(demo, "SELECT count(*) FROM conversation_usage")
+            assert metered == 1
             held = await _holding(demo, NEEDLES)
             # the check sees the customer everywhere before: it would catch a table the erasure forgot
             before = ["customers.phone", "addresses.street", "orders.address", "outbound_messages.phone"]
@@ -256,6 +258,8 @@ async def test_after_an_erasure_no_table_holds_the_customers_phone_name_or_addre
         cur = await conn.execute("SELECT total, address, status FROM orders")
         orders = await cur.fetchall()
     assert [(o["total"], o["address"]) for o in orders] == [(total, {"erased": True})], orders
+    # and the restaurant's metered conversation stays on its bill, without the phone
+    assert await _one(demo, "SELECT count(*) FROM conversation_usage") == metered
     # nor does Redis: the conversation's traces are gone, and the queue dropped its stream once done
     assert [k async for k in redis.scan_iter(match=f"*{PHONE}*")] == []
     audit = await _one(demo, "SELECT counts::text FROM privacy_audit")

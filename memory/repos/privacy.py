@@ -203,8 +203,11 @@ async def erase(conn: Conn, tenant_id: int, phone: str, thread_id: str) -> tuple
               (tenant_id, phone, thread_id))  # fmt: skip
     await run("handoff_tickets", "DELETE FROM handoff_tickets WHERE tenant_id = %s AND (phone = %s OR thread_id = %s)",
               (tenant_id, phone, thread_id))  # fmt: skip
-    for table in ("outbound_messages", "conversation_windows", "conversation_usage"):
+    for table in ("outbound_messages", "conversation_windows"):
         await run(table, f"DELETE FROM {table} WHERE tenant_id = %s AND phone = %s", (tenant_id, phone))
+    # the restaurant's metered conversations stay counted (its bill for the month), without whose they were
+    usage = "UPDATE conversation_usage SET phone = 'erased' WHERE tenant_id = %s AND phone = %s"
+    await run("conversation_usage", usage, (tenant_id, phone))
     for table in _CHECKPOINT_TABLES:
         await run(table, f"DELETE FROM {table} WHERE thread_id = %s", (thread_id,))
     # queued memory extractions carry the customer's words (not one being run right now: its worker holds it)
