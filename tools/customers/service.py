@@ -372,6 +372,22 @@ async def correct_address(
         return await identify_customer(conn, tenant.id, customer.phone)
 
 
+async def locate_address(
+    pool: Pool, tenant: Tenant, customer: CustomerInfo, address_id: int, pin: SharedLocation
+) -> CustomerInfo:
+    """Give a saved address the coordinates of a pin the customer shared for it (its words stay as they are)."""
+    assert customer.id is not None
+    current = _fresh_address(customer, address_id)
+    fields = customer_repo.AddressFields.model_validate(
+        current.model_dump(exclude={"id"}) | {"latitude": pin.latitude, "longitude": pin.longitude}
+    )
+    async with pool.connection() as conn:
+        async with conn.transaction():
+            if await customer_repo.update_address(conn, tenant.id, customer.id, address_id, fields) is None:
+                raise InvalidFields(["index"], ["that address is not one of the customer's"])
+        return await identify_customer(conn, tenant.id, customer.phone)
+
+
 async def rename_address(
     pool: Pool, tenant: Tenant, customer: CustomerInfo, address_id: int, label: str
 ) -> CustomerInfo:

@@ -397,7 +397,7 @@ class AddressesChanged(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     kind: Literal["addresses_changed"] = "addresses_changed"
-    change: Literal["corrected", "renamed", "removed"]
+    change: Literal["corrected", "renamed", "removed", "located"]
     address_text: str  # the address as changed (as it was, when removed)
     label: str | None = None
     addresses: list[AddressOption]
@@ -634,6 +634,29 @@ def _turn_pin(runtime: ToolRuntime[Any, Any]) -> SharedLocation | None:
     return turn_pin(st.get("messages", []) if isinstance(st, dict) else getattr(st, "messages", []))
 
 
+async def _locate(
+    runtime: ToolRuntime[Any, Any], ctx: TurnContext, st: _View, pin: SharedLocation
+) -> Command[Any] | None:
+    """A bare pin for the address this order goes to when it has no location yet (the checkout asked for one to
+    measure a radius delivery area): the address keeps its words and gains the coordinates."""
+    found = await _fresh(runtime)
+    if isinstance(found, str):
+        return None
+    _, _, fresh = found
+    wanted = st.checkout.address_id or fresh.default_address_id
+    address = next((a for a in fresh.addresses if a.id == wanted), None)
+    if address is None or address.id is None or address.latitude is not None:
+        return None
+    customer = await service.locate_address(ctx.pool, ctx.tenant, fresh, address.id, pin)
+    changed = _chosen(customer, address.id)
+    result = AddressesChanged(
+        change="located", address_text=changed.text, label=changed.label, addresses=_options(customer)
+    )
+    checkout = st.checkout.model_copy(update={"address_id": address.id, "awaiting_confirmation": False})
+    awaiting = "payment.checkout" if st.cart.lines else None
+    return _reply(runtime, result, customer=customer, checkout=checkout, awaiting=awaiting)
+
+
 @tool("use_shared_location", args_schema=PinAddressArgs)
 async def use_shared_location(
     street: str | None = None,
@@ -658,6 +681,9 @@ async def use_shared_location(
             ).model_dump_json()
         draft = st.registration
         if draft.awaiting is None and st.customer is not None and st.customer.registered:
+            map_words = any((street, number, neighborhood, city, state, postal_code))
+            if not map_words and (located := await _locate(runtime, ctx, st, pin)) is not None:
+                return located
             # a registered customer's pin is a new address, not an edit of nothing
             draft = RegistrationDraft(name=st.customer.name)
         draft = service.with_location(draft, pin, ctx.tenant)

@@ -245,7 +245,8 @@ def _registration_reply(view: TurnView, say: Say) -> Decision:
     if kind == "addresses_changed":
         key = _CHANGED.get(r.get("change", ""), "address_removed")
         address, label = r.get("address_text", ""), r.get("label") or ""
-        return Decision(text=say(f"registration.{key}", address=address, label=label))
+        follow = say("registration.done_with_cart") if key == "address_located" and _cart_lines(ctx) else None
+        return Decision(text=say.join(say(f"registration.{key}", address=address, label=label), follow))
     if kind == "customer_updated":
         return Decision(text=say("registration.updated"))
     return Decision(text=say("registration.updated"))
@@ -318,7 +319,7 @@ _RENAME = re.compile(
 _NEW_LABEL = re.compile(
     r"\b(?:do|da|de|pro|pra|for)\s+(?:the\s+)?(?P<label>trabalho|casa|escritorio|work|home|office)\b"
 )
-_CHANGED = {"renamed": "address_renamed", "corrected": "address_corrected"}
+_CHANGED = {"renamed": "address_renamed", "corrected": "address_corrected", "located": "address_located"}
 
 
 def _labels(view: TurnView) -> list[tuple[int, str]]:
@@ -414,3 +415,7 @@ def typed_address(text: str) -> dict[str, Any]:
     if not (parts.street and parts.number):
         return {}
     return {k: v for k, v in _registration_fields(text, "address").items() if k not in ("email", "cpf")}
+
+
+def _cart_lines(ctx: dict[str, Any]) -> bool:
+    return bool((ctx.get("cart") or {}).get("lines"))
