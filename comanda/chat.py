@@ -126,6 +126,12 @@ def print_trace(console: Console, trace: TurnTrace) -> None:
         return
     if trace.duplicate:
         console.print("  [dim]· duplicate delivery: nothing new ran[/]")
+    for note in trace.media:
+        # a voice note's words are the turn's text: say they were heard, not typed, and why one wasn't
+        why = f" ({note.detail})" if note.detail else ""
+        console.print(f"  [cyan]· media[/] {note.kind} {escape(note.content_type or '?')}: {note.outcome}{escape(why)}")
+    if trace.media and any(trace.texts):
+        console.print(f"  [dim]  read as: {escape(' | '.join(t for t in trace.texts if t))}[/]")
     if trace.route:
         how = f"{trace.decided_by}, confidence {trace.confidence:.2f}" if trace.confidence is not None else "?"
         console.print(

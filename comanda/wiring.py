@@ -25,6 +25,7 @@ from server.asaas_webhook import AsaasWebhookDeps
 from server.channels import ConsoleChannel, OutboundChannel
 from server.jobs import JobDeps, MemoryJobs, run_jobs
 from server.media import MediaSigner
+from server.media_in import MediaReader, OpenAITranscriber
 from server.payments import PaymentDeps
 from server.queue import InboundQueue, QueueSettings
 from server.relay import OutboxRelay, RelaySettings
@@ -174,6 +175,23 @@ def media_signer(settings: Settings) -> MediaSigner:
     return MediaSigner(secret_key(settings), settings.public_base_url)
 
 
+def media_reader(settings: Settings) -> MediaReader:
+    """Reads customers' voice notes with COMANDA_TRANSCRIBE's provider (none: they are asked to type)."""
+    transcriber = None
+    if settings.transcribe.startswith("openai:"):
+        assert settings.openai_api_key is not None  # the settings' own check refused to start without it
+        transcriber = OpenAITranscriber(
+            settings.transcribe.split(":", 1)[1],
+            api_key=settings.openai_api_key.get_secret_value(),
+            base_url=settings.transcribe_base_url or settings.openai_base_url,
+            timeout_s=settings.transcribe_timeout_s,
+        )
+    auth = None
+    if settings.twilio_account_sid and settings.twilio_auth_token is not None:
+        auth = (settings.twilio_account_sid, settings.twilio_auth_token.get_secret_value())
+    return MediaReader(transcriber, auth=auth, timeout_s=settings.transcribe_timeout_s)
+
+
 async def build_worker(
     settings: Settings, pool: Pool, redis: Redis, channel: OutboundChannel, *, slots: int | None = None
 ) -> Worker:
@@ -189,6 +207,7 @@ async def build_worker(
         prefix=settings.queue_prefix,
         provider=settings.model.split(":", 1)[0],
         memory=MemoryJobs(pool, every_turn=settings.model != "offline"),
+        reader=media_reader(settings),
     )
     return Worker(InboundQueue(redis, queue_settings(settings)), turns, slots=slots or settings.worker_slots)
 

@@ -15,11 +15,12 @@ from langgraph.types import Command
 from pydantic import BaseModel, ConfigDict
 
 from graph.agent import current_turn_start
-from graph.guard import MAX_MESSAGE_CHARS
+from graph.guard import MAX_MESSAGE_CHARS, TRANSCRIBED_KEY, UNREAD_KEY, UnreadMedia
 from graph.state import ConversationState, RouteDecision
 from graph.usage import turn_usage
 from memory.checkpointer import TurnSaver, prune_thread
 from tools.context import TurnContext
+from tools.customers.models import LOCATION_KEY, SharedLocation
 from tools.handoff.service import record_customer_message
 
 
@@ -57,6 +58,21 @@ class StoredReplies(BaseModel):
     last_message_id: str  # the customer message that turn answered last (its dedupe keys are built from it)
     replies: list[str]
     tool_calls: list[ToolCallTrace] = []
+
+
+class CustomerMessage(BaseModel):
+    """One customer message as the conversation reads it: its words, and the media it couldn't read as words.
+
+    The media are named, never written into the text: a placeholder such as "[audio/ogg]" was once read as words and
+    saved into an address. The guard answers media-only messages without the model.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str = ""
+    unread: list[UnreadMedia] = []
+    transcribed: bool = False  # the text is a voice note's transcription (the staff console says so)
+    location: SharedLocation | None = None  # a WhatsApp pin: its coordinates reach the tools as numbers, not words
 
 
 class TurnResult(BaseModel):
@@ -111,17 +127,19 @@ class ConversationRunner:
         return bool(snapshot.interrupts)
 
     async def run_turn(
-        self, ctx: TurnContext, texts: Sequence[str], message_ids: Sequence[str] | None = None
+        self, ctx: TurnContext, texts: Sequence[str | CustomerMessage], message_ids: Sequence[str] | None = None
     ) -> TurnResult:
-        """Handle the customer's messages (one turn, possibly several coalesced messages)."""
+        """Handle the customer's messages (one turn, possibly several coalesced messages): plain texts, or
+        `CustomerMessage`s when they came with media."""
         started = time.perf_counter()
         config = self._config(ctx)
         try:
             paused, existing = await self._load(config)
             if paused:
                 # a person has the conversation: the customer's words go to their ticket, the bot stays silent
-                for text in texts:
-                    await record_customer_message(ctx.pool, ctx.tenant.id, ctx.thread_id, text)
+                for text in map(_words, texts):
+                    if text:
+                        await record_customer_message(ctx.pool, ctx.tenant.id, ctx.thread_id, text)
                 return TurnResult(paused=True, elapsed_ms=(time.perf_counter() - started) * 1000)
             return await self._run(ctx, config, texts, message_ids, existing, started)
         finally:
@@ -143,7 +161,7 @@ class ConversationRunner:
         self,
         ctx: TurnContext,
         config: RunnableConfig,
-        texts: Sequence[str],
+        texts: Sequence[str | CustomerMessage],
         message_ids: Sequence[str] | None,
         existing: list[AnyMessage],
         started: float,
@@ -171,11 +189,7 @@ class ConversationRunner:
                 elapsed_ms=(time.perf_counter() - started) * 1000,
             )
         texts, ids = list(texts)[handled:], ids[handled:]
-        # past the guard's limit a message is only ever answered "too long": keep no more of it than says so, or one
-        # 1 MB message is rewritten into every checkpoint of the thread
-        humans: list[BaseMessage] = [
-            HumanMessage(t[: MAX_MESSAGE_CHARS + 1], id=i) for t, i in zip(texts, ids, strict=True)
-        ]
+        humans: list[BaseMessage] = [_human(t, i) for t, i in zip(texts, ids, strict=True)]
         repair: list[BaseMessage] = [RemoveMessage(id=m.id) for m in _orphans(existing) if m.id]
         # every model call of the turn, the router's structured output included (it leaves no message with usage)
         with turn_usage() as usage:
@@ -213,6 +227,26 @@ class ConversationRunner:
             elapsed_ms=(time.perf_counter() - started) * 1000,
             state=state,
         )
+
+
+def _words(message: str | CustomerMessage) -> str:
+    return message if isinstance(message, str) else message.text
+
+
+def _human(message: str | CustomerMessage, message_id: str | None) -> HumanMessage:
+    # past the guard's limit a message is only ever answered "too long": keep no more of it than says so, or one
+    # 1 MB message is rewritten into every checkpoint of the thread
+    text = _words(message)[: MAX_MESSAGE_CHARS + 1]
+    if isinstance(message, str):
+        return HumanMessage(text, id=message_id)
+    extra: dict[str, Any] = {}
+    if message.unread:
+        extra[UNREAD_KEY] = list(message.unread)
+    if message.transcribed:
+        extra[TRANSCRIBED_KEY] = True
+    if message.location is not None:
+        extra[LOCATION_KEY] = message.location.model_dump()
+    return HumanMessage(text, id=message_id, additional_kwargs=extra)
 
 
 def _handled_before(ids: Sequence[str | None], known: set[str | None]) -> int:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Literal
 
 import phonenumbers
 from pydantic import BaseModel, ConfigDict
+
+from tools.customers.models import SharedLocation
 
 # fields we read into typed attributes; everything else Twilio sends is kept in `extra`
 _KNOWN = {
@@ -36,6 +38,21 @@ class MalformedWebhook(ValueError):
     """The form lacks what a WhatsApp message must have; the message says what."""
 
 
+MediaKind = Literal["audio", "image", "document", "other"]
+
+
+def media_kind(content_type: str | None) -> MediaKind:
+    """What an attachment is by its content type: "other" for video, stickers, contacts, or no type at all."""
+    main = (content_type or "").split(";", 1)[0].strip().lower()
+    if main.startswith("audio/"):
+        return "audio"
+    if main.startswith("image/") and main != "image/webp":  # WhatsApp's stickers are webp: no picture to describe
+        return "image"
+    if main.startswith(("application/", "text/")) and main != "text/vcard":
+        return "document"
+    return "other"
+
+
 class Media(BaseModel):
     """An attachment: Twilio's URL for it and its content type."""
 
@@ -43,6 +60,11 @@ class Media(BaseModel):
 
     url: str
     content_type: str | None = None
+
+    @property
+    def kind(self) -> MediaKind:
+        """What the attachment is, by the content type Twilio gave."""
+        return media_kind(self.content_type)
 
 
 class Location(BaseModel):
@@ -75,15 +97,27 @@ class InboundMessage(BaseModel):
     extra: dict[str, str] = {}
 
     def text(self) -> str:
-        """What the conversation reads: the words, a tapped button, a shared location (media as a marker)."""
+        """What the conversation reads: the words, a tapped button, a shared location. Media are never words here
+        (a "[audio/ogg]" marker was once saved as an address): the worker reads or names them (server/media_in.py)."""
         parts = [self.body.strip()] if self.body.strip() else []
         if self.button_text or self.button_payload:
             parts.append(self.button_text or self.button_payload or "")
         if self.location is not None:
-            where = ", ".join(p for p in (self.location.label, self.location.address) if p)
-            parts.append(where or f"{self.location.latitude}, {self.location.longitude}")
-        parts.extend(f"[{m.content_type or 'media'}]" for m in self.media)
+            # the map's words only: coordinates travel as numbers (pin()), or "-23.56" became a neighbourhood
+            if where := ", ".join(p for p in (self.location.label, self.location.address) if p):
+                parts.append(where)
         return "\n".join(parts)
+
+    def pin(self) -> SharedLocation | None:
+        """The shared location as the tools take it (validated coordinates and the map's words), if any."""
+        if self.location is None:
+            return None
+        return SharedLocation(
+            latitude=float(self.location.latitude),
+            longitude=float(self.location.longitude),
+            address=self.location.address,
+            label=self.location.label,
+        )
 
 
 def e164(value: str, field: str) -> str:

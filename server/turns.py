@@ -22,6 +22,7 @@ from server.channels import OutboundChannel
 from server.faults import fault_point
 from server.jobs import MemoryJobs
 from server.media import MediaSigner
+from server.media_in import MediaNote, MediaReader
 from server.metrics import FALLBACKS, fallback_causes, record_turn
 from server.queue import Queued
 from server.tenants import TenantDirectory
@@ -38,8 +39,9 @@ class TurnTrace(BaseModel):
     """Why the bot said what it said: published per turn for `comanda chat --trace`."""
 
     message_sids: list[str]  # the batch, oldest first
-    texts: list[str]
+    texts: list[str]  # what the conversation read: the words, a voice note's transcription
     replies: list[str]
+    media: list[MediaNote] = []  # what became of the batch's attachments (transcribed, not read, failed and why)
     answered_before: list[str] = []  # those of the batch an earlier turn had answered (its worker died)
     resent: list[str] = []  # that earlier turn's replies, sent first (nothing new if they had gone out)
     route: str | None = None
@@ -73,10 +75,14 @@ class ConversationTurns:
     provider: str = "offline"  # the chat model's provider, for the model-call metrics
     # memory extraction deferred after the reply went out (issue 13); None: nothing is remembered
     memory: MemoryJobs | None = None
+    # reads voice notes and other media (server/media_in.py); the default has no transcription provider
+    reader: MediaReader | None = None
 
     def __post_init__(self) -> None:
         if self.tenants is None:
             self.tenants = TenantDirectory(self.pool)
+        if self.reader is None:
+            self.reader = MediaReader()
 
     async def __call__(self, conv: str, batch: list[Queued]) -> None:
         """Run one turn for the batch (coalesced messages, in order) and send its replies."""
@@ -99,10 +105,14 @@ class ConversationTurns:
     async def _turn(self, conv: str, batch: list[Queued], tenant: Tenant, phone: str) -> None:
         async with self.pool.connection() as conn:
             await outbound.touch_window(conn, tenant.id, phone)
-        texts = [q.message.text() for q in batch]
+        assert self.reader is not None
+        read = [await self.reader.read(q.message) for q in batch]
+        # a shared pin goes along as data for the tools (use_shared_location), beside the words
+        messages = [m.model_copy(update={"location": q.message.pin()}) for (m, _), q in zip(read, batch, strict=True)]
+        texts = [message.text for message in messages]
         sids = [q.message.message_sid for q in batch]
         fault_point("before_turn")
-        result = await self.runner.run_turn(self.context_for(tenant, phone), texts, sids)
+        result = await self.runner.run_turn(self.context_for(tenant, phone), messages, sids)
         fault_point("after_checkpoint")
         if not result.duplicate:
             self._count(tenant, result)
@@ -120,6 +130,7 @@ class ConversationTurns:
         trace = TurnTrace(
             message_sids=sids,
             texts=texts,
+            media=[note for _, notes in read for note in notes],
             answered_before=sids[: result.handled_before],
             resent=[reply for earlier in result.earlier for reply in earlier.replies],
             **_trace_fields(result),

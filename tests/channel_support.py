@@ -20,6 +20,7 @@ from memory.repos.tenants import Tenant
 from server.app import Resources, create_app
 from server.channels import ConsoleChannel
 from server.media import MediaSigner
+from server.media_in import MediaReader
 from server.queue import InboundQueue, QueueSettings, stream_entries
 from server.tenants import TenantDirectory
 from server.turns import ConversationTurns, TurnTrace, trace_key
@@ -102,6 +103,7 @@ async def running_worker(
     *,
     payments: PaymentProvider | None = None,
     media: MediaSigner | None = None,
+    reader: MediaReader | None = None,
 ) -> AsyncIterator[Worker]:
     """An in-process queue worker on the real graph (offline model), replying through the console channel."""
     runner = runner or await make_runner(pool)
@@ -109,7 +111,7 @@ async def running_worker(
     def context_for(tenant: Tenant, phone: str) -> TurnContext:
         return TurnContext(pool=pool, tenant=tenant, phone=phone, payments=payments, clock=lambda: OPEN_CLOCK)
 
-    turns = ConversationTurns(pool, runner, ConsoleChannel(pool), context_for, redis, media=media)
+    turns = ConversationTurns(pool, runner, ConsoleChannel(pool), context_for, redis, media=media, reader=reader)
     worker = Worker(InboundQueue(redis, settings), turns, slots=4)
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop))

@@ -22,6 +22,7 @@ from server.app import Resources, create_app
 from server.channels import ConsoleChannel
 from server.console import auth
 from server.console.deps import ConsoleDeps
+from server.media_in import MediaReader
 from server.queue import InboundQueue, QueueSettings
 from server.tenants import TenantDirectory
 from server.twilio_webhook import TwilioWebhookDeps
@@ -86,7 +87,12 @@ async def login(http: httpx.AsyncClient, slug: str, email: str, password: str) -
 
 @contextlib.asynccontextmanager
 async def console_stack(
-    pool: Pool, redis: Redis, *, idle_s: int = 3600, public_base_url: str | None = None
+    pool: Pool,
+    redis: Redis,
+    *,
+    idle_s: int = 3600,
+    public_base_url: str | None = None,
+    reader: MediaReader | None = None,
 ) -> AsyncIterator[ConsoleStack]:
     """Webhook + console + a worker, served on loopback; the demo menu must be imported already."""
     async with pool.connection() as conn:
@@ -123,7 +129,7 @@ async def console_stack(
         )
         return create_app(Resources(pool=pool, redis=redis, twilio=twilio, console=deps))
 
-    async with running_worker(pool, redis, QUEUE, runner), live_app(make) as base:  # type: ignore[arg-type]
+    async with running_worker(pool, redis, QUEUE, runner, reader=reader), live_app(make) as base:  # type: ignore[arg-type]
         try:
             yield ConsoleStack(base, pool, redis, holder[0], demo, other)
         finally:
