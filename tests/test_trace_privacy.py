@@ -20,6 +20,7 @@ import pytest
 from conftest import DEMO_MENU
 from conversation_support import open_chat
 from fakes.langsmith_api import fake_langsmith
+from langsmith import utils as ls_utils
 from test_log_privacy import CPF, EMAIL, NAME, OPEN_ALL_DAY, PHONE, SCRIPT, STREET, leaks, personal_data
 
 from comanda.logs import configure_logging
@@ -41,9 +42,12 @@ def set_up_as_our_processes(tmp_path: Path) -> Iterator[Callable[[], None]]:
     level, handlers = root.level, list(root.handlers)
 
     def set_up() -> None:
+        # langsmith caches what it read of the environment (earlier tests ran without LANGSMITH_TRACING)
+        ls_utils.get_env_var.cache_clear()
         configure_logging(Settings(data_dir=tmp_path, _env_file=None), stream=io.StringIO())
 
     yield set_up
+    ls_utils.get_env_var.cache_clear()
     for handler in [h for h in root.handlers if h not in handlers]:
         root.removeHandler(handler)
     root.setLevel(level)
