@@ -43,11 +43,11 @@ def set_up_as_our_processes(tmp_path: Path) -> Iterator[Callable[[], None]]:
 
     def set_up() -> None:
         # langsmith caches what it read of the environment (earlier tests ran without LANGSMITH_TRACING)
-        ls_utils.get_env_var.cache_clear()
+        ls_utils.get_env_var.cache_clear()  # type: ignore[attr-defined]  # an lru_cache under typing overloads
         configure_logging(Settings(data_dir=tmp_path, _env_file=None), stream=io.StringIO())
 
     yield set_up
-    ls_utils.get_env_var.cache_clear()
+    ls_utils.get_env_var.cache_clear()  # type: ignore[attr-defined]
     for handler in [h for h in root.handlers if h not in handlers]:
         root.removeHandler(handler)
     root.setLevel(level)
