@@ -205,6 +205,8 @@ def menu_import(
         out.print(f"created tenant [bold]{tenant}[/]")
     elif report.tenant_updated:
         out.print(f"updated the restaurant settings of [bold]{tenant}[/]")
+    if report.delivery_areas_updated:
+        out.print(f"replaced the delivery areas of [bold]{tenant}[/] (see `comanda tenants delivery-areas`)")
     out.print(
         f"{file}: {len(report.added)} added, {len(report.updated)} updated, {report.unchanged} unchanged, "
         f"{len(report.made_unavailable)} made unavailable"
@@ -315,6 +317,9 @@ def _register_subcommands() -> None:
     from comanda.cli_payments import tenants_payments
 
     tenants_app.command("payments")(tenants_payments)
+    from comanda.cli_delivery import tenants_delivery_areas
+
+    tenants_app.command("delivery-areas")(tenants_delivery_areas)
 
     app.add_typer(orders_app, name="orders")
     app.add_typer(handoff_app, name="handoff")

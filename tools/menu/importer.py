@@ -9,9 +9,10 @@ from pydantic import BaseModel
 
 from memory.db import Pool
 from memory.embeddings import Embedder
+from memory.repos import delivery_areas as delivery_repo
 from memory.repos import menu as menu_repo
 from memory.repos import tenants as tenant_repo
-from tools.menu.menu_file import InvalidMenuFile, ItemFile, MenuFile, MenuFileError
+from tools.menu.menu_file import InvalidMenuFile, ItemFile, MenuFile, MenuFileError, delivery_setup
 
 
 class ImportReport(BaseModel):
@@ -20,6 +21,7 @@ class ImportReport(BaseModel):
     tenant: str
     tenant_created: bool = False
     tenant_updated: bool = False
+    delivery_areas_updated: bool = False  # the file's delivery_areas (and coordinates) replaced the stored ones
     added: list[str] = []
     updated: list[str] = []
     unchanged: int = 0
@@ -32,6 +34,7 @@ class ImportReport(BaseModel):
         return bool(
             self.tenant_created
             or self.tenant_updated
+            or self.delivery_areas_updated
             or self.added
             or self.updated
             or self.made_unavailable
@@ -101,6 +104,11 @@ async def import_menu(pool: Pool, slug: str, menu: MenuFile, embedder: Embedder)
             else:
                 report.tenant_updated = await tenant_repo.update_if_changed(conn, tenant.id, tenant_fields)
         assert tenant is not None
+        # without the key the areas set by `comanda tenants delivery-areas` stay; [] removes them
+        if menu.restaurant is not None and menu.restaurant.delivery_areas is not None:
+            report.delivery_areas_updated = await delivery_repo.replace(
+                conn, tenant.id, delivery_setup(menu.restaurant)
+            )
         for (f, _), vector in zip(to_write, vectors, strict=True):
             await menu_repo.upsert(conn, tenant.id, f, vector)
             (report.updated if f.sku in known else report.added).append(f.sku)

@@ -15,13 +15,16 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from memory.repos.delivery_areas import DeliveryArea, DeliverySetup
+from tools.delivery.areas import cep_digits, place_key
 from tools.menu.hours import DAYS, parse_range
 
 _MONEY = re.compile(r"^-?\d{1,9}\.\d{2}$")
 _SKU = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+_CEP_PREFIX = re.compile(r"^(?:\d{1,8}|\d{5}-\d{1,3})$")
 
 
 def _money(value: Any, *, allow_negative: bool) -> Decimal:
@@ -70,6 +73,8 @@ class ItemFile(_Strict):
     available: bool = True
     options: list[OptionGroupFile] = []
     removable: list[str] = []
+    # what the kitchen declares ("camarão", "lactose"): the allergy guard stops these for a customer who is allergic
+    allergens: list[str] = []
 
     @field_validator("sku")
     @classmethod
@@ -84,8 +89,96 @@ class ItemFile(_Strict):
         return _money(v, allow_negative=False)
 
 
-class RestaurantFile(_Strict):
-    """The restaurant block of a JSON menu file."""
+class DeliveryAreaFile(_Strict):
+    """A delivery area: neighbourhoods and/or CEP prefixes, or a radius band up to `max_km` from the restaurant."""
+
+    name: str = Field(min_length=1, max_length=80)
+    fee: Decimal
+    neighborhoods: list[str] = []
+    cep_prefixes: list[str] = []
+    max_km: Decimal | None = Field(None, gt=0, le=100)
+
+    @field_validator("fee", mode="before")
+    @classmethod
+    def _fee(cls, v: Any) -> Decimal:
+        return _money(v, allow_negative=False)
+
+    @field_validator("neighborhoods")
+    @classmethod
+    def _neighborhoods(cls, v: list[str]) -> list[str]:
+        names = [n.strip() for n in v]
+        if any(not place_key(n) for n in names):
+            raise ValueError("a neighbourhood name is empty")
+        return names
+
+    @field_validator("cep_prefixes")
+    @classmethod
+    def _ceps(cls, v: list[str]) -> list[str]:
+        for prefix in v:
+            if not _CEP_PREFIX.match(prefix.strip()):
+                raise ValueError(f'{prefix!r} is not a CEP prefix: 1 to 8 digits, like "05422" or "05422-0"')
+        return [cep_digits(p) for p in v]
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> DeliveryAreaFile:
+        places = bool(self.neighborhoods or self.cep_prefixes)
+        if places == (self.max_km is not None):
+            raise ValueError("give either neighborhoods/cep_prefixes or max_km (a radius band), not both nor neither")
+        return self
+
+
+class DeliveryFile(_Strict):
+    """A restaurant's coordinates and delivery areas (a menu file's restaurant block, or `comanda tenants
+    delivery-areas --set FILE`)."""
+
+    latitude: float | None = Field(None, ge=-90, le=90)
+    longitude: float | None = Field(None, ge=-180, le=180)
+    delivery_areas: list[DeliveryAreaFile] | None = None
+
+
+def delivery_problems(block: DeliveryFile) -> list[tuple[str, str]]:
+    """What is wrong across a restaurant's coordinates and areas, as (field, message)."""
+    problems: list[tuple[str, str]] = []
+    if (block.latitude is None) != (block.longitude is None):
+        problems.append(("latitude", "give both latitude and longitude, or neither"))
+    areas = block.delivery_areas or []
+    names: dict[str, int] = {}
+    places: dict[str, int] = {}
+    bands: dict[Decimal, int] = {}
+    for i, area in enumerate(areas):
+        field = f"delivery_areas.{i}"
+        if area.name.casefold() in names:
+            problems.append((f"{field}.name", f"repeats the name of area #{names[area.name.casefold()]}"))
+        names.setdefault(area.name.casefold(), i)
+        for kind, values in (
+            ("neighborhoods", [place_key(n) for n in area.neighborhoods]),
+            ("cep_prefixes", area.cep_prefixes),
+        ):
+            for value in values:
+                key = f"{kind}:{value}"
+                if key in places:
+                    problems.append((f"{field}.{kind}", f"{value!r} is already in area #{places[key]}"))
+                places.setdefault(key, i)
+        if area.max_km is not None:
+            if block.latitude is None or block.longitude is None:
+                problems.append((f"{field}.max_km", "a radius band needs the restaurant's latitude and longitude"))
+            if area.max_km in bands:
+                problems.append((f"{field}.max_km", f"the same radius as area #{bands[area.max_km]}"))
+            bands.setdefault(area.max_km, i)
+    return problems
+
+
+def delivery_setup(block: DeliveryFile) -> DeliverySetup:
+    """The validated block as the database stores it."""
+    return DeliverySetup(
+        latitude=block.latitude,
+        longitude=block.longitude,
+        areas=[DeliveryArea.model_validate(a.model_dump()) for a in block.delivery_areas or []],
+    )
+
+
+class RestaurantFile(DeliveryFile):
+    """The restaurant block of a JSON menu file (with its optional coordinates and delivery areas)."""
 
     slug: str
     name: str = Field(min_length=1)
@@ -248,6 +341,9 @@ def validate_menu(data: Any, *, with_restaurant: bool) -> MenuFile:
             restaurant = RestaurantFile.model_validate(data.get("restaurant"))
         except ValidationError as exc:
             errors.extend(_collect(exc, "restaurant"))
+        else:
+            problems = delivery_problems(restaurant)
+            errors.extend(MenuFileError(where="restaurant", field=f, message=m) for f, m in problems)
     raw_items = data.get("items")
     if not isinstance(raw_items, list) or not raw_items:
         errors.append(MenuFileError(where="file", field="items", message="must be a non-empty list of items"))
@@ -282,14 +378,15 @@ def parse_json(text: str) -> MenuFile:
     return validate_menu(data, with_restaurant=True)
 
 
-CSV_COLUMNS = ("sku", "category", "name", "description", "price", "tags", "available", "removable")
+CSV_COLUMNS = ("sku", "category", "name", "description", "price", "tags", "available", "removable", "allergens")
+_CSV_OPTIONAL = ("description", "tags", "available", "removable", "allergens")
 
 
 def parse_csv(text: str) -> MenuFile:
     """Parse and validate a flat CSV menu (no option groups); list cells are separated by ';'."""
     reader = csv.DictReader(io.StringIO(text))
     header = tuple(reader.fieldnames or ())
-    missing = [c for c in CSV_COLUMNS if c not in header and c not in ("description", "tags", "available", "removable")]
+    missing = [c for c in CSV_COLUMNS if c not in header and c not in _CSV_OPTIONAL]
     unknown = [c for c in header if c not in CSV_COLUMNS]
     if missing or unknown:
         errs = [MenuFileError(where="file", field=c, message="missing column") for c in missing]
@@ -298,7 +395,7 @@ def parse_csv(text: str) -> MenuFile:
     items: list[dict[str, Any]] = []
     for row in reader:
         item: dict[str, Any] = {k: (v or "").strip() for k, v in row.items() if k in CSV_COLUMNS}
-        for list_col in ("tags", "removable"):
+        for list_col in ("tags", "removable", "allergens"):
             item[list_col] = [p.strip() for p in item.get(list_col, "").split(";") if p.strip()]
         available = item.get("available", "")
         item["available"] = available.lower() not in ("false", "0", "no", "nao", "não", "n")
