@@ -12,6 +12,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from graph.guard import UnreadMedia
 from graph.state import INTENTS
 
 SCENARIOS_DIR = Path(__file__).parent / "scenarios"
@@ -66,10 +67,23 @@ class ReplyExpectation(_Strict):
         return patterns
 
 
+class Pin(_Strict):
+    """A WhatsApp location pin as Twilio posts it: coordinates, and the map's words when a place was picked."""
+
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    address: str | None = None
+    label: str | None = None
+
+
 class Turn(_Strict):
-    """One step of the customer's side: something they write, or something they do (pay on the pay page)."""
+    """One step of the customer's side: something they write or share (a pin), or do (pay on the pay page)."""
 
     say: str | list[str] | None = None  # a list is several messages coalesced into one turn
+    location: Pin | None = None  # a pin shared in this turn (after what they say, if anything)
+    # an attachment sent in this turn that nobody reads as words (evals run no transcription provider): a voice note
+    # ("audio"), an image, a document, anything else ("other"); what they `say` with it is its caption
+    media: UnreadMedia | None = None
     action: Literal["pay"] | None = None
     route: RouteLabel | None = None
     tools: ToolExpectation | None = None
@@ -87,8 +101,8 @@ class Turn(_Strict):
 
     @model_validator(mode="after")
     def _one_kind(self) -> Turn:
-        if (self.say is None) == (self.action is None):
-            raise ValueError("a turn has either `say` or `action`")
+        if (self.say is None and self.location is None and self.media is None) == (self.action is None):
+            raise ValueError("a turn has either `say` (or `location`, `media`) or `action`")
         if self.action is not None and (self.route or self.tools):
             raise ValueError("an `action` turn has no route or tool calls to expect")
         return self
@@ -113,6 +127,9 @@ class Address(_Strict):
     state: str = "SP"
     postal_code: str | None = None
     reference: str | None = None
+    # where a location pin put it: radius delivery areas measure from these
+    latitude: float | None = Field(None, ge=-90, le=90)
+    longitude: float | None = Field(None, ge=-180, le=180)
 
 
 class LineSpec(_Strict):
@@ -140,6 +157,8 @@ class CustomerProfile(_Strict):
     email: str | None = None
     addresses: list[Address] = []
     past_orders: list[PastOrder] = []
+    # what they told the restaurant before ("sem cebola sempre"), remembered as the jobs worker would
+    memories: list[str] = []
 
     @model_validator(mode="after")
     def _returning_needs_name(self) -> CustomerProfile:
@@ -169,6 +188,8 @@ class Fixture(_Strict):
     menu_file: str | None = None  # relative to the scenario file; imported into `tenant`
     menu_changes: list[MenuChange] = []
     clock: Literal["open", "closed"] | datetime = "open"
+    # the payment provider charges only with the payer's CPF (as Asaas does): the payment step asks for it once
+    payments_need_cpf: bool = False
 
     @model_validator(mode="after")
     def _one_restaurant(self) -> Fixture:

@@ -14,6 +14,7 @@ from stdnum.exceptions import ValidationError
 
 from memory.db import Conn
 from memory.repos import customers as customer_repo
+from memory.repos import delivery_areas as delivery_repo
 from memory.repos import menu as menu_repo
 from memory.repos import orders as order_repo
 from memory.repos import outbox as outbox_repo
@@ -24,6 +25,7 @@ from tools.cart.models import Cart, ChosenOption
 from tools.cart.pricing import options_exist, priced_options, reprice, unit_price
 from tools.context import TurnContext
 from tools.customers.models import AddressInfo, CustomerInfo
+from tools.delivery import areas
 from tools.menu.hours import is_open, next_opening
 from tools.money import format_brl, to_cents
 from tools.orders import lifecycle, notify
@@ -51,10 +53,18 @@ class CheckoutError(Exception):
     """A checkout step that cannot go on; carries the ToolError for the model."""
 
     def __init__(
-        self, error: ErrorCode, message: str, *, fields: Sequence[str] = (), items: Sequence[str] = ()
+        self,
+        error: ErrorCode,
+        message: str,
+        *,
+        fields: Sequence[str] = (),
+        items: Sequence[str] = (),
+        item: str | None = None,
     ) -> None:
         super().__init__(message)
-        self.tool_error = ToolError(error=error, message=message, fields=list(fields), suggestions=list(items))
+        self.tool_error = ToolError(
+            error=error, message=message, fields=list(fields), suggestions=list(items), item=item
+        )
 
 
 class SummaryLine(BaseModel):
@@ -209,12 +219,41 @@ def totals_text(subtotal: Decimal, fee: Decimal, total: Decimal, locale: str) ->
 
 def _pick_address(customer: CustomerInfo, checkout: Checkout) -> AddressInfo:
     by_id = {a.id: a for a in customer.addresses}
-    for wanted in (checkout.address_id, customer.default_address_id):
-        if wanted is not None and wanted in by_id:
-            return by_id[wanted]
+    if checkout.address_id is not None and checkout.address_id in by_id:
+        return by_id[checkout.address_id]
+    if len(customer.addresses) > 1:
+        # seed 003 §3.4: with several saved addresses the customer says which one, every order
+        raise CheckoutError(
+            "choose_address", "The customer has several addresses: list them (list_addresses) and ask which one."
+        )
     if customer.addresses:
         return customer.addresses[0]
     raise CheckoutError("no_address", "The customer has no delivery address: ask for one (start_new_address).")
+
+
+async def delivery_fee_for(conn: Conn, tenant: tenant_repo.Tenant, address: AddressInfo, locale: str) -> Decimal:
+    """The fee of the address's delivery area (the flat fee without areas); refuses an address the restaurant
+    doesn't deliver to, before any order exists."""
+    quote = await areas.quote(conn, tenant, address.id)
+    if quote.fee is not None and quote.delivers:
+        return quote.fee
+    setup = await delivery_repo.setup(conn, tenant.id)
+    names = [b.text for b in areas.briefs(setup, locale)]  # "Pinheiros: R$ 5,00", said back to the customer
+    if quote.status == "unlocated":
+        raise CheckoutError(
+            "address_unlocated",
+            "The restaurant delivers by distance and this address has no location: ask the customer to share "
+            "their location on WhatsApp, or to give another address. Nothing was ordered.",
+            items=names,
+            item=address.neighborhood,
+        )
+    raise CheckoutError(
+        "outside_delivery_area",
+        f"The restaurant doesn't deliver to {address.neighborhood}: tell the customer politely, name the areas it "
+        "delivers to, and ask for another address. Nothing was ordered.",
+        items=names,
+        item=address.neighborhood,
+    )
 
 
 def _require_customer(customer: CustomerInfo | None) -> CustomerInfo:
@@ -239,7 +278,7 @@ async def summarize(
         )
     tenant = await tenant_repo.by_id(conn, ctx.tenant.id) or ctx.tenant
     address = _pick_address(known, checkout)
-    fee = to_cents(tenant.delivery_fee)
+    fee = await delivery_fee_for(conn, tenant, address, locale)
     total = to_cents(repriced.subtotal + fee)
     change_for = checkout.change_for if checkout.payment_method == "cash" else None
     lines = [line_text(ln.name, ln.qty, ln.options, ln.removed, ln.line_total, locale) for ln in repriced.cart.lines]
@@ -390,7 +429,7 @@ async def place_order(
             if order is None:
                 tenant = await tenant_repo.by_id(conn, tenant.id) or tenant
                 priced = await _price_now(conn, tenant.id, cart)
-                fee = to_cents(tenant.delivery_fee)
+                fee = await delivery_fee_for(conn, tenant, address, locale)
                 total = to_cents(priced.subtotal + fee)
                 change_for = check_change(method, checkout.change_for, total, locale)
                 new = order_repo.NewOrder(
