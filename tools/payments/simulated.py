@@ -51,9 +51,11 @@ class SimulatedPayments:
 
     name = PROVIDER
 
-    def __init__(self, public_base_url: str, secret: bytes) -> None:
+    def __init__(self, public_base_url: str, secret: bytes, *, needs_cpf: bool = False) -> None:
         self.public_base_url = public_base_url.rstrip("/")
         self.secret = secret
+        # play a provider that charges only with the payer's CPF, as Asaas does: the conversation asks for it once
+        self.needs_cpf = needs_cpf
         # a stable random-looking EVP key per secret: the same "merchant" across restarts
         digest = hmac.new(secret, b"pix-key", hashlib.sha256).digest()
         self.pix_key = str(uuid.UUID(bytes=digest[:16], version=4))
