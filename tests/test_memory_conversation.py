@@ -79,6 +79,23 @@ async def test_an_allergy_told_days_ago_makes_the_bot_warn_and_ask_before_adding
     assert [c.split("|")[0] for c in await _cart(chat)] == ["Pizza Camarão com Catupiry"]
 
 
+async def test_an_allergen_the_menu_declares_but_the_name_does_not_say_still_stops_the_item(
+    demo: Pool, embedder: Embedder
+) -> None:
+    # "Pizza Quatro Queijos" never says "leite": only the menu file's `allergens` list does
+    first = await open_chat(demo, PHONE)
+    await _turn(first, "sou alérgico a leite", embedder)
+    chat = await _days_later(first)
+    warning = await chat.say("quero uma pizza quatro queijos grande")
+    assert "alergia a *leite*" in warning and "Pizza Quatro Queijos" in warning, chat.dump()
+    assert await _cart(chat) == []
+    declined = await chat.say("não")
+    assert "não coloquei" in declined, chat.dump()
+    # the same customer's fries declare no milk: they go straight in
+    assert "Anotado" in await chat.say("quero uma batata frita"), chat.dump()
+    assert [c.split("|")[0] for c in await _cart(chat)] == ["Batata Frita"]
+
+
 async def test_declining_after_the_allergy_warning_leaves_the_item_out(demo: Pool, embedder: Embedder) -> None:
     first = await open_chat(demo, PHONE)
     await _turn(first, "sou alérgico a camarão", embedder)

@@ -137,6 +137,23 @@ async def test_csv_menu_imports_into_an_existing_tenant(db: Pool, embedder: Embe
     assert pastel is not None and not pastel.available and pastel.removable == ["orégano"]
 
 
+async def test_declared_allergens_are_stored_from_json_and_csv(db: Pool, embedder: Embedder) -> None:
+    await import_menu(db, "demo", parse_json(DEMO_MENU.read_text()), embedder)
+    csv_text = (
+        "sku,category,name,price,allergens\n"
+        "PASTEL-CAM,Salgados,Pastel da Casa,12.00,camarão; glúten\n"
+        "SUCO-UVA,Bebidas,Suco de Uva,9.50,\n"
+    )
+    await import_menu(db, "demo", parse_csv(csv_text), embedder)
+    async with db.connection() as conn:
+        tenant = await tenant_repo.by_slug(conn, "demo")
+        assert tenant is not None
+        items = await menu_repo.by_skus(conn, tenant.id, ["PZ-4QUEIJOS", "PASTEL-CAM", "SUCO-UVA"])
+    assert items["PZ-4QUEIJOS"].allergens == ["glúten", "leite"]
+    assert items["PASTEL-CAM"].allergens == ["camarão", "glúten"]
+    assert items["SUCO-UVA"].allergens == []
+
+
 def test_csv_errors_name_the_row_and_field() -> None:
     csv_text = "sku,category,name,price\nA1,Bebidas,Água,abc\n,Bebidas,Sem sku,3.00\n"
     with pytest.raises(InvalidMenuFile) as info:

@@ -48,6 +48,7 @@ class MenuItem(BaseModel):
     available: bool
     options: list[OptionGroup]
     removable: list[str]
+    allergens: list[str] = []
     position: int
 
 
@@ -63,11 +64,14 @@ class MenuItemFields(BaseModel):
     available: bool
     options: list[OptionGroup]
     removable: list[str]
+    allergens: list[str] = []
     position: int
     source_hash: str
 
 
-_COLUMNS = "id, tenant_id, sku, category, name, description, price, tags, available, options, removable, position"
+_COLUMNS = (
+    "id, tenant_id, sku, category, name, description, price, tags, available, options, removable, allergens, position"
+)
 
 
 def _item(row: dict[str, Any]) -> MenuItem:
@@ -107,12 +111,13 @@ async def upsert(conn: Conn, tenant_id: int, item: MenuItemFields, embedding: Se
     """Insert an item or overwrite the one with the same sku."""
     await conn.execute(
         """INSERT INTO menu_items (tenant_id, sku, category, name, description, price, tags, available,
-                                   options, removable, position, source_hash, embedding)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::vector)
+                                   options, removable, allergens, position, source_hash, embedding)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::vector)
            ON CONFLICT (tenant_id, sku) DO UPDATE SET
                category = EXCLUDED.category, name = EXCLUDED.name, description = EXCLUDED.description,
                price = EXCLUDED.price, tags = EXCLUDED.tags, available = EXCLUDED.available,
-               options = EXCLUDED.options, removable = EXCLUDED.removable, position = EXCLUDED.position,
+               options = EXCLUDED.options, removable = EXCLUDED.removable, allergens = EXCLUDED.allergens,
+               position = EXCLUDED.position,
                source_hash = EXCLUDED.source_hash, embedding = EXCLUDED.embedding, updated_at = now()""",
         (
             tenant_id,
@@ -125,6 +130,7 @@ async def upsert(conn: Conn, tenant_id: int, item: MenuItemFields, embedding: Se
             item.available,
             Jsonb([g.model_dump(mode="json") for g in item.options]),
             item.removable,
+            item.allergens,
             item.position,
             item.source_hash,
             _vector_literal(embedding),
