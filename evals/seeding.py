@@ -28,6 +28,7 @@ from memory.repos import tenants as tenant_repo
 from memory.repos.tenants import Tenant
 from tools.cart.models import ChosenOption
 from tools.cart.pricing import unit_price
+from tools.memory.service import remember_turn
 from tools.menu.importer import import_menu
 from tools.menu.menu_file import MenuFile, parse_json
 
@@ -162,6 +163,8 @@ async def seed_trial(pool: Pool, scenario: Scenario, embedder: Embedder, phone: 
                 (change.available, change.price, tenant.id, change.sku),
             )
         seeded = await _seed_customer(conn, tenant, scenario.customer, phone)
+    if scenario.customer.memories:
+        await remember_turn(pool, tenant.id, phone, scenario.customer.memories, embedder=embedder)
     return tenant, seeded
 
 
