@@ -13,19 +13,21 @@ from langchain_core.language_models import BaseChatModel
 from evals.graders import grade_state, grade_turn, read_state
 from evals.metrics import cost_usd, summarize
 from evals.results import Failure, RunResults, ScenarioResult, ToolCallRecord, TrialResult, TurnRecord
-from evals.scenario import Scenario
+from evals.scenario import Pin, Scenario
 from evals.seeding import Databases, check_references, pay_order, phone_for, seed_trial
 from evals.simulator import SimulatedUser
 from evals.usage import TURN_USAGE, Usage, UsageMeter
 from graph.graph import build_graph
+from graph.guard import UnreadMedia
 from graph.models import ModelConfig, make_chat_model
-from graph.runner import ConversationRunner, TurnResult
+from graph.runner import ConversationRunner, CustomerMessage, TurnResult
 from graph.state import ConversationState
 from memory.checkpointer import make_checkpointer
 from memory.db import open_pool
 from memory.embeddings import default_embedder
 from prompts import PromptSet, load_prompt_set
 from tools.context import TurnContext
+from tools.customers.models import SharedLocation
 from tools.payments.simulated import SimulatedPayments
 from tools.privacy.links import ExportLinks
 
@@ -75,6 +77,8 @@ class Suite:
         self.model.callbacks = [UsageMeter()]
         self.embedder = default_embedder()
         self.payments = SimulatedPayments(options.public_base_url, b"comanda-eval")
+        # the same pay page, playing a provider that charges only with the payer's CPF (as Asaas does)
+        self.payments_with_cpf = SimulatedPayments(options.public_base_url, b"comanda-eval", needs_cpf=True)
 
     async def run_trial(self, scenario: Scenario, trial: int) -> TrialResult:
         """One scenario once, on its own database; never raises (errors become the trial's outcome)."""
@@ -117,7 +121,7 @@ class Suite:
                     pool=pool,
                     tenant=tenant,
                     phone=phone,
-                    payments=self.payments,
+                    payments=self.payments_with_cpf if scenario.fixture.payments_need_cpf else self.payments,
                     public_base_url=self.options.public_base_url,
                     clock=lambda: now,
                     export_links=ExportLinks(b"comanda-eval", self.options.public_base_url),
@@ -153,16 +157,29 @@ class Suite:
         failures: list[Failure] = []
         n_messages = 0
 
-        async def say(texts: list[str], expected_route: str | None) -> TurnRecord:
+        async def say(
+            texts: list[str], expected_route: str | None, pin: Pin | None = None, media: UnreadMedia | None = None
+        ) -> TurnRecord:
             nonlocal n_messages
+            messages: list[str | CustomerMessage] = list(texts)
+            if media is not None:
+                # as the worker hands over an attachment it couldn't read: named, never words; the caption is text
+                caption = messages.pop() if messages else ""
+                messages.append(CustomerMessage(text=str(caption), unread=[media]))
+                texts = [*texts[:-1], f"{texts[-1] if texts else ''} <{media}>".strip()]
+            if pin is not None:
+                # as the worker hands a Twilio pin over: the map's words as text, the coordinates as data
+                words = ", ".join(w for w in (pin.label, pin.address) if w)
+                messages.append(CustomerMessage(text=words, location=SharedLocation(**pin.model_dump())))
+                texts = [*texts, words or "📍"]
             ids = []
-            for _ in texts:
+            for _ in messages:
                 n_messages += 1
                 ids.append(f"EV{n_messages:04d}")
             usage = Usage()
             token = TURN_USAGE.set(usage)
             try:
-                result = await runner.run_turn(ctx, texts, ids)
+                result = await runner.run_turn(ctx, messages, ids)
             finally:
                 TURN_USAGE.reset(token)
             record = _record(texts, result, expected_route, usage)
@@ -185,7 +202,7 @@ class Suite:
                             )
                         )
                     continue
-                record = await say(turn.texts, turn.route)
+                record = await say(turn.texts, turn.route, turn.location, turn.media)
                 failures += grade_turn(number, turn, record)
             return transcript, failures
         assert scenario.goal is not None

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from graph.language import fold
 from graph.offline import parsing as p
+from graph.offline.parse.text import _STREET_TYPES
 from graph.offline.policy.chat import BYE, GREETING, HELP, IDENTITY
 from graph.offline.policy.common import Decision, Say, call, error_reply, has_any, not_understood
 from graph.offline.policy.privacy import privacy_notice, privacy_reply, privacy_step, refuses_consent
@@ -412,7 +414,8 @@ def _pin_fields(address_text: str) -> dict[str, Any]:
 def typed_address(text: str) -> dict[str, Any]:
     """A whole address typed by a registered customer (at least a street and a number), as the tool's fields."""
     parts = p.parse_address(text)
-    if not (parts.street and parts.number):
+    # a street type ("Rua", "Av.") is required: "change for 100" or "troco pra 100" are no street
+    if not (parts.street and parts.number) or fold(parts.street.split()[0]).strip(".") not in _STREET_TYPES:
         return {}
     return {k: v for k, v in _registration_fields(text, "address").items() if k not in ("email", "cpf")}
 
