@@ -31,6 +31,7 @@ from tools.cart.pricing import unit_price
 from tools.memory.service import remember_turn
 from tools.menu.importer import import_menu
 from tools.menu.menu_file import MenuFile, parse_json
+from tools.payments.settlement import settle_paid
 
 DEMO_MENU = Path(__file__).resolve().parent.parent / "comanda" / "fixtures" / "demo-restaurant.json"
 
@@ -245,5 +246,9 @@ async def pay_order(pool: Pool, tenant: Tenant, phone: str, seeded: set[int], wh
         row = await cur.fetchone()
         if row is None or row["order_id"] in seeded:
             return "no pending payment to pay"
-        await payment_repo.settle_paid(conn, tenant.id, row["id"], when)
+        payment = await payment_repo.get_payment(conn, tenant.id, row["id"])
+        assert payment is not None
+        async with conn.transaction():
+            # as the provider's webhook does: the order moves through the one state machine
+            await settle_paid(conn, payment, actor=payment.provider, paid_at=when)
     return None

@@ -1,8 +1,10 @@
-"""Payments of orders (one per order and provider) and their settlement: payment, order and POS event at once."""
+"""Payments of orders (one per order and provider) and the provider's events about them.
+
+Settling a paid payment moves its order, which only the order state machine does: `tools/payments/settlement.py`.
+"""
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -11,11 +13,8 @@ from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict
 
 from memory.db import Conn
-from memory.repos import orders as order_repo
 
 PaymentStatus = Literal["pending", "paid", "failed", "refunded", "expired", "cancelled"]
-# event ids are uuid5 under this namespace, so the same fact always gets the same id (the outbox dedupes on it)
-OUTBOX_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://comanda.local/outbox")
 
 
 class Payment(BaseModel):
@@ -37,20 +36,6 @@ class Payment(BaseModel):
     paid_at: datetime | None
 
 
-class PaidOrder(BaseModel):
-    """What settling a payment changed, with what the customer's notification needs."""
-
-    model_config = ConfigDict(frozen=True)
-
-    tenant_id: int
-    order_id: int
-    payment_id: int
-    customer_phone: str
-    total: Decimal
-    order_status: str
-    outbox_event_id: uuid.UUID | None
-
-
 _COLUMNS = (
     "id, tenant_id, order_id, provider, provider_ref, method, amount, status, pix_code, pay_url, created_at, paid_at"
 )
@@ -58,11 +43,6 @@ _COLUMNS = (
 
 def _payment(row: dict[str, Any] | None) -> Payment | None:
     return Payment.model_validate(row) if row else None
-
-
-def paid_event_id(tenant_id: int, order_id: int) -> uuid.UUID:
-    """The outbox event id of "order `order_id` was paid": the same on every retry."""
-    return uuid.uuid5(OUTBOX_NAMESPACE, f"{tenant_id}:{order_id}:paid")
 
 
 async def insert_payment(
@@ -130,73 +110,6 @@ async def mark_paid(conn: Conn, tenant_id: int, payment_id: int, paid_at: dateti
         (paid_at, tenant_id, payment_id),
     )
     return cur.rowcount > 0
-
-
-async def settle_paid(conn: Conn, tenant_id: int, payment_id: int, paid_at: datetime) -> PaidOrder | None:
-    """In one transaction: payment paid, order paid, an "order.paid" outbox event; None if already settled."""
-    async with conn.transaction():
-        # the conditional UPDATE takes the row lock: a concurrent duplicate waits, then changes nothing
-        if not await mark_paid(conn, tenant_id, payment_id, paid_at):
-            return None
-        payment = await get_payment(conn, tenant_id, payment_id)
-        assert payment is not None
-        # the same move as tools/orders/lifecycle.py's placed|awaiting_payment → paid (memory can't call tools);
-        # the simulated webhook tells the customer itself, so the move is recorded as told
-        cur = await conn.execute(
-            """UPDATE orders o SET status = 'paid', paid_at = %s, updated_at = now(), status_changed_at = now()
-                FROM (SELECT id, status FROM orders WHERE tenant_id = %s AND id = %s FOR UPDATE) before
-                WHERE o.id = before.id AND before.status IN ('placed', 'awaiting_payment')
-                RETURNING before.status AS from_status""",
-            (paid_at, tenant_id, payment.order_id),
-        )
-        before = await cur.fetchone()
-        moved = before is not None
-        if before is not None:
-            await order_repo.insert_transition(
-                conn,
-                tenant_id=tenant_id,
-                order_id=payment.order_id,
-                from_status=before["from_status"],
-                to_status="paid",
-                actor=payment.provider,
-                reason=None,
-                notify=False,
-            )
-        cur = await conn.execute(
-            """SELECT o.status, o.total, c.phone FROM orders o JOIN customers c ON c.id = o.customer_id
-                WHERE o.tenant_id = %s AND o.id = %s""",
-            (tenant_id, payment.order_id),
-        )
-        order = await cur.fetchone()
-        assert order is not None
-        event_id = None
-        # a cancelled or delivered order keeps its status (someone must refund or reconcile), and the POS
-        # hears nothing new about it
-        if moved:
-            event_id = paid_event_id(tenant_id, payment.order_id)
-            payload = {
-                "order_id": payment.order_id,
-                "payment_id": payment.id,
-                "provider": payment.provider,
-                "provider_ref": payment.provider_ref,
-                "method": payment.method,
-                "amount": str(payment.amount),
-                "paid_at": paid_at.isoformat(),
-            }
-            await conn.execute(
-                """INSERT INTO outbox (tenant_id, event_id, event_type, aggregate_id, payload)
-                    VALUES (%s, %s, 'order.paid', %s, %s) ON CONFLICT (event_id) DO NOTHING""",
-                (tenant_id, event_id, payment.order_id, Jsonb(payload)),
-            )
-        return PaidOrder(
-            tenant_id=tenant_id,
-            order_id=payment.order_id,
-            payment_id=payment.id,
-            customer_phone=order["phone"],
-            total=order["total"],
-            order_status=order["status"],
-            outbox_event_id=event_id,
-        )
 
 
 async def close_pending(conn: Conn, tenant_id: int, order_id: int, status: PaymentStatus) -> list[Payment]:
