@@ -77,7 +77,6 @@ EXPECTED_REPLIES: dict[str, set[str]] = {
     "payment.placed_cash": {"order_id", "total", "change"},
     "payment.placed_pix": {"order_id", "total", "pix_code", "pay_url"},
     "payment.placed_card": {"order_id", "total", "pay_url"},
-    "payment.paid": {"order_id", "total"},
     "payment.invalid_change": {"total"},
     "payment.not_registered": set(),
     "payment.empty_cart": set(),
