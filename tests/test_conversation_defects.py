@@ -65,6 +65,14 @@ async def test_a_newcomers_first_question_is_answered_not_taken_as_a_name(demo: 
     assert await scalar(demo, "SELECT count(*) FROM customers WHERE name IS NOT NULL") == 0
 
 
+async def test_a_question_while_registering_is_not_taken_for_a_name(demo: Pool) -> None:
+    chat = await open_chat(demo, "+5511988880002")
+    await chat.say("quero uma pizza de calabresa")
+    reply = await chat.say("cadê meu pedido?")
+    assert "Cadê" not in reply, chat.dump()  # it once answered "Prazer, Cadê!"
+    assert await scalar(demo, "SELECT count(*) FROM customers WHERE name IS NOT NULL") == 0
+
+
 async def test_item_details_list_description_and_options(demo: Pool) -> None:
     chat = await registered(demo, "+5511988880002")
     reply = await chat.say("o que vem no x-tudo?")

@@ -159,7 +159,8 @@ def test_parse_name(text: str, expected: str) -> None:
     ["", "   ", "quero pizza", "quero uma pizza de calabresa", "sim", "não", "ok", "123", "João 123",
      "joao@gmail.com", "Rua das Flores 123", "Rua das Flores", "um dois tres quatro cinco seis",
      "Ana Maria Clara Souza Lima Pereira", "oi", "olá", "bom dia", "boa noite", "hello", "obrigado",
-     "cardapio", "asdkjh", "meu nome é", "sou de SP", "i am hungry", "sou vegetariano", "pix", "👍"],
+     "cardapio", "asdkjh", "meu nome é", "sou de SP", "i am hungry", "sou vegetariano", "pix", "👍",
+     "cadê meu pedido?", "tá chegando?"],
 )  # fmt: skip
 def test_parse_name_rejects(text: str) -> None:
     assert parse_name(text) is None

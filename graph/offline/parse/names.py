@@ -109,4 +109,7 @@ def parse_name(text: str) -> str | None:
         stripped, stripped_keys = stripped[:-1], stripped_keys[:-1]
     if not stripped or len(stripped) > 5:
         return None
+    if len(stripped) > 1 and text.rstrip().endswith("?"):
+        # a question of several words isn't a name said bare ("cadê meu pedido?" once greeted "Prazer, Cadê!")
+        return None
     return _name_candidate(stripped, strict=True)
