@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 from tools.cart.models import Cart
 from tools.context import TurnContext
+from tools.customers.address_tools import turn_pin
 from tools.customers.models import RegistrationDraft
-from tools.customers.tools import turn_pin
 from tools.menu.hours import DAYS, is_open
 from tools.money import format_brl
 from tools.orders.models import Checkout

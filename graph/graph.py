@@ -34,8 +34,8 @@ from graph.run_context import RunContext, turn_context
 from graph.state import INTENTS, AgentState, ConversationState
 from prompts import PromptSet, load_prompt_set
 from tools.context import TurnContext
+from tools.customers.address_tools import turn_pin
 from tools.customers.service import identify_customer
-from tools.customers.tools import turn_pin
 from tools.memory.service import notes_for_turn, standing
 from tools.memory.summary import rolling_summary
 from tools.menu.tools import embedder_for

@@ -18,7 +18,7 @@ from graph.language.privacy import privacy_request
 from graph.run_context import RunContext, turn_context
 from graph.state import ConversationState, Intent, RouteDecision
 from prompts import PromptSet
-from tools.customers.tools import turn_pin
+from tools.customers.address_tools import turn_pin
 
 # a confident classification of another intent may pull the customer out of a question we asked them
 _OVERRIDE_AWAITING = 0.9
