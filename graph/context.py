@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from prompts import catalog
 from tools.cart.models import Cart
 from tools.context import TurnContext
 from tools.customers.address_tools import turn_pin
@@ -80,7 +81,11 @@ def prompt_context(state: Mapping[str, Any], ctx: TurnContext) -> dict[str, Any]
         "restaurant_address": tenant.address,
         "opening_hours": hours_text(tenant.hours, locale),
         "open_now": "sim" if is_open(tenant.hours, tenant.timezone, now) else "não",
-        "delivery_fee": format_brl(tenant.delivery_fee, locale),
+        "delivery_fee": (
+            catalog.text("menu.delivery_fee_varies", locale)
+            if tenant.has_delivery_areas
+            else format_brl(tenant.delivery_fee, locale)
+        ),
         "customer_name": (customer.name if customer and customer.name else ""),
         "customer_status": "returning" if customer and customer.registered else "new",
         "last_order": customer.last_order.summary if customer and customer.last_order else "",

@@ -5,6 +5,7 @@ order exists. Conversations run through the real graph with the offline model.""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -17,6 +18,7 @@ from tool_harness import call_tool, result
 from typer.testing import CliRunner, Result
 
 from comanda.cli_commands import app as cli_app
+from graph.context import prompt_context
 from graph.offline.policy.menu import fee_place
 from graph.state import ConversationState
 from memory.db import Pool
@@ -294,6 +296,21 @@ async def test_the_areas_fee_is_in_the_cart_the_summary_and_the_order(db: Pool, 
     assert await _orders(db) == [
         {"delivery_fee": Decimal("7.00"), "subtotal": Decimal("42.00"), "total": Decimal("49.00")}
     ]
+
+
+async def test_the_agents_prompt_says_the_fee_depends_on_the_area_not_the_flat_fee(
+    db: Pool, embedder: Embedder
+) -> None:
+    # a real model reads the fee from its prompt: a restaurant with areas must not be quoted its flat fee
+    ctx = await _ctx(db, embedder, CANTINA, "cantina")
+    assert ctx.tenant.has_delivery_areas
+    fee = prompt_context({"messages": []}, ctx)["delivery_fee"]
+    assert "região" in fee and "delivery_fee" in fee
+    async with db.connection() as conn:
+        await delivery_repo.replace(conn, ctx.tenant.id, DeliverySetup())
+        flat = await tenant_repo.by_id(conn, ctx.tenant.id)
+    assert flat is not None and not flat.has_delivery_areas
+    assert prompt_context({"messages": []}, dataclasses.replace(ctx, tenant=flat))["delivery_fee"].startswith("R$")
 
 
 async def test_an_address_outside_every_area_is_refused_before_any_order(db: Pool, embedder: Embedder) -> None:

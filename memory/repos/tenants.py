@@ -27,6 +27,7 @@ class Tenant(BaseModel):
     hours: dict[str, str]
     bot_paused: bool = False  # the manager sent every conversation to a person
     privacy_url: str | None = None  # the privacy notice customers are shown before registering (LGPD)
+    has_delivery_areas: bool = False  # fees by area (tools/delivery): the flat delivery_fee is not the answer
 
 
 class TenantFields(BaseModel):
@@ -43,7 +44,10 @@ class TenantFields(BaseModel):
     privacy_url: str | None = None  # None keeps the stored link
 
 
-_COLUMNS = "id, slug, name, whatsapp, address, timezone, locale, delivery_fee, hours, bot_paused, privacy_url"
+_COLUMNS = (
+    "id, slug, name, whatsapp, address, timezone, locale, delivery_fee, hours, bot_paused, privacy_url, "
+    "EXISTS (SELECT 1 FROM delivery_areas a WHERE a.tenant_id = tenants.id) AS has_delivery_areas"
+)
 
 
 def _row(row: dict[str, Any] | None) -> Tenant | None:
