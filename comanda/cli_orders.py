@@ -24,7 +24,7 @@ from tools.customers.models import AddressInfo
 from tools.money import format_brl
 from tools.orders import lifecycle
 from tools.orders.lifecycle import LifecycleError, OrderState, Transition
-from tools.orders.service import line_text
+from tools.orders.summary import line_text
 
 orders_app = typer.Typer(help="Orders: list, show, and move them through their life.", no_args_is_help=True)
 TIME_FORMAT = "%d/%m/%Y %H:%M"

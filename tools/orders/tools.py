@@ -18,7 +18,9 @@ from tools.context import TurnContext, conversation_of
 from tools.customers.models import CustomerInfo
 from tools.handoff.service import open_handoff
 from tools.money import format_brl
-from tools.orders import service
+from tools.orders import aftercare, errors, service
+from tools.orders import cpf as cpfs
+from tools.orders import summary as summaries
 from tools.orders.models import Checkout, OrderInfo, PaymentMethod
 from tools.results import NoArgs, ToolError
 
@@ -61,10 +63,10 @@ async def checkout_summary(*, runtime: ToolRuntime) -> Command[Any] | str:
         st = _state(runtime)
         async with ctx.pool.connection() as conn:
             try:
-                summary, cart, checkout = await service.summarize(
+                summary, cart, checkout = await summaries.summarize(
                     conn, ctx, st.customer, st.cart, st.checkout, st.locale
                 )
-            except service.CheckoutError as exc:
+            except errors.CheckoutError as exc:
                 return exc.tool_error.model_dump_json()
         checkout = checkout.model_copy(update={"awaiting_confirmation": summary.ready})
         awaiting = "payment.confirm" if summary.ready else "payment.method"
@@ -91,11 +93,8 @@ async def set_payment_method(
     try:
         ctx = cast(TurnContext, runtime.context)
         st = _state(runtime)
-        if (
-            method != "cash"
-            and getattr(ctx.payments, "needs_cpf", False)
-            and not await service.saved_cpf(ctx, st.customer)
-        ):
+        needs_cpf = method != "cash" and getattr(ctx.payments, "needs_cpf", False)
+        if needs_cpf and not await cpfs.saved_cpf(ctx, st.customer):
             # the provider can't charge without it: ask once (save_cpf), then this choice goes on
             checkout = st.checkout.model_copy(update={"payment_method": method, "awaiting_confirmation": False})
             return _reply(runtime, CpfNeeded(payment_method=method), checkout=checkout, awaiting="payment.cpf")
@@ -103,13 +102,13 @@ async def set_payment_method(
             # the order is placed but its payment failed or the customer wants to pay another way
             try:
                 placed = await service.retry_payment(ctx, st.customer, st.order.id, method, change_for, st.locale)
-            except service.CheckoutError as exc:
+            except errors.CheckoutError as exc:
                 return exc.tool_error.model_dump_json()
             awaiting = "payment.retry" if placed.payment_failed else None
             return _reply(runtime, placed, order=service.order_info(placed), awaiting=awaiting)
         async with ctx.pool.connection() as conn:
             try:
-                summary, cart, checkout = await service.summarize(
+                summary, cart, checkout = await summaries.summarize(
                     conn,
                     ctx,
                     st.customer,
@@ -117,8 +116,8 @@ async def set_payment_method(
                     st.checkout.model_copy(update={"payment_method": method}),
                     st.locale,
                 )
-                change = service.check_change(method, change_for, summary.total, st.locale)
-            except service.CheckoutError as exc:
+                change = summaries.check_change(method, change_for, summary.total, st.locale)
+            except errors.CheckoutError as exc:
                 return exc.tool_error.model_dump_json()
         checkout = checkout.model_copy(update={"change_for": change, "awaiting_confirmation": True})
         summary = summary.model_copy(
@@ -141,7 +140,7 @@ async def place_order(*, runtime: ToolRuntime) -> Command[Any] | str:
         st = _state(runtime)
         try:
             placed = await service.place_order(ctx, st.customer, st.cart, st.checkout, st.locale)
-        except service.CheckoutError as exc:
+        except errors.CheckoutError as exc:
             return exc.tool_error.model_dump_json()
         cart = Cart(revision=st.cart.revision + 1, next_line_id=st.cart.next_line_id)
         return _reply(
@@ -163,7 +162,7 @@ async def order_status(*, runtime: ToolRuntime) -> str:
     try:
         ctx = cast(TurnContext, runtime.context)
         st = _state(runtime)
-        result = await service.status_of(ctx, st.customer, st.order.id if st.order else None, st.locale)
+        result = await aftercare.status_of(ctx, st.customer, st.order.id if st.order else None, st.locale)
         return result.model_dump_json()
     except Exception:
         log.exception("order_status failed in conversation %s", conversation_of(runtime.context))
@@ -177,13 +176,13 @@ async def cancel_order(*, runtime: ToolRuntime) -> Command[Any] | str:
     try:
         ctx = cast(TurnContext, runtime.context)
         st = _state(runtime)
-        result = await service.cancel_for_customer(ctx, st.customer, st.order.id if st.order else None, st.locale)
-        if isinstance(result, service.OrderCancelled):
+        result = await aftercare.cancel_for_customer(ctx, st.customer, st.order.id if st.order else None, st.locale)
+        if isinstance(result, aftercare.OrderCancelled):
             order = st.order
             if order is not None and order.id == result.order_id:
                 order = order.model_copy(update={"status": "cancelled"})
             return _reply(runtime, result, order=order, awaiting=None)
-        if isinstance(result, service.CancelRefused):
+        if isinstance(result, aftercare.CancelRefused):
             reason = f"wants to cancel order #{result.order_id}, which is already {result.status}"
             await open_handoff(
                 ctx.pool,
@@ -229,8 +228,8 @@ async def save_cpf(cpf: str, *, runtime: ToolRuntime) -> Command[Any] | str:
         ctx = cast(TurnContext, runtime.context)
         st = _state(runtime)
         try:
-            saved = await service.save_cpf(ctx, st.customer, cpf)
-        except service.CheckoutError as exc:
+            saved = await cpfs.save_cpf(ctx, st.customer, cpf)
+        except errors.CheckoutError as exc:
             return exc.tool_error.model_dump_json()
         if saved is None:
             return ToolError(
