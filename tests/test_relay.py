@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -292,3 +293,34 @@ def test_pos_sqs_needs_a_region_and_is_otherwise_accepted(tmp_path: Path, monkey
 async def test_the_relay_refuses_to_start_without_sqs(cli_env: None) -> None:
     done = await asyncio.to_thread(lambda: runner.invoke(app, ["relay", "--once"]))
     assert done.exit_code == 2 and "COMANDA_POS=outbox" in done.output
+
+
+async def test_a_stores_events_commit_in_id_order_and_other_stores_do_not_wait(db: Pool) -> None:
+    # two orders of one store placed at once: had the later id committed first, the relay would have published it
+    # before the earlier one, and the kitchen would have seen that store's events out of order
+    a = await make_store(db, "ordem-a", "+5511911110001")
+    b = await make_store(db, "ordem-b", "+5511911110002")
+    written, release = asyncio.Event(), asyncio.Event()
+
+    async def write(tenant_id: int, *, hold: bool = False) -> int:
+        async with db.connection() as conn, conn.transaction():
+            await outbox_repo.enqueue(
+                conn, tenant_id=tenant_id, event_id=uuid.uuid4(), event_type="order.placed", aggregate_id=1, payload={}
+            )
+            cur = await conn.execute("SELECT max(id) AS id FROM outbox WHERE tenant_id = %s", (tenant_id,))
+            row = await cur.fetchone()
+            if hold:
+                written.set()
+                await release.wait()
+        assert row is not None
+        return int(row["id"])
+
+    first = asyncio.create_task(write(a.tenant.id, hold=True))
+    await asyncio.wait_for(written.wait(), 5)
+    await asyncio.wait_for(write(b.tenant.id), 5)  # another store is not held up
+    second = asyncio.create_task(write(a.tenant.id))
+    await asyncio.sleep(0.5)
+    assert not second.done()  # the same store's next event waits for the first to commit
+    release.set()
+    first_id, second_id = await asyncio.wait_for(asyncio.gather(first, second), 5)
+    assert first_id < second_id

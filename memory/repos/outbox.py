@@ -46,12 +46,20 @@ _COLUMNS = (
 )
 # the first key of the advisory lock a relay holds on a store while it publishes that store's rows
 RELAY_LOCK_KEY = 1_100_011
+# the first key of the transaction lock a writer holds on a store from its outbox insert to its commit
+WRITE_LOCK_KEY = 1_100_012
 
 
 async def enqueue(
     conn: Conn, *, tenant_id: int, event_id: uuid.UUID, event_type: str, aggregate_id: int, payload: dict[str, Any]
 ) -> bool:
-    """Write an event unless one with this id exists; True if written."""
+    """Write an event unless one with this id exists; True if written.
+
+    Call it inside the transaction that makes the change. It takes the store's write lock until that commits, so a
+    store's rows commit in id order: without it, a transaction that took id 7 and committed after the one that took
+    id 8 let the relay publish 8 first, and the kitchen saw one store's events out of order.
+    """
+    await conn.execute("SELECT pg_advisory_xact_lock(%s, %s::int)", (WRITE_LOCK_KEY, tenant_id))
     cur = await conn.execute(
         """INSERT INTO outbox (tenant_id, event_id, event_type, aggregate_id, payload)
            VALUES (%s, %s, %s, %s, %s) ON CONFLICT (event_id) DO NOTHING""",
