@@ -148,6 +148,7 @@ def test_parse_cep(text: str, expected: str | None) -> None:
         ("Maria Eduarda dos Santos Pereira", "Maria Eduarda dos Santos Pereira"),
         ("nome: Lucas", "Lucas"),
         ("meu nome é Ana.", "Ana"),
+        ("João Silva\n?", "João Silva"),  # a nudge in the same turn
     ],
 )
 def test_parse_name(text: str, expected: str) -> None:

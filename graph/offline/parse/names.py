@@ -109,7 +109,8 @@ def parse_name(text: str) -> str | None:
         stripped, stripped_keys = stripped[:-1], stripped_keys[:-1]
     if not stripped or len(stripped) > 5:
         return None
-    if len(stripped) > 1 and text.rstrip().endswith("?"):
-        # a question of several words isn't a name said bare ("cadê meu pedido?" once greeted "Prazer, Cadê!")
+    if len(stripped) > 1 and stripped[-1].endswith("?") and stripped[-1].strip("?"):
+        # a question of several words isn't a name said bare ("cadê meu pedido?" once greeted "Prazer, Cadê!");
+        # a lone "?" is a nudge that arrived in the same turn ("João Silva" then "?"), not a question
         return None
     return _name_candidate(stripped, strict=True)
