@@ -10,12 +10,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import httpx
-from channel_support import PUBLIC, TOKEN, running_worker
+from channel_support import PUBLIC, TOKEN, post_signed, running_worker, twilio_form
 from conversation_support import OPEN_CLOCK, make_runner
 from redis.asyncio import Redis
 from support import live_app
 
 from memory.db import Pool
+from memory.repos import handoffs as handoff_repo
 from memory.repos import tenants as tenant_repo
 from memory.repos.tenants import Tenant, TenantFields
 from server.app import Resources, create_app
@@ -29,6 +30,7 @@ from server.twilio_webhook import TwilioWebhookDeps
 from tools.context import TurnContext
 
 PASSWORD = "senha-forte-123"
+CUSTOMER = "+5511999990001"  # the customer who writes to the demo restaurant
 QUEUE = QueueSettings(coalesce_window_ms=0, lock_ttl_ms=5000)
 
 
@@ -146,3 +148,27 @@ async def wait_for(probe: object, timeout_s: float = 20.0) -> object:
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"nothing after {timeout_s} s")
         await asyncio.sleep(0.05)
+
+
+async def sent_to(pool: Pool, phone: str = CUSTOMER) -> list[str]:
+    """What the customer was sent, oldest first."""
+    async with pool.connection() as conn:
+        cur = await conn.execute("SELECT body FROM outbound_messages WHERE phone = %s ORDER BY id", (phone,))
+        return [r["body"] for r in await cur.fetchall()]
+
+
+async def open_ticket_by_whatsapp(stack: ConsoleStack, text: str = "quero falar com um atendente") -> int:
+    """The customer asks for a person through the signed webhook; the worker opens the ticket."""
+    async with httpx.AsyncClient() as http:
+        r = await post_signed(http, stack.base, twilio_form("oi"))
+        assert r.status_code == 200
+        await wait_for(lambda: sent_to(stack.pool))
+        r = await post_signed(http, stack.base, twilio_form(text))
+        assert r.status_code == 200
+
+    async def ticket() -> int | None:
+        async with stack.pool.connection() as conn:
+            found = await handoff_repo.list_tickets(conn, stack.demo.id)
+        return found[0].id if found else None
+
+    return int(await wait_for(ticket))  # type: ignore[call-overload]
