@@ -19,7 +19,7 @@ from dataclasses import replace
 from typing import Any, Literal, Protocol
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage, ToolCall, ToolMessage
 from langchain_core.tools import BaseTool
 from langgraph.errors import GraphBubbleUp
 from langgraph.graph.state import CompiledStateGraph
@@ -31,6 +31,7 @@ from langgraph.types import Command
 from graph.context import prompt_context
 from graph.run_context import turn_context
 from graph.state import AgentState, Intent
+from memory.db import UNAVAILABLE
 from prompts import PromptSet
 from tools.context import TurnContext
 from tools.results import ToolError
@@ -105,16 +106,20 @@ def agent_model(name: Intent, tools: Sequence[BaseTool], model: BaseChatModel, p
 
 def agent_tools(tools: Sequence[BaseTool]) -> ToolNode:
     """The `tools` node: LangGraph's ToolNode; arguments that fail validation come back as a tool error, and a
-    tool that raises is logged (with the conversation) and answered with an internal error the model apologises for.
+    tool that raises is logged (with the conversation) and answered with an internal error the model apologises for,
+    unless Postgres is unreachable: then the turn fails, so the queue retries it once Postgres is back.
 
     Even an agent without tools has one: a call the model makes up gets an error back, never an unanswered call.
     """
-    return ToolNode(list(tools), handle_tool_errors=_invalid_arguments, awrap_tool_call=_log_failures)
+    # errors are sorted in our wrapper, not by ToolNode: whatever a wrapper raises, ToolNode hands to its error
+    # handler whatever its type, so a Postgres outage would come back to the model as "invalid arguments"
+    return ToolNode(list(tools), handle_tool_errors=False, awrap_tool_call=_log_failures)
 
 
-def _invalid_arguments(exc: ToolInvocationError) -> str:
+def _invalid_arguments(call: ToolCall, exc: ToolInvocationError) -> ToolMessage:
     # a model sending qty="lots": it reads what was wrong and may try again
-    return ToolError(error="invalid_field", message=f"invalid arguments: {exc}").model_dump_json()
+    content = ToolError(error="invalid_field", message=f"invalid arguments: {exc}").model_dump_json()
+    return ToolMessage(content, tool_call_id=call["id"] or "", name=call["name"], status="error")
 
 
 async def _log_failures(
@@ -128,6 +133,10 @@ async def _log_failures(
         return await execute(request)
     except GraphBubbleUp:
         raise  # interrupts and parent commands are LangGraph's control flow, not failures
+    except ToolInvocationError as exc:
+        return _invalid_arguments(request.tool_call, exc)
+    except UNAVAILABLE:
+        raise  # Postgres is down: the turn fails and the queue retries it, rather than apologising for nothing
     except Exception:
         call = request.tool_call
         thread = getattr(request.runtime.context, "thread_id", None)

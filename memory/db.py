@@ -10,10 +10,14 @@ import psycopg
 from psycopg import AsyncConnection
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow, dict_row
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 Conn = AsyncConnection[DictRow]
 Pool = AsyncConnectionPool[Conn]
+
+# Postgres unreachable (restarted, crashed, pool exhausted): a turn hitting one must fail and be retried by the queue,
+# never be answered with an apology as if the request itself were wrong
+UNAVAILABLE: tuple[type[Exception], ...] = (psycopg.OperationalError, PoolTimeout)
 
 # libpq waits for a server that accepts the TCP connection but never answers (frozen, or a dropped SYN-ACK) for as
 # long as the OS lets it; bound it, unless the URL says otherwise

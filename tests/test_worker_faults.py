@@ -307,3 +307,27 @@ async def test_replies_of_every_turn_a_dying_worker_left_unsent_are_handed_back_
         ("SMb", second.replies),
     ]
     assert third.handled_before == 2 and third.replies and not third.duplicate
+
+
+async def test_postgres_dropping_inside_a_tool_fails_the_turn_for_a_retry_instead_of_apologising(demo: Pool) -> None:
+    # the fault harness's one wrong order: a Postgres restart landed inside a tool, the tool apologised ("tive um
+    # probleminha"), the turn ended normally and the queue never retried it, so the order was never placed
+    chat = await open_chat(demo, CUSTOMER)
+    for text in ("oi", "Maria Souza", "Rua Augusta, 500, Consolação", "pular"):
+        await chat.say(text)
+    async with demo.connection() as conn:
+        # the customer's row is written by confirm_registration: that write loses its connection, as in a restart
+        await conn.execute(
+            "CREATE FUNCTION drop_me() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); RETURN NEW; END $$"
+        )
+        await conn.execute(
+            "CREATE TRIGGER drop_me BEFORE INSERT OR UPDATE ON customers FOR EACH ROW EXECUTE FUNCTION drop_me()"
+        )
+    with pytest.raises(psycopg.OperationalError):
+        await chat.runner.run_turn(chat.ctx, ["sim"], ["SM-retry-1"])
+    async with demo.connection() as conn:
+        await conn.execute("DROP TRIGGER drop_me ON customers")
+    retried = await chat.runner.run_turn(chat.ctx, ["sim"], ["SM-retry-1"])  # the queue's retry, same message
+    assert "cadastro" in " ".join(retried.replies).lower(), retried.replies
+    assert await count(demo, "SELECT count(*) AS n FROM customers WHERE name = %s", "Maria Souza") == 1

@@ -13,7 +13,7 @@ from langgraph.prebuilt import ToolRuntime
 from langgraph.types import Command
 from pydantic import BaseModel, Field
 
-from memory.db import Conn
+from memory.db import UNAVAILABLE, Conn
 from memory.repos import menu as menu_repo
 from tools.cart import service
 from tools.cart.models import Cart, PendingLine
@@ -109,6 +109,8 @@ async def _apply(
         return Command(update={"cart": change.cart, "pending": None, "awaiting": None, "messages": [msg]})
     except CartError as exc:
         return exc.error.model_dump_json()
+    except UNAVAILABLE:
+        raise  # the queue retries the turn once Postgres is back
     except Exception:
         log.exception("%s failed in conversation %s", name, conversation_of(runtime.context))
         return _internal()

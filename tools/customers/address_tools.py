@@ -13,6 +13,7 @@ from langgraph.prebuilt import ToolRuntime
 from langgraph.types import Command
 from pydantic import BaseModel, Field
 
+from memory.db import UNAVAILABLE
 from tools.context import TurnContext, conversation_of
 from tools.customers import service
 from tools.customers.models import LOCATION_KEY, RegistrationDraft, SharedLocation
@@ -58,6 +59,8 @@ async def list_addresses(*, runtime: ToolRuntime) -> Command[Any] | str:
             customer=customer,
             awaiting=f"{asker}.address_choice",
         )
+    except UNAVAILABLE:
+        raise  # the queue retries the turn once Postgres is back
     except Exception:
         log.exception("list_addresses failed in conversation %s", conversation_of(runtime.context))
         return internal_error()
@@ -82,6 +85,8 @@ async def choose_address(
         return reply_with(
             runtime, chosen_address(customer, address.id), customer=customer, checkout=checkout, awaiting=None
         )
+    except UNAVAILABLE:
+        raise  # the queue retries the turn once Postgres is back
     except Exception:
         log.exception("choose_address failed in conversation %s", conversation_of(runtime.context))
         return internal_error()
@@ -104,6 +109,8 @@ async def set_default_address(
         customer = await service.choose_address(ctx.pool, ctx.tenant.id, fresh, address.id)
         result = DefaultAddress(address_id=address.id, label=address.label, address_text=address.one_line())
         return reply_with(runtime, result, customer=customer, awaiting=None)
+    except UNAVAILABLE:
+        raise  # the queue retries the turn once Postgres is back
     except Exception:
         log.exception("set_default_address failed in conversation %s", conversation_of(runtime.context))
         return internal_error()
@@ -140,6 +147,8 @@ async def rename_address(
             change="renamed", address_text=changed.text, label=changed.label, addresses=address_options(customer)
         )
         return reply_with(runtime, result, customer=customer)
+    except UNAVAILABLE:
+        raise  # the queue retries the turn once Postgres is back
     except Exception:
         log.exception("rename_address failed in conversation %s", conversation_of(runtime.context))
         return internal_error()
@@ -211,6 +220,8 @@ async def correct_address(
         # a summary shown before the correction is stale: show it again before placing the order
         checkout = st.checkout.model_copy(update={"awaiting_confirmation": False})
         return reply_with(runtime, result, customer=customer, checkout=checkout)
+    except UNAVAILABLE:
+        raise  # the queue retries the turn once Postgres is back
     except Exception:
         log.exception("correct_address failed in conversation %s", conversation_of(runtime.context))
         return internal_error()
@@ -238,6 +249,8 @@ async def remove_address(
         if checkout.address_id == address.id:
             checkout = checkout.model_copy(update={"address_id": None, "awaiting_confirmation": False})
         return reply_with(runtime, result, customer=customer, checkout=checkout)
+    except UNAVAILABLE:
+        raise  # the queue retries the turn once Postgres is back
     except Exception:
         log.exception("remove_address failed in conversation %s", conversation_of(runtime.context))
         return internal_error()
@@ -268,6 +281,8 @@ async def start_new_address(label: str | None = None, *, runtime: ToolRuntime) -
             awaiting=f"registration.{status.next_step}",
             checkout=checkout,
         )
+    except UNAVAILABLE:
+        raise  # the queue retries the turn once Postgres is back
     except Exception:
         log.exception("start_new_address failed in conversation %s", conversation_of(runtime.context))
         return internal_error()
@@ -370,6 +385,8 @@ async def use_shared_location(
             message = ToolMessage(invalid_fields(invalid, reasons), tool_call_id=runtime.tool_call_id)
             return Command(update={**updates, "messages": [message]})
         return reply_with(runtime, status, **updates)
+    except UNAVAILABLE:
+        raise  # the queue retries the turn once Postgres is back
     except Exception:
         log.exception("use_shared_location failed in conversation %s", conversation_of(runtime.context))
         return internal_error()

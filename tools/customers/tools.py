@@ -12,6 +12,7 @@ from langgraph.prebuilt import ToolRuntime
 from langgraph.types import Command
 from pydantic import BaseModel, Field
 
+from memory.db import UNAVAILABLE
 from tools.context import TurnContext, conversation_of
 from tools.customers import service
 from tools.customers.address_tools import (
@@ -118,6 +119,8 @@ async def update_registration(
                 }
             )
         return reply_with(runtime, status, **updates)
+    except UNAVAILABLE:
+        raise  # the queue retries the turn once Postgres is back
     except Exception:
         log.exception("update_registration failed in conversation %s", conversation_of(runtime.context))
         return internal_error()
@@ -166,6 +169,8 @@ async def confirm_registration(consent: bool = True, *, runtime: ToolRuntime) ->
                 update={"address_id": saved.default_address_id, "awaiting_confirmation": False}
             ),
         )
+    except UNAVAILABLE:
+        raise  # the queue retries the turn once Postgres is back
     except Exception:
         log.exception("confirm_registration failed in conversation %s", conversation_of(runtime.context))
         return internal_error()
@@ -204,6 +209,8 @@ async def update_customer(
         except service.InvalidFields as exc:
             return invalid_fields(exc.fields, exc.reasons)
         return reply_with(runtime, CustomerUpdated(customer=customer), customer=customer)
+    except UNAVAILABLE:
+        raise  # the queue retries the turn once Postgres is back
     except Exception:
         log.exception("update_customer failed in conversation %s", conversation_of(runtime.context))
         return internal_error()

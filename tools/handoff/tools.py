@@ -12,6 +12,7 @@ from langgraph.prebuilt import ToolRuntime
 from langgraph.types import Command
 from pydantic import BaseModel, ConfigDict, Field
 
+from memory.db import UNAVAILABLE
 from tools.cart.models import Cart
 from tools.context import TurnContext, conversation_of
 from tools.customers.models import CustomerInfo
@@ -73,6 +74,8 @@ async def request_human(reason: str, summary: str = "", *, runtime: ToolRuntime)
         result = HandoffOpened(ticket_id=ticket.id, already_open=not created)
         message = ToolMessage(result.model_dump_json(), tool_call_id=runtime.tool_call_id)
         return Command(update={"handoff": True, "awaiting": None, "messages": [message]})
+    except UNAVAILABLE:
+        raise  # the queue retries the turn once Postgres is back
     except Exception:
         log.exception("request_human failed in conversation %s", conversation_of(runtime.context))
         return ToolError(

@@ -13,6 +13,7 @@ from langchain_core.tools import BaseTool, InjectedToolArg, tool
 from langgraph.prebuilt import ToolRuntime
 from pydantic import BaseModel, ConfigDict, Field
 
+from memory.db import UNAVAILABLE
 from memory.embeddings import Embedder, default_embedder
 from memory.repos import delivery_areas as delivery_repo
 from memory.repos import menu as menu_repo
@@ -264,6 +265,8 @@ async def search_menu(
             more=found.more,
             categories=found.categories,
         ).model_dump_json()
+    except UNAVAILABLE:
+        raise  # the queue retries the turn once Postgres is back
     except Exception:
         log.exception("search_menu failed in conversation %s", conversation_of(runtime.context))
         return _internal()
@@ -301,6 +304,8 @@ async def item_details(item: str, *, runtime: ToolRuntime) -> str:
         if full is None:
             return _internal()
         return item_details_of(full, locale).model_dump_json()
+    except UNAVAILABLE:
+        raise  # the queue retries the turn once Postgres is back
     except Exception:
         log.exception("item_details failed in conversation %s", conversation_of(runtime.context))
         return _internal()
@@ -312,6 +317,8 @@ async def opening_hours(*, runtime: ToolRuntime) -> str:
     ctx = cast(TurnContext, runtime.context)
     try:
         return hours_info(ctx.tenant.hours, ctx.tenant.timezone, ctx.clock()).model_dump_json()
+    except UNAVAILABLE:
+        raise  # the queue retries the turn once Postgres is back
     except Exception:
         log.exception("opening_hours failed in conversation %s", conversation_of(runtime.context))
         return _internal()
@@ -373,6 +380,8 @@ async def delivery_fee(place: str | None = None, *, runtime: ToolRuntime) -> str
             place=where,
             areas=delivery.briefs(setup, locale),
         ).model_dump_json()
+    except UNAVAILABLE:
+        raise  # the queue retries the turn once Postgres is back
     except Exception:
         log.exception("delivery_fee failed in conversation %s", conversation_of(runtime.context))
         return _internal()

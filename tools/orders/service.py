@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from memory.db import Conn
+from memory.db import UNAVAILABLE, Conn
 from memory.repos import menu as menu_repo
 from memory.repos import orders as order_repo
 from memory.repos import outbox as outbox_repo
@@ -243,6 +243,8 @@ async def _with_payment(
                         pay_url=start.pay_url,
                     )
                 pix_code, pay_url = payment.pix_code, payment.pay_url
+            except UNAVAILABLE:
+                raise  # the retried turn finds the charge again: the provider keys it by our order id
             except Exception as exc:
                 log.exception("starting the payment of order %s failed", order.id)
                 failed = True

@@ -13,6 +13,7 @@ from langgraph.prebuilt import ToolRuntime
 from langgraph.types import Command
 from pydantic import BaseModel, Field
 
+from memory.db import UNAVAILABLE
 from tools.cart.models import Cart
 from tools.context import TurnContext, conversation_of
 from tools.customers.models import CustomerInfo
@@ -71,6 +72,8 @@ async def checkout_summary(*, runtime: ToolRuntime) -> Command[Any] | str:
         checkout = checkout.model_copy(update={"awaiting_confirmation": summary.ready})
         awaiting = "payment.confirm" if summary.ready else "payment.method"
         return _reply(runtime, summary, cart=cart, checkout=checkout, awaiting=awaiting)
+    except UNAVAILABLE:
+        raise  # the queue retries the turn once Postgres is back
     except Exception:
         log.exception("checkout_summary failed in conversation %s", conversation_of(runtime.context))
         return _internal()
@@ -127,6 +130,8 @@ async def set_payment_method(
             }
         )
         return _reply(runtime, summary, cart=cart, checkout=checkout, awaiting="payment.confirm")
+    except UNAVAILABLE:
+        raise  # the queue retries the turn once Postgres is back
     except Exception:
         log.exception("set_payment_method failed in conversation %s", conversation_of(runtime.context))
         return _internal()
@@ -151,6 +156,8 @@ async def place_order(*, runtime: ToolRuntime) -> Command[Any] | str:
             order=service.order_info(placed),
             awaiting="payment.retry" if placed.payment_failed else None,
         )
+    except UNAVAILABLE:
+        raise  # the queue retries the turn once Postgres is back
     except Exception:
         log.exception("place_order failed in conversation %s", conversation_of(runtime.context))
         return _internal()
@@ -164,6 +171,8 @@ async def order_status(*, runtime: ToolRuntime) -> str:
         st = _state(runtime)
         result = await aftercare.status_of(ctx, st.customer, st.order.id if st.order else None, st.locale)
         return result.model_dump_json()
+    except UNAVAILABLE:
+        raise  # the queue retries the turn once Postgres is back
     except Exception:
         log.exception("order_status failed in conversation %s", conversation_of(runtime.context))
         return _internal()
@@ -196,6 +205,8 @@ async def cancel_order(*, runtime: ToolRuntime) -> Command[Any] | str:
             # the graph pauses the bot after this agent: the restaurant decides (refund, stop the kitchen)
             return _reply(runtime, result, handoff=True, handoff_reason=reason, awaiting=None)
         return result.model_dump_json()
+    except UNAVAILABLE:
+        raise  # the queue retries the turn once Postgres is back
     except Exception:
         log.exception("cancel_order failed in conversation %s", conversation_of(runtime.context))
         return _internal()
@@ -236,6 +247,8 @@ async def save_cpf(cpf: str, *, runtime: ToolRuntime) -> Command[Any] | str:
                 error="invalid_field", message="That is not a valid CPF (check digits): ask again.", fields=["cpf"]
             ).model_dump_json()
         return _reply(runtime, CpfSaved(payment_method=st.checkout.payment_method), awaiting=None)
+    except UNAVAILABLE:
+        raise  # the queue retries the turn once Postgres is back
     except Exception:
         log.exception("save_cpf failed")
         return _internal()

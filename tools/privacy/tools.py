@@ -11,6 +11,7 @@ from langgraph.prebuilt import ToolRuntime
 from langgraph.types import Command
 from pydantic import BaseModel, ConfigDict, Field
 
+from memory.db import UNAVAILABLE
 from tools.cart.models import Cart
 from tools.context import TurnContext, conversation_of
 from tools.customers.models import CustomerInfo, RegistrationDraft
@@ -97,6 +98,8 @@ async def export_my_data(*, runtime: ToolRuntime) -> Command[Any] | str:
         if url is None:
             return _reply(runtime, NoData(), awaiting=None)
         return _reply(runtime, ExportReady(url=url, valid_hours=ctx.export_links.ttl_s // 3600), awaiting=None)
+    except UNAVAILABLE:
+        raise  # the queue retries the turn once Postgres is back
     except Exception:
         log.exception("export_my_data failed in conversation %s", conversation_of(runtime.context))
         return _internal()
@@ -120,6 +123,8 @@ async def erase_my_data(*, runtime: ToolRuntime) -> Command[Any] | str:
             "checkout": Checkout(),
         }
         return _reply(runtime, Erased() if done.erased else NoData(), **forget)
+    except UNAVAILABLE:
+        raise  # the queue retries the turn once Postgres is back
     except Exception:
         log.exception("erase_my_data failed in conversation %s", conversation_of(runtime.context))
         return _internal()
