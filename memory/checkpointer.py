@@ -12,9 +12,17 @@ import contextlib
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import CheckpointTuple
+from langgraph.checkpoint.base import (
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+    get_serializable_checkpoint_metadata,
+)
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+from langgraph.checkpoint.serde.types import _DeltaSnapshot
+from psycopg.types.json import Jsonb
 
 from memory.db import Conn, Pool
 
@@ -73,6 +81,75 @@ class TurnSaver(AsyncPostgresSaver):
         if not conf.get("checkpoint_id") and not conf.get("checkpoint_ns") and thread in self._loaded:
             return self._loaded.pop(thread)
         return await super().aget_tuple(config)
+
+    # The stock saver (3.2) hands the (de)serialisation of every checkpoint to a thread (`asyncio.to_thread`):
+    # for one conversation's few kilobytes the hop (a thread wake-up and the GIL passed back and forth, twice a
+    # turn) cost more CPU than the work itself. The two methods below are the stock ones with the work done on
+    # the loop; the SQL and the row layout are the saver's own.
+
+    async def _load_checkpoint_tuple(self, value: Any) -> CheckpointTuple:
+        """A database row as a CheckpointTuple, deserialised on the loop."""
+        ids = {"thread_id": value["thread_id"], "checkpoint_ns": value["checkpoint_ns"]}
+        parent = value["parent_checkpoint_id"]
+        return CheckpointTuple(
+            {"configurable": {**ids, "checkpoint_id": value["checkpoint_id"]}},
+            {  # type: ignore[typeddict-item]  # the row's checkpoint carries the other keys
+                **value["checkpoint"],
+                "channel_values": {
+                    **(value["checkpoint"].get("channel_values") or {}),
+                    **self._load_blobs(value["channel_values"]),
+                },
+            },
+            value["metadata"],
+            {"configurable": {**ids, "checkpoint_id": parent}} if parent else None,
+            self._load_writes(value["pending_writes"]),
+        )
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        """Save a checkpoint (serialised on the loop): blobs for the non-primitive channels, then the row."""
+        configurable = config["configurable"].copy()
+        thread_id = configurable.pop("thread_id")
+        checkpoint_ns = configurable.pop("checkpoint_ns")
+        checkpoint_id = configurable.pop("checkpoint_id", None)
+        copy = checkpoint.copy()
+        copy["channel_values"] = copy["channel_values"].copy()
+        next_config: RunnableConfig = {
+            "configurable": {"thread_id": thread_id, "checkpoint_ns": checkpoint_ns, "checkpoint_id": checkpoint["id"]}
+        }
+        # primitive values stay inline in the checkpoint row; the rest (and delta snapshots) go to the blobs table
+        blob_values = {}
+        for k, v in checkpoint["channel_values"].items():
+            if isinstance(v, _DeltaSnapshot):
+                blob_values[k] = copy["channel_values"].pop(k)
+                copy["channel_values"][k] = True
+            elif v is None or isinstance(v, (str, int, float, bool)):
+                pass
+            else:
+                blob_values[k] = copy["channel_values"].pop(k)
+        async with self._cursor(pipeline=True) as cur:
+            if blob_versions := {k: v for k, v in new_versions.items() if k in blob_values}:
+                await cur.executemany(
+                    self.UPSERT_CHECKPOINT_BLOBS_SQL,
+                    self._dump_blobs(thread_id, checkpoint_ns, blob_values, blob_versions),
+                )
+            await cur.execute(
+                self.UPSERT_CHECKPOINTS_SQL,
+                (
+                    thread_id,
+                    checkpoint_ns,
+                    checkpoint["id"],
+                    checkpoint_id,
+                    Jsonb(copy),
+                    Jsonb(get_serializable_checkpoint_metadata(config, metadata)),
+                ),
+            )
+        return next_config
 
 
 async def make_checkpointer(pool: Pool) -> TurnSaver:
