@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -182,6 +183,7 @@ class E2EReport(BaseModel):
 
     customers: int
     turns_per_customer: int
+    think_s: float  # mean pause between a reply and the customer's next message
     workers: int
     slots: int
     coalesce_ms: int
@@ -196,6 +198,10 @@ class E2EReport(BaseModel):
     lost: int  # messages no turn ever handled
     duplicated: int  # messages handled by more than one turn, or replies sent more than once
     unanswered: int  # messages whose reply did not come within the timeout
+    # while every customer was talking (the run's middle; 0 and empty when too short to tell)
+    steady_turns_per_min: float = 0.0
+    steady_p50_ms: float = 0.0
+    steady_p90_ms: float = 0.0
     # CPU milliseconds per answered turn by part of the stack (api, workers, postgres, valkey, load generator)
     cpu_ms_per_turn: dict[str, float] = {}
 
@@ -206,6 +212,8 @@ class _Customer:
     script: list[str]
     sids: list[str] = field(default_factory=list)
     unanswered: list[str] = field(default_factory=list)
+    first_sent: float = 0.0
+    answers: list[tuple[float, float]] = field(default_factory=list)  # (when the reply came, its latency in ms)
 
 
 @dataclass
@@ -259,12 +267,19 @@ async def _customer(
     replies: _Replies,
     latencies: list[float],
     timeout_s: float,
+    think_s: float,
 ) -> int:
     unanswered = 0
+    # a person reads the reply and types the next message: between half and one and a half times the mean, the
+    # first one too, so that 400 customers don't all write in the same millisecond
+    pauses = random.Random(c.phone)
     for text in c.script:
+        if think_s > 0:
+            await asyncio.sleep(pauses.uniform(0.5 * think_s, 1.5 * think_s))
         form, signature = signed_form(stack, c.phone, text)
         c.sids.append(form["MessageSid"])
         started = time.perf_counter()
+        c.first_sent = c.first_sent or started
         async with http.post(stack.url + WEBHOOK_PATH, data=form, headers={"X-Twilio-Signature": signature}) as r:
             r.raise_for_status()
         try:
@@ -273,12 +288,28 @@ async def _customer(
             unanswered += 1
             c.unanswered.append(f"{text} ({form['MessageSid']})")
             continue
-        latencies.append((time.perf_counter() - started) * 1000)
+        now = time.perf_counter()
+        latencies.append((now - started) * 1000)
+        c.answers.append((now, (now - started) * 1000))
     return unanswered
 
 
+def _steady(people: dict[str, _Customer]) -> tuple[float, list[float]]:
+    """Turns/min and reply latencies while every customer was talking: from the last one's first message to the
+    first one's last reply. With customers pausing between messages, the run's start (customers still arriving)
+    and end (the slowest finishing alone) offer less than the steady load, and would dilute the figures."""
+    ends = [c.answers[-1][0] for c in people.values() if c.answers]
+    if not ends:
+        return 0.0, []
+    start, end = max(c.first_sent for c in people.values()), min(ends)
+    if end - start < 5:
+        return 0.0, []  # too short a window to say anything
+    inside = [ms for c in people.values() for at, ms in c.answers if start <= at <= end]
+    return len(inside) / (end - start) * 60, inside
+
+
 async def _e2e(
-    stack: Stack, customers: int, turns: int, timeout_s: float
+    stack: Stack, customers: int, turns: int, timeout_s: float, think_s: float
 ) -> tuple[dict[str, _Customer], list[float], int, float]:
     people = {
         f"+55218{i:08d}": _Customer(f"+55218{i:08d}", script(turns, NAMES[i % len(NAMES)])[:turns])
@@ -294,7 +325,7 @@ async def _e2e(
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=15)) as http:
         t0 = time.perf_counter()
         results = await asyncio.gather(
-            *(_customer(stack, http, c, replies, latencies, timeout_s) for c in people.values())
+            *(_customer(stack, http, c, replies, latencies, timeout_s, think_s) for c in people.values())
         )
         elapsed = time.perf_counter() - t0
     stop.set()
@@ -330,14 +361,16 @@ async def _audit(stack: Stack, people: dict[str, _Customer]) -> tuple[int, int]:
     return lost, duplicated
 
 
-def run_e2e(customers: int, turns: int, workers: int, slots: int, coalesce_ms: int, timeout_s: float) -> E2EReport:
+def run_e2e(
+    customers: int, turns: int, workers: int, slots: int, coalesce_ms: int, timeout_s: float, think_s: float
+) -> E2EReport:
     """Simulated customers through the whole path; turns/min, latency percentiles, lost and duplicated replies."""
     cpu: dict[str, float] = {}
     with throwaway_stack(workers=workers, slots=slots, coalesce_ms=coalesce_ms) as stack:
 
         async def go() -> tuple[dict[str, _Customer], list[float], int, float, int, int]:
             before = _stack_cpu(stack)
-            people, latencies, unanswered, elapsed = await _e2e(stack, customers, turns, timeout_s)
+            people, latencies, unanswered, elapsed = await _e2e(stack, customers, turns, timeout_s, think_s)
             cpu.update(per_turn_ms(before, _stack_cpu(stack), len(latencies)))
             await asyncio.sleep(1.0)  # let late replies land before counting
             lost, duplicated = await _audit(stack, people)
@@ -345,9 +378,11 @@ def run_e2e(customers: int, turns: int, workers: int, slots: int, coalesce_ms: i
 
         people, latencies, unanswered, elapsed, lost, duplicated = asyncio.run(go())
     sent = sum(len(c.sids) for c in people.values())
+    steady_rate, steady = _steady(people)
     return E2EReport(
         customers=customers,
         turns_per_customer=turns,
+        think_s=think_s,
         workers=workers,
         slots=slots,
         coalesce_ms=coalesce_ms,
@@ -362,6 +397,9 @@ def run_e2e(customers: int, turns: int, workers: int, slots: int, coalesce_ms: i
         lost=lost,
         duplicated=duplicated,
         unanswered=unanswered,
+        steady_turns_per_min=steady_rate,
+        steady_p50_ms=_percentile(steady, 50),
+        steady_p90_ms=_percentile(steady, 90),
         cpu_ms_per_turn=cpu,
     )
 
@@ -382,7 +420,8 @@ def print_e2e(report: E2EReport) -> None:
     """The figures, one per line."""
     console.print(
         f"[bold]end to end[/] — {report.customers} customers × {report.turns_per_customer} turns, "
-        f"{report.workers} worker process(es) × {report.slots} slots, coalescing window {report.coalesce_ms} ms"
+        f"{report.think_s:g} s to read and answer each reply (mean), {report.workers} worker process(es) × "
+        f"{report.slots} slots, coalescing window {report.coalesce_ms} ms"
     )
     console.print(f"  turns answered  {report.turns_answered} of {report.turns_sent} in {report.elapsed_s:.1f} s")
     console.print(f"  throughput      {report.turns_per_min:,.0f} turns/min")
@@ -390,6 +429,11 @@ def print_e2e(report: E2EReport) -> None:
         f"  reply latency   p50 {report.p50_ms:.0f} ms · p90 {report.p90_ms:.0f} ms · "
         f"p99 {report.p99_ms:.0f} ms · max {report.max_ms:.0f} ms (webhook sent → reply stored)"
     )
+    if report.steady_turns_per_min:
+        console.print(
+            f"  while all {report.customers} talked  {report.steady_turns_per_min:,.0f} turns/min; reply p50 "
+            f"{report.steady_p50_ms:.0f} ms · p90 {report.steady_p90_ms:.0f} ms"
+        )
     console.print(f"  lost {report.lost} · duplicated {report.duplicated} · unanswered in time {report.unanswered}")
     if report.cpu_ms_per_turn:
         parts = " · ".join(f"{name} {ms:.1f}" for name, ms in report.cpu_ms_per_turn.items())
@@ -398,5 +442,14 @@ def print_e2e(report: E2EReport) -> None:
         console.print(f"  CPU per turn    {parts} ms (service {service:.1f} ms)")
         # what the service alone could do with every core to itself: a ceiling the load on the machine can't move
         console.print(f"  CPU ceiling     {cores * 60_000 / max(service, 1e-9):,.0f} turns/min on {cores} cores")
-    ok = report.turns_per_min >= 6000 and report.lost == 0 and report.duplicated == 0
-    console.print(f"  target ≥ 6,000 turns/min, 0 lost, 0 duplicated: {'[green]meets[/]' if ok else '[red]misses[/]'}")
+    clean = report.lost == 0 and report.duplicated == 0
+    if report.think_s <= 0:
+        # customers who answer at once: a capacity run, its latency is the queue they make
+        ok = report.turns_per_min >= 6000 and clean
+        target = "≥ 6,000 turns/min, 0 lost, 0 duplicated"
+    else:
+        # customers at a person's pace: the reply time they see, at the load they offer
+        rate, p50 = report.steady_turns_per_min or report.turns_per_min, report.steady_p50_ms or report.p50_ms
+        ok = rate >= 6000 and p50 <= 1000 and clean
+        target = "reply p50 ≤ 1.0 s at ≥ 6,000 turns/min (all talking), 0 lost, 0 duplicated"
+    console.print(f"  target {target}: " + ("[green]meets[/]" if ok else "[red]misses[/]"))

@@ -207,9 +207,14 @@ def bench_webhook(
 
 
 def bench_e2e(
-    # 400: with a 1.5 s window each customer's turn takes ≥ 1.5 s, so 200 customers could never pass ~130 turns/s
+    # 400 customers answering at once keep the workers busy (a capacity figure); with --think 3 they offer
+    # ~6,500 turns/min at a person's pace (the reply-time figure)
     customers: Annotated[int, typer.Option(help="Simulated customers talking at once.")] = 400,
     turns: Annotated[int, typer.Option(help="Messages each customer sends (at most 12).")] = 12,
+    think: Annotated[
+        float,
+        typer.Option(help="Mean seconds a customer takes to read a reply and send the next message (0: at once)."),
+    ] = 0.0,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 2,
     slots: Annotated[int, typer.Option(help="Turns per worker process at once.")] = 4,
     coalesce_ms: Annotated[int, typer.Option(help="The coalescing window.")] = 1500,
@@ -218,7 +223,7 @@ def bench_e2e(
     """Turns/min and reply latency through webhook → queue → workers → graph → console channel."""
     from comanda.bench_channel import print_e2e, run_e2e
 
-    print_e2e(run_e2e(customers, turns, workers, slots, coalesce_ms, timeout))
+    print_e2e(run_e2e(customers, turns, workers, slots, coalesce_ms, timeout, think))
 
 
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:
