@@ -157,6 +157,49 @@ async def test_a_no_to_the_usual_asks_what_it_is_today_and_leaves_the_cart_empty
     assert "Anotado" in await chat.say("quero uma coca lata"), chat.dump()
 
 
+async def test_the_usual_repeated_on_a_yes_holds_back_the_item_with_an_allergen_told_since_and_asks(
+    demo: Pool, embedder: Embedder
+) -> None:
+    first = await open_chat(demo, PHONE)
+    for text in ("oi", "Marina Costa", "Rua Harmonia, 250, Vila Madalena", "pular", "sim"):
+        await _turn(first, text, embedder)
+    await _turn(first, "quero 1 x-salada e 1 pizza camarão com catupiry grande", embedder)
+    await _turn(first, "fechar pedido", embedder)
+    await _turn(first, "dinheiro, sem troco", embedder)
+    assert "#" in await _turn(first, "sim", embedder), first.dump()
+    await _turn(first, "da próxima vez sem cebola sempre tá? e descobri que sou alérgica a camarão", embedder)
+
+    chat = await _days_later(first)
+    greeting = await chat.say("oi")
+    assert "o de sempre" in greeting and "Pizza Camarão com Catupiry" in greeting, chat.dump()
+    repeated = await chat.say("sim")
+    # the rest of the usual went in, the shrimp pizza waits for an answer: never added silently
+    assert "alergia a *camarão*" in repeated and "Pizza Camarão com Catupiry" in repeated, chat.dump()
+    assert "X-Salada" in repeated and "(sim/não)" in repeated, chat.dump()
+    assert await _cart(chat) == ["X-Salada|cebola"], chat.dump()
+    confirmed = await chat.say("sim")
+    assert "Anotado" in confirmed, chat.dump()
+    assert sorted(c.split("|")[0] for c in await _cart(chat)) == ["Pizza Camarão com Catupiry", "X-Salada"]
+
+
+async def test_a_no_after_the_usuals_allergy_warning_keeps_the_rest_of_the_usual(
+    demo: Pool, embedder: Embedder
+) -> None:
+    first = await open_chat(demo, PHONE)
+    for text in ("oi", "Marina Costa", "Rua Harmonia, 250, Vila Madalena", "pular", "sim"):
+        await _turn(first, text, embedder)
+    for text in ("quero 1 x-salada e 1 pizza camarão com catupiry grande", "fechar pedido", "dinheiro, sem troco"):
+        await _turn(first, text, embedder)
+    assert "#" in await _turn(first, "sim", embedder), first.dump()
+    await _turn(first, "sempre sem cebola pra mim. ah, e tenho alergia a camarão", embedder)
+    chat = await _days_later(first)
+    assert "o de sempre" in await chat.say("boa noite"), chat.dump()
+    assert "alergia a *camarão*" in await chat.say("sim"), chat.dump()
+    declined = await chat.say("não")
+    assert "não coloquei *Pizza Camarão com Catupiry*" in declined, chat.dump()
+    assert await _cart(chat) == ["X-Salada|cebola"], chat.dump()
+
+
 async def test_another_restaurants_customer_with_the_same_phone_is_not_warned(demo: Pool, embedder: Embedder) -> None:
     async with demo.connection() as conn:
         cur = await conn.execute(

@@ -47,6 +47,9 @@ class CartChange(BaseModel):
     skipped: list[str] = []
     price_changed: list[str] = []
     pending: PendingLine | None = None
+    # a repeated order's lines left out, beyond the one held in `pending`, because they hold one of the customer's
+    # allergens
+    left_out: list[str] = []
 
 
 # ----------------------------------------------------------------------------- quantities

@@ -16,9 +16,9 @@ from pydantic import BaseModel, Field
 from memory.db import UNAVAILABLE, Conn
 from memory.repos import menu as menu_repo
 from tools.cart import service
-from tools.cart.models import Cart, PendingLine
+from tools.cart.models import Cart, CartLine, PendingLine
 from tools.cart.service import CartChange, CartError
-from tools.cart.views import cart_result, needs_option
+from tools.cart.views import AllergyHold, cart_result, needs_option
 from tools.context import TurnContext, conversation_of
 from tools.customers.models import CustomerInfo
 from tools.delivery import areas
@@ -69,7 +69,8 @@ async def _apply(
         locale = view.locale if view.locale in ("pt-BR", "en") else ctx.tenant.locale
         async with ctx.pool.connection() as conn:
             change = await op(conn, ctx, view)
-            if change.pending is not None and change.pending.missing_group == ALLERGY_GROUP:
+            held = _held_from_repeat(change)
+            if held is None and change.pending is not None and change.pending.missing_group == ALLERGY_GROUP:
                 warning = ToolError(
                     error="allergy_warning",
                     message=(
@@ -82,7 +83,7 @@ async def _apply(
                 )
                 msg = ToolMessage(warning.model_dump_json(), tool_call_id=runtime.tool_call_id)
                 return Command(update={"pending": change.pending, "awaiting": AWAITING_OPTION, "messages": [msg]})
-            if change.pending is not None:
+            if held is None and change.pending is not None:
                 item = await menu_repo.by_sku(conn, ctx.tenant.id, change.pending.sku)
                 assert item is not None
                 question = needs_option(
@@ -104,9 +105,13 @@ async def _apply(
             skipped=change.skipped,
             price_changed=change.price_changed,
             closed_until=_closed_until(ctx) if change.action in ("added", "repeated") else None,
+            held=held,
         )
         msg = ToolMessage(result.model_dump_json(), tool_call_id=runtime.tool_call_id)
-        return Command(update={"cart": change.cart, "pending": None, "awaiting": None, "messages": [msg]})
+        # a held line waits for the customer's yes/no as a pending choice, exactly as a single add held back
+        pending = change.pending if held else None
+        awaiting = AWAITING_OPTION if held else None
+        return Command(update={"cart": change.cart, "pending": pending, "awaiting": awaiting, "messages": [msg]})
     except CartError as exc:
         return exc.error.model_dump_json()
     except UNAVAILABLE:
@@ -114,6 +119,24 @@ async def _apply(
     except Exception:
         log.exception("%s failed in conversation %s", name, conversation_of(runtime.context))
         return _internal()
+
+
+def _held_from_repeat(change: CartChange) -> AllergyHold | None:
+    """The repeated order's line held back by an allergy: the rest of the order went in, this one waits."""
+    held = change.pending
+    if change.action != "repeated" or held is None or held.missing_group != ALLERGY_GROUP:
+        return None
+    rest = "The rest of the last order is in the cart, but " if change.cart.lines else ""
+    return AllergyHold(
+        item=held.name,
+        allergen=held.choices[0],
+        left_out=change.left_out,
+        message=(
+            f"{rest}{held.name} contains {held.choices[0]}, which the customer told us they are allergic to: it is "
+            "not in the cart. Warn them and ask whether to add it anyway (yes/no); their answer goes to choose_option."
+            + (f" Also left out for an allergen: {', '.join(change.left_out)}." if change.left_out else "")
+        ),
+    )
 
 
 def _closed_until(ctx: TurnContext) -> str | None:
@@ -325,9 +348,37 @@ async def repeat_last_order(*, runtime: ToolRuntime) -> Command[Any] | str:
             item = items.get(ln.sku)
             extra = [r for r in standing_removals(item.removable, view.memories) if r not in ln.removed] if item else []
             lines.append(ln.model_copy(update={"removed": [*ln.removed, *extra]}) if extra else ln)
-        return change.model_copy(update={"cart": change.cart.model_copy(update={"lines": lines})})
+        return await _allergy_checked(conn, ctx, view, change, lines)
 
     return await _apply(runtime, "repeat_last_order", op)
+
+
+async def _allergy_checked(
+    conn: Conn, ctx: TurnContext, view: _View, change: CartChange, lines: list[CartLine]
+) -> CartChange:
+    """The repeated order through the allergy guard of a single add: a line with an allergen the customer told us
+    about stays out until they say yes. Only one can wait for an answer; any further one is left out and named."""
+    kept: list[CartLine] = []
+    held: PendingLine | None = None
+    left_out: list[str] = []
+    for ln in lines:
+        allergen = await allergy_conflict(conn, ctx.tenant.id, ln.sku, view.memories)
+        if allergen is None:
+            kept.append(ln)
+        elif held is None:
+            held = PendingLine(
+                sku=ln.sku,
+                name=ln.name,
+                qty=ln.qty,
+                options=list(ln.options),
+                removed=list(ln.removed),
+                missing_group=ALLERGY_GROUP,
+                choices=[allergen],
+            )
+        else:
+            left_out.append(ln.name)
+    cart = change.cart.model_copy(update={"lines": kept})
+    return change.model_copy(update={"cart": cart, "pending": held, "left_out": left_out})
 
 
 CART_TOOLS: list[BaseTool] = [

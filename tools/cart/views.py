@@ -67,6 +67,17 @@ class CartView(BaseModel):
     text: str
 
 
+class AllergyHold(BaseModel):
+    """A repeated order's line kept out of the cart until the customer says whether to add it despite the allergy."""
+
+    model_config = ConfigDict(frozen=True)
+
+    item: str
+    allergen: str  # as the customer said it ("camarão")
+    left_out: list[str] = []  # more of the order's lines with an allergen: left out, not asked about
+    message: str
+
+
 class CartResult(BaseModel):
     """The cart after a cart tool ran, what changed, and what could not be kept (unavailable items, options)."""
 
@@ -79,6 +90,7 @@ class CartResult(BaseModel):
     price_changed: list[str] = []  # lines whose price changed since they were added (show_cart re-prices)
     # the restaurant is closed now: when it next opens (ISO local time; "" when no opening is scheduled)
     closed_until: str | None = None
+    held: AllergyHold | None = None
     cart: CartView
 
 
@@ -185,6 +197,7 @@ def cart_result(
     skipped: Sequence[str] = (),
     price_changed: Sequence[str] = (),
     closed_until: str | None = None,
+    held: AllergyHold | None = None,
 ) -> CartResult:
     """A cart tool's result."""
     changed_view = None
@@ -197,6 +210,7 @@ def cart_result(
         skipped=list(skipped),
         price_changed=list(price_changed),
         closed_until=closed_until,
+        held=held,
         cart=cart_view(cart, items, delivery_fee, locale),
     )
 

@@ -266,6 +266,14 @@ def _cart_reply(view: TurnView, say: Say) -> tuple[list[tuple[str, dict[str, Any
                 parts.append(say("cart.removed", removed=line.get("name") or ex.args.get("item", ""), cart=""))
             elif action == "cleared":
                 parts.append(say("cart.cleared"))
+            elif action == "repeated" and r.get("held"):
+                # the usual went in but for a line with the customer's allergen: say what's in, then ask about it
+                held = r["held"]
+                if not (r.get("cart") or {}).get("empty"):
+                    parts.append(say("cart.repeated_held", item=held["item"], cart=""))
+                if held.get("left_out"):
+                    parts.append(say("cart.allergy_left_out", items=say.words(held["left_out"])))
+                question = say("cart.allergy_warning", item=held["item"], option=held["allergen"])
             elif action == "repeated" and r.get("skipped"):
                 parts.append(say("cart.repeated_skipped", skipped=say.words(r["skipped"]), cart=""))
             elif action == "repeated":
@@ -298,7 +306,7 @@ def _cart_reply(view: TurnView, say: Say) -> tuple[list[tuple[str, dict[str, Any
     cart_view = last_cart or {}
     if cart_view and not cart_view.get("empty", False) and cart_view.get("text"):
         text_parts.append(cart_view["text"])
-    elif last_cart is not None and cart_view.get("empty"):
+    elif last_cart is not None and cart_view.get("empty") and question is None:
         if not any(ex.kind == "cart" and ex.result.get("action") == "cleared" for ex in view.exchanges):
             text_parts.append(say("cart.empty"))
     if question:
