@@ -59,3 +59,10 @@ class NoArgs(BaseModel):
     """
 
     runtime: Annotated[Any, InjectedToolArg] = Field(default=None, exclude=True)
+
+
+def internal_error() -> str:
+    """Our failure, for the model to apologise for."""
+    return ToolError(
+        error="internal", message="Something went wrong on our side; apologise and try again."
+    ).model_dump_json()

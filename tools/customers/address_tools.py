@@ -3,7 +3,6 @@
 # No `from __future__ import annotations` here: langchain calls get_type_hints on every tool call, and
 # string annotations are compiled each time (≈1 ms a call in profiles).
 
-import logging
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -13,8 +12,7 @@ from langgraph.prebuilt import ToolRuntime
 from langgraph.types import Command
 from pydantic import BaseModel, Field
 
-from memory.db import UNAVAILABLE
-from tools.context import TurnContext, conversation_of
+from tools.context import TurnContext
 from tools.customers import service
 from tools.customers.models import LOCATION_KEY, RegistrationDraft, SharedLocation
 from tools.customers.tool_support import (
@@ -26,7 +24,6 @@ from tools.customers.tool_support import (
     address_options,
     chosen_address,
     fresh_customer,
-    internal_error,
     invalid_fields,
     not_registered,
     reply_with,
@@ -36,34 +33,26 @@ from tools.customers.tool_support import (
 )
 from tools.results import NoArgs, ToolError
 
-log = logging.getLogger(__name__)
-
 
 @tool("list_addresses", args_schema=NoArgs)
 async def list_addresses(*, runtime: ToolRuntime) -> Command[Any] | str:
     """List the customer's saved delivery addresses (numbered, default first)."""
-    try:
-        ctx = cast(TurnContext, runtime.context)
-        st = state_view(runtime)
-        if st.customer is None or st.customer.id is None:
-            return not_registered()
-        async with ctx.pool.connection() as conn:
-            customer = await service.identify_customer(conn, ctx.tenant.id, st.customer.phone)
-        options = address_options(customer)
-        default = next((o.index for o in options if o.id == customer.default_address_id), None)
-        # the answer ("2", "trabalho") goes back to whoever asked: the checkout when there is something to order
-        asker = "payment" if st.cart.lines else "registration"
-        return reply_with(
-            runtime,
-            AddressList(addresses=options, default_index=default),
-            customer=customer,
-            awaiting=f"{asker}.address_choice",
-        )
-    except UNAVAILABLE:
-        raise  # the queue retries the turn once Postgres is back
-    except Exception:
-        log.exception("list_addresses failed in conversation %s", conversation_of(runtime.context))
-        return internal_error()
+    ctx = cast(TurnContext, runtime.context)
+    st = state_view(runtime)
+    if st.customer is None or st.customer.id is None:
+        return not_registered()
+    async with ctx.pool.connection() as conn:
+        customer = await service.identify_customer(conn, ctx.tenant.id, st.customer.phone)
+    options = address_options(customer)
+    default = next((o.index for o in options if o.id == customer.default_address_id), None)
+    # the answer ("2", "trabalho") goes back to whoever asked: the checkout when there is something to order
+    asker = "payment" if st.cart.lines else "registration"
+    return reply_with(
+        runtime,
+        AddressList(addresses=options, default_index=default),
+        customer=customer,
+        awaiting=f"{asker}.address_choice",
+    )
 
 
 @tool("choose_address", args_schema=WhichAddressArgs)
@@ -71,25 +60,19 @@ async def choose_address(
     index: int | None = None, label: str | None = None, *, runtime: ToolRuntime
 ) -> Command[Any] | str:
     """Deliver this order to one of the saved addresses, by number or label (it becomes the default too)."""
-    try:
-        found = await fresh_customer(runtime)
-        if isinstance(found, str):
-            return found
-        ctx, st, fresh = found
-        address = which_address(fresh, index, label)
-        if isinstance(address, str):
-            return address
-        assert address.id is not None
-        customer = await service.choose_address(ctx.pool, ctx.tenant.id, fresh, address.id)
-        checkout = st.checkout.model_copy(update={"address_id": address.id, "awaiting_confirmation": False})
-        return reply_with(
-            runtime, chosen_address(customer, address.id), customer=customer, checkout=checkout, awaiting=None
-        )
-    except UNAVAILABLE:
-        raise  # the queue retries the turn once Postgres is back
-    except Exception:
-        log.exception("choose_address failed in conversation %s", conversation_of(runtime.context))
-        return internal_error()
+    found = await fresh_customer(runtime)
+    if isinstance(found, str):
+        return found
+    ctx, st, fresh = found
+    address = which_address(fresh, index, label)
+    if isinstance(address, str):
+        return address
+    assert address.id is not None
+    customer = await service.choose_address(ctx.pool, ctx.tenant.id, fresh, address.id)
+    checkout = st.checkout.model_copy(update={"address_id": address.id, "awaiting_confirmation": False})
+    return reply_with(
+        runtime, chosen_address(customer, address.id), customer=customer, checkout=checkout, awaiting=None
+    )
 
 
 @tool("set_default_address", args_schema=WhichAddressArgs)
@@ -97,23 +80,17 @@ async def set_default_address(
     index: int | None = None, label: str | None = None, *, runtime: ToolRuntime
 ) -> Command[Any] | str:
     """Make a saved address the default for future orders ("deixa o trabalho como padrão")."""
-    try:
-        found = await fresh_customer(runtime)
-        if isinstance(found, str):
-            return found
-        ctx, _st, fresh = found
-        address = which_address(fresh, index, label)
-        if isinstance(address, str):
-            return address
-        assert address.id is not None
-        customer = await service.choose_address(ctx.pool, ctx.tenant.id, fresh, address.id)
-        result = DefaultAddress(address_id=address.id, label=address.label, address_text=address.one_line())
-        return reply_with(runtime, result, customer=customer, awaiting=None)
-    except UNAVAILABLE:
-        raise  # the queue retries the turn once Postgres is back
-    except Exception:
-        log.exception("set_default_address failed in conversation %s", conversation_of(runtime.context))
-        return internal_error()
+    found = await fresh_customer(runtime)
+    if isinstance(found, str):
+        return found
+    ctx, _st, fresh = found
+    address = which_address(fresh, index, label)
+    if isinstance(address, str):
+        return address
+    assert address.id is not None
+    customer = await service.choose_address(ctx.pool, ctx.tenant.id, fresh, address.id)
+    result = DefaultAddress(address_id=address.id, label=address.label, address_text=address.one_line())
+    return reply_with(runtime, result, customer=customer, awaiting=None)
 
 
 class RenameAddressArgs(WhichAddressArgs):
@@ -127,31 +104,25 @@ async def rename_address(
     new_label: str, index: int | None = None, label: str | None = None, *, runtime: ToolRuntime
 ) -> Command[Any] | str:
     """Give a saved address a label (or a new one) the customer can pick it by."""
+    found = await fresh_customer(runtime)
+    if isinstance(found, str):
+        return found
+    ctx, _st, fresh = found
+    if index is None and label is None and len(fresh.addresses) == 1:
+        index = 1
+    address = which_address(fresh, index, label)
+    if isinstance(address, str):
+        return address
+    assert address.id is not None
     try:
-        found = await fresh_customer(runtime)
-        if isinstance(found, str):
-            return found
-        ctx, _st, fresh = found
-        if index is None and label is None and len(fresh.addresses) == 1:
-            index = 1
-        address = which_address(fresh, index, label)
-        if isinstance(address, str):
-            return address
-        assert address.id is not None
-        try:
-            customer = await service.rename_address(ctx.pool, ctx.tenant, fresh, address.id, new_label)
-        except service.InvalidFields as exc:
-            return invalid_fields(exc.fields, exc.reasons)
-        changed = chosen_address(customer, address.id)
-        result = AddressesChanged(
-            change="renamed", address_text=changed.text, label=changed.label, addresses=address_options(customer)
-        )
-        return reply_with(runtime, result, customer=customer)
-    except UNAVAILABLE:
-        raise  # the queue retries the turn once Postgres is back
-    except Exception:
-        log.exception("rename_address failed in conversation %s", conversation_of(runtime.context))
-        return internal_error()
+        customer = await service.rename_address(ctx.pool, ctx.tenant, fresh, address.id, new_label)
+    except service.InvalidFields as exc:
+        return invalid_fields(exc.fields, exc.reasons)
+    changed = chosen_address(customer, address.id)
+    result = AddressesChanged(
+        change="renamed", address_text=changed.text, label=changed.label, addresses=address_options(customer)
+    )
+    return reply_with(runtime, result, customer=customer)
 
 
 class CorrectAddressArgs(WhichAddressArgs):
@@ -183,48 +154,42 @@ async def correct_address(
     runtime: ToolRuntime,
 ) -> Command[Any] | str:
     """Correct a field of a saved address ("o número é 510, não 150"); other fields stay as they are."""
+    found = await fresh_customer(runtime)
+    if isinstance(found, str):
+        return found
+    ctx, st, fresh = found
+    if index is None and label is None:
+        wanted = st.checkout.address_id or fresh.default_address_id
+        index = next((o.index for o in address_options(fresh) if o.id == wanted), 1)
+    address = which_address(fresh, index, label)
+    if isinstance(address, str):
+        return address
+    assert address.id is not None
+    given = service.RegistrationInput(
+        street=street,
+        number=number,
+        complement=complement,
+        neighborhood=neighborhood,
+        city=city,
+        state=state,
+        postal_code=postal_code,
+        reference=reference,
+    )
+    if given == service.RegistrationInput():
+        return ToolError(
+            error="missing_field", message="Say which field changes and its new value.", fields=["number"]
+        ).model_dump_json()
     try:
-        found = await fresh_customer(runtime)
-        if isinstance(found, str):
-            return found
-        ctx, st, fresh = found
-        if index is None and label is None:
-            wanted = st.checkout.address_id or fresh.default_address_id
-            index = next((o.index for o in address_options(fresh) if o.id == wanted), 1)
-        address = which_address(fresh, index, label)
-        if isinstance(address, str):
-            return address
-        assert address.id is not None
-        given = service.RegistrationInput(
-            street=street,
-            number=number,
-            complement=complement,
-            neighborhood=neighborhood,
-            city=city,
-            state=state,
-            postal_code=postal_code,
-            reference=reference,
-        )
-        if given == service.RegistrationInput():
-            return ToolError(
-                error="missing_field", message="Say which field changes and its new value.", fields=["number"]
-            ).model_dump_json()
-        try:
-            customer = await service.correct_address(ctx.pool, ctx.tenant, fresh, address.id, given)
-        except service.InvalidFields as exc:
-            return invalid_fields(exc.fields, exc.reasons)
-        changed = chosen_address(customer, address.id)
-        result = AddressesChanged(
-            change="corrected", address_text=changed.text, label=changed.label, addresses=address_options(customer)
-        )
-        # a summary shown before the correction is stale: show it again before placing the order
-        checkout = st.checkout.model_copy(update={"awaiting_confirmation": False})
-        return reply_with(runtime, result, customer=customer, checkout=checkout)
-    except UNAVAILABLE:
-        raise  # the queue retries the turn once Postgres is back
-    except Exception:
-        log.exception("correct_address failed in conversation %s", conversation_of(runtime.context))
-        return internal_error()
+        customer = await service.correct_address(ctx.pool, ctx.tenant, fresh, address.id, given)
+    except service.InvalidFields as exc:
+        return invalid_fields(exc.fields, exc.reasons)
+    changed = chosen_address(customer, address.id)
+    result = AddressesChanged(
+        change="corrected", address_text=changed.text, label=changed.label, addresses=address_options(customer)
+    )
+    # a summary shown before the correction is stale: show it again before placing the order
+    checkout = st.checkout.model_copy(update={"awaiting_confirmation": False})
+    return reply_with(runtime, result, customer=customer, checkout=checkout)
 
 
 @tool("remove_address", args_schema=WhichAddressArgs)
@@ -232,28 +197,22 @@ async def remove_address(
     index: int | None = None, label: str | None = None, *, runtime: ToolRuntime
 ) -> Command[Any] | str:
     """Delete a saved address (past orders keep their copy)."""
-    try:
-        found = await fresh_customer(runtime)
-        if isinstance(found, str):
-            return found
-        ctx, st, fresh = found
-        address = which_address(fresh, index, label)
-        if isinstance(address, str):
-            return address
-        assert address.id is not None
-        customer = await service.remove_address(ctx.pool, ctx.tenant.id, fresh, address.id)
-        result = AddressesChanged(
-            change="removed", address_text=address.one_line(), label=address.label, addresses=address_options(customer)
-        )
-        checkout = st.checkout
-        if checkout.address_id == address.id:
-            checkout = checkout.model_copy(update={"address_id": None, "awaiting_confirmation": False})
-        return reply_with(runtime, result, customer=customer, checkout=checkout)
-    except UNAVAILABLE:
-        raise  # the queue retries the turn once Postgres is back
-    except Exception:
-        log.exception("remove_address failed in conversation %s", conversation_of(runtime.context))
-        return internal_error()
+    found = await fresh_customer(runtime)
+    if isinstance(found, str):
+        return found
+    ctx, st, fresh = found
+    address = which_address(fresh, index, label)
+    if isinstance(address, str):
+        return address
+    assert address.id is not None
+    customer = await service.remove_address(ctx.pool, ctx.tenant.id, fresh, address.id)
+    result = AddressesChanged(
+        change="removed", address_text=address.one_line(), label=address.label, addresses=address_options(customer)
+    )
+    checkout = st.checkout
+    if checkout.address_id == address.id:
+        checkout = checkout.model_copy(update={"address_id": None, "awaiting_confirmation": False})
+    return reply_with(runtime, result, customer=customer, checkout=checkout)
 
 
 class NewAddressArgs(BaseModel):
@@ -265,27 +224,21 @@ class NewAddressArgs(BaseModel):
 @tool("start_new_address", args_schema=NewAddressArgs)
 async def start_new_address(label: str | None = None, *, runtime: ToolRuntime) -> Command[Any] | str:
     """Start collecting a new delivery address (the customer wants to add one or deliver elsewhere)."""
-    try:
-        st = state_view(runtime)
-        customer = st.customer
-        name = customer.name if customer else None
-        draft = RegistrationDraft(name=st.registration.name or name, email=st.registration.email)
-        if label and label.strip():
-            draft = draft.model_copy(update={"address": draft.address.model_copy(update={"label": label.strip()[:60]})})
-        status = status_of(draft, customer)
-        checkout = st.checkout.model_copy(update={"awaiting_confirmation": False})
-        return reply_with(
-            runtime,
-            status,
-            registration=status.draft,
-            awaiting=f"registration.{status.next_step}",
-            checkout=checkout,
-        )
-    except UNAVAILABLE:
-        raise  # the queue retries the turn once Postgres is back
-    except Exception:
-        log.exception("start_new_address failed in conversation %s", conversation_of(runtime.context))
-        return internal_error()
+    st = state_view(runtime)
+    customer = st.customer
+    name = customer.name if customer else None
+    draft = RegistrationDraft(name=st.registration.name or name, email=st.registration.email)
+    if label and label.strip():
+        draft = draft.model_copy(update={"address": draft.address.model_copy(update={"label": label.strip()[:60]})})
+    status = status_of(draft, customer)
+    checkout = st.checkout.model_copy(update={"awaiting_confirmation": False})
+    return reply_with(
+        runtime,
+        status,
+        registration=status.draft,
+        awaiting=f"registration.{status.next_step}",
+        checkout=checkout,
+    )
 
 
 class PinAddressArgs(BaseModel):
@@ -352,41 +305,35 @@ async def use_shared_location(
     runtime: ToolRuntime,
 ) -> Command[Any] | str:
     """Use the location pin the customer just shared as the delivery address; returns what is still missing."""
-    try:
-        ctx = cast(TurnContext, runtime.context)
-        st = state_view(runtime)
-        pin = _turn_pin(runtime)
-        if pin is None:
-            return ToolError(
-                error="missing_field",
-                message="No location was shared in this turn: ask for the address.",
-                fields=["location"],
-            ).model_dump_json()
-        draft = st.registration
-        if draft.awaiting is None and st.customer is not None and st.customer.registered:
-            map_words = any((street, number, neighborhood, city, state, postal_code))
-            if not map_words and (located := await _locate(runtime, ctx, st, pin)) is not None:
-                return located
-            # a registered customer's pin is a new address, not an edit of nothing
-            draft = RegistrationDraft(name=st.customer.name)
-        draft = service.with_location(draft, pin, ctx.tenant)
-        given = service.RegistrationInput(
-            street=street,
-            number=number,
-            neighborhood=neighborhood,
-            city=city,
-            state=state,
-            postal_code=postal_code,
-        )
-        draft, invalid, reasons = service.merge_registration(draft, given, ctx.tenant)
-        status = status_of(draft, st.customer)
-        updates: dict[str, Any] = {"registration": status.draft, "awaiting": f"registration.{status.next_step}"}
-        if invalid:
-            message = ToolMessage(invalid_fields(invalid, reasons), tool_call_id=runtime.tool_call_id)
-            return Command(update={**updates, "messages": [message]})
-        return reply_with(runtime, status, **updates)
-    except UNAVAILABLE:
-        raise  # the queue retries the turn once Postgres is back
-    except Exception:
-        log.exception("use_shared_location failed in conversation %s", conversation_of(runtime.context))
-        return internal_error()
+    ctx = cast(TurnContext, runtime.context)
+    st = state_view(runtime)
+    pin = _turn_pin(runtime)
+    if pin is None:
+        return ToolError(
+            error="missing_field",
+            message="No location was shared in this turn: ask for the address.",
+            fields=["location"],
+        ).model_dump_json()
+    draft = st.registration
+    if draft.awaiting is None and st.customer is not None and st.customer.registered:
+        map_words = any((street, number, neighborhood, city, state, postal_code))
+        if not map_words and (located := await _locate(runtime, ctx, st, pin)) is not None:
+            return located
+        # a registered customer's pin is a new address, not an edit of nothing
+        draft = RegistrationDraft(name=st.customer.name)
+    draft = service.with_location(draft, pin, ctx.tenant)
+    given = service.RegistrationInput(
+        street=street,
+        number=number,
+        neighborhood=neighborhood,
+        city=city,
+        state=state,
+        postal_code=postal_code,
+    )
+    draft, invalid, reasons = service.merge_registration(draft, given, ctx.tenant)
+    status = status_of(draft, st.customer)
+    updates: dict[str, Any] = {"registration": status.draft, "awaiting": f"registration.{status.next_step}"}
+    if invalid:
+        message = ToolMessage(invalid_fields(invalid, reasons), tool_call_id=runtime.tool_call_id)
+        return Command(update={**updates, "messages": [message]})
+    return reply_with(runtime, status, **updates)

@@ -110,13 +110,6 @@ def reply_with(runtime: ToolRuntime[Any, Any], result: BaseModel, **updates: Any
     return Command(update={**updates, "messages": [tool_message(runtime, result)]})
 
 
-def internal_error() -> str:
-    """Our failure, for the model to apologise for."""
-    return ToolError(
-        error="internal", message="Something went wrong on our side; apologise and try again."
-    ).model_dump_json()
-
-
 def not_registered() -> str:
     """The tool needs a registered customer."""
     return ToolError(

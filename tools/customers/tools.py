@@ -3,7 +3,6 @@
 # No `from __future__ import annotations` here: langchain calls get_type_hints on every tool call, and
 # string annotations are compiled each time (≈1 ms a call in profiles).
 
-import logging
 from typing import Any, cast
 
 from langchain_core.messages import ToolMessage
@@ -12,8 +11,7 @@ from langgraph.prebuilt import ToolRuntime
 from langgraph.types import Command
 from pydantic import BaseModel, Field
 
-from memory.db import UNAVAILABLE
-from tools.context import TurnContext, conversation_of
+from tools.context import TurnContext
 from tools.customers import service
 from tools.customers.address_tools import (
     choose_address,
@@ -29,7 +27,6 @@ from tools.customers.models import RegistrationDraft
 from tools.customers.tool_support import (
     CustomerUpdated,
     Registered,
-    internal_error,
     invalid_fields,
     not_registered,
     reply_with,
@@ -38,11 +35,6 @@ from tools.customers.tool_support import (
 )
 from tools.privacy import service as privacy
 from tools.results import ToolError
-
-log = logging.getLogger(__name__)
-
-
-log = logging.getLogger(__name__)
 
 
 class UpdateRegistrationArgs(BaseModel):
@@ -80,50 +72,42 @@ async def update_registration(
     runtime: ToolRuntime,
 ) -> Command[Any] | str:
     """Record registration data the customer gave (name, address, e-mail); returns what to ask next."""
-    try:
-        ctx = cast(TurnContext, runtime.context)
-        st = state_view(runtime)
-        given = service.RegistrationInput(
-            name=name,
-            email=email,
-            street=street,
-            number=number,
-            complement=complement,
-            neighborhood=neighborhood,
-            city=city,
-            state=state,
-            postal_code=postal_code,
-            reference=reference,
-            cpf=cpf,
-            no_email=no_email,
+    ctx = cast(TurnContext, runtime.context)
+    st = state_view(runtime)
+    given = service.RegistrationInput(
+        name=name,
+        email=email,
+        street=street,
+        number=number,
+        complement=complement,
+        neighborhood=neighborhood,
+        city=city,
+        state=state,
+        postal_code=postal_code,
+        reference=reference,
+        cpf=cpf,
+        no_email=no_email,
+    )
+    customer = st.customer
+    address_given = any((street, number, complement, neighborhood, city, state, postal_code, reference))
+    if customer is not None and customer.registered and st.registration.awaiting is None and not address_given:
+        # a registered customer correcting their data: no draft, save it now
+        try:
+            updated = await service.update_customer(ctx.pool, ctx.tenant.id, customer, name=name, email=email, cpf=cpf)
+        except service.InvalidFields as exc:
+            return invalid_fields(exc.fields, exc.reasons)
+        return reply_with(runtime, CustomerUpdated(customer=updated), customer=updated)
+    draft, invalid, reasons = service.merge_registration(st.registration, given, ctx.tenant)
+    status = status_of(draft, customer)
+    updates: dict[str, Any] = {"registration": status.draft, "awaiting": f"registration.{status.next_step}"}
+    if invalid:
+        return Command(
+            update={
+                **updates,
+                "messages": [ToolMessage(invalid_fields(invalid, reasons), tool_call_id=runtime.tool_call_id)],
+            }
         )
-        customer = st.customer
-        address_given = any((street, number, complement, neighborhood, city, state, postal_code, reference))
-        if customer is not None and customer.registered and st.registration.awaiting is None and not address_given:
-            # a registered customer correcting their data: no draft, save it now
-            try:
-                updated = await service.update_customer(
-                    ctx.pool, ctx.tenant.id, customer, name=name, email=email, cpf=cpf
-                )
-            except service.InvalidFields as exc:
-                return invalid_fields(exc.fields, exc.reasons)
-            return reply_with(runtime, CustomerUpdated(customer=updated), customer=updated)
-        draft, invalid, reasons = service.merge_registration(st.registration, given, ctx.tenant)
-        status = status_of(draft, customer)
-        updates: dict[str, Any] = {"registration": status.draft, "awaiting": f"registration.{status.next_step}"}
-        if invalid:
-            return Command(
-                update={
-                    **updates,
-                    "messages": [ToolMessage(invalid_fields(invalid, reasons), tool_call_id=runtime.tool_call_id)],
-                }
-            )
-        return reply_with(runtime, status, **updates)
-    except UNAVAILABLE:
-        raise  # the queue retries the turn once Postgres is back
-    except Exception:
-        log.exception("update_registration failed in conversation %s", conversation_of(runtime.context))
-        return internal_error()
+    return reply_with(runtime, status, **updates)
 
 
 class ConfirmRegistrationArgs(BaseModel):
@@ -137,43 +121,37 @@ class ConfirmRegistrationArgs(BaseModel):
 @tool("confirm_registration", args_schema=ConfirmRegistrationArgs)
 async def confirm_registration(consent: bool = True, *, runtime: ToolRuntime) -> Command[Any] | str:
     """Save the registration after the customer confirmed the summary (consent=False: only for this order)."""
-    try:
-        ctx = cast(TurnContext, runtime.context)
-        st = state_view(runtime)
-        draft, customer = st.registration, st.customer
-        missing = service.missing_fields(draft, customer)
-        if missing:
-            if customer is not None and customer.registered and draft == RegistrationDraft():
-                # already saved (e.g. the customer confirmed twice): nothing new to write
-                return reply_with(runtime, Registered(customer=customer))
-            return ToolError(
-                error="missing_field", message="Registration still lacks: " + ", ".join(missing), fields=missing
-            ).model_dump_json()
-        saved = await service.confirm_registration(ctx.pool, ctx.tenant, ctx.phone, draft, customer)
-        if (customer is None or customer.id is None) and saved.id is not None:
-            # a first registration: the summary they answered carried the privacy notice (LGPD consent); a refusal
-            # keeps the data for this order only (tools/privacy/service.py purges it once the order is done)
-            await privacy.record_consent(ctx.pool, ctx.tenant.id, saved.id, accepted=consent)
-        added = None
-        if customer is not None and customer.registered:
-            added = next((a.one_line() for a in saved.addresses if a.id == saved.default_address_id), None)
-        return reply_with(
-            runtime,
-            Registered(customer=saved, consent=consent, address_added=added),
-            customer=saved,
-            registration=RegistrationDraft(),
-            # with something in the cart, the customer's next "sim" answers "fechar o pedido?": the checkout's
-            awaiting="payment.checkout" if st.cart.lines else None,
-            # a summary shown before showed another address: it must be shown again before placing the order
-            checkout=st.checkout.model_copy(
-                update={"address_id": saved.default_address_id, "awaiting_confirmation": False}
-            ),
-        )
-    except UNAVAILABLE:
-        raise  # the queue retries the turn once Postgres is back
-    except Exception:
-        log.exception("confirm_registration failed in conversation %s", conversation_of(runtime.context))
-        return internal_error()
+    ctx = cast(TurnContext, runtime.context)
+    st = state_view(runtime)
+    draft, customer = st.registration, st.customer
+    missing = service.missing_fields(draft, customer)
+    if missing:
+        if customer is not None and customer.registered and draft == RegistrationDraft():
+            # already saved (e.g. the customer confirmed twice): nothing new to write
+            return reply_with(runtime, Registered(customer=customer))
+        return ToolError(
+            error="missing_field", message="Registration still lacks: " + ", ".join(missing), fields=missing
+        ).model_dump_json()
+    saved = await service.confirm_registration(ctx.pool, ctx.tenant, ctx.phone, draft, customer)
+    if (customer is None or customer.id is None) and saved.id is not None:
+        # a first registration: the summary they answered carried the privacy notice (LGPD consent); a refusal
+        # keeps the data for this order only (tools/privacy/service.py purges it once the order is done)
+        await privacy.record_consent(ctx.pool, ctx.tenant.id, saved.id, accepted=consent)
+    added = None
+    if customer is not None and customer.registered:
+        added = next((a.one_line() for a in saved.addresses if a.id == saved.default_address_id), None)
+    return reply_with(
+        runtime,
+        Registered(customer=saved, consent=consent, address_added=added),
+        customer=saved,
+        registration=RegistrationDraft(),
+        # with something in the cart, the customer's next "sim" answers "fechar o pedido?": the checkout's
+        awaiting="payment.checkout" if st.cart.lines else None,
+        # a summary shown before showed another address: it must be shown again before placing the order
+        checkout=st.checkout.model_copy(
+            update={"address_id": saved.default_address_id, "awaiting_confirmation": False}
+        ),
+    )
 
 
 class UpdateCustomerArgs(BaseModel):
@@ -193,27 +171,19 @@ async def update_customer(
     runtime: ToolRuntime,
 ) -> Command[Any] | str:
     """Change a registered customer's name or e-mail ("meu email mudou")."""
+    ctx = cast(TurnContext, runtime.context)
+    st = state_view(runtime)
+    if st.customer is None or st.customer.id is None:
+        return not_registered()
+    if name is None and email is None and cpf is None:
+        return ToolError(
+            error="missing_field", message="Say what changes: name or email.", fields=["name", "email"]
+        ).model_dump_json()
     try:
-        ctx = cast(TurnContext, runtime.context)
-        st = state_view(runtime)
-        if st.customer is None or st.customer.id is None:
-            return not_registered()
-        if name is None and email is None and cpf is None:
-            return ToolError(
-                error="missing_field", message="Say what changes: name or email.", fields=["name", "email"]
-            ).model_dump_json()
-        try:
-            customer = await service.update_customer(
-                ctx.pool, ctx.tenant.id, st.customer, name=name, email=email, cpf=cpf
-            )
-        except service.InvalidFields as exc:
-            return invalid_fields(exc.fields, exc.reasons)
-        return reply_with(runtime, CustomerUpdated(customer=customer), customer=customer)
-    except UNAVAILABLE:
-        raise  # the queue retries the turn once Postgres is back
-    except Exception:
-        log.exception("update_customer failed in conversation %s", conversation_of(runtime.context))
-        return internal_error()
+        customer = await service.update_customer(ctx.pool, ctx.tenant.id, st.customer, name=name, email=email, cpf=cpf)
+    except service.InvalidFields as exc:
+        return invalid_fields(exc.fields, exc.reasons)
+    return reply_with(runtime, CustomerUpdated(customer=customer), customer=customer)
 
 
 REGISTRATION_TOOLS: list[BaseTool] = [

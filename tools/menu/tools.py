@@ -3,7 +3,6 @@
 # No `from __future__ import annotations` here: langchain calls get_type_hints on every tool call, and
 # string annotations are compiled each time (≈1 ms a call in profiles).
 
-import logging
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal, cast
@@ -13,23 +12,20 @@ from langchain_core.tools import BaseTool, InjectedToolArg, tool
 from langgraph.prebuilt import ToolRuntime
 from pydantic import BaseModel, ConfigDict, Field
 
-from memory.db import UNAVAILABLE
 from memory.embeddings import Embedder, default_embedder
 from memory.repos import delivery_areas as delivery_repo
 from memory.repos import menu as menu_repo
 from memory.repos.delivery_areas import AddressPoint
 from memory.repos.menu import MenuItem
 from memory.repos.menu_search import SearchRow
-from tools.context import TurnContext, conversation_of
+from tools.context import TurnContext
 from tools.customers.models import CustomerInfo
 from tools.delivery import areas as delivery
 from tools.delivery.areas import AreaBrief
 from tools.menu import hours as hours_mod
 from tools.menu.search import resolve_item, search
 from tools.money import format_brl
-from tools.results import NoArgs, ToolError
-
-log = logging.getLogger(__name__)
+from tools.results import NoArgs, ToolError, internal_error
 
 
 class ItemSummary(BaseModel):
@@ -144,12 +140,6 @@ def embedder_for(ctx: TurnContext) -> Embedder:
     return injected if injected is not None else default_embedder()
 
 
-def _internal() -> str:
-    return ToolError(
-        error="internal", message="Something went wrong on our side; apologise and try again."
-    ).model_dump_json()
-
-
 def _summary(r: SearchRow, locale: str) -> ItemSummary:
     return ItemSummary(
         sku=r.sku,
@@ -244,32 +234,26 @@ async def search_menu(
 ) -> str:
     """Search the menu by name, ingredient, category or diet; with no arguments, an overview by category."""
     ctx = cast(TurnContext, runtime.context)
-    try:
-        locale = _locale(runtime)
-        async with ctx.pool.connection() as conn:
-            found = await search(
-                conn,
-                ctx.tenant.id,
-                query,
-                category=category,
-                tag=tag,
-                limit=max(1, min(limit, 20)),
-                embedder=embedder_for(ctx),
-            )
-        return MenuSearchResult(
-            query=query,
-            tag=", ".join(found.tags) or None,
-            category=found.category,
-            overview=found.overview,
-            items=[_summary(r, locale) for r in found.items],
-            more=found.more,
-            categories=found.categories,
-        ).model_dump_json()
-    except UNAVAILABLE:
-        raise  # the queue retries the turn once Postgres is back
-    except Exception:
-        log.exception("search_menu failed in conversation %s", conversation_of(runtime.context))
-        return _internal()
+    locale = _locale(runtime)
+    async with ctx.pool.connection() as conn:
+        found = await search(
+            conn,
+            ctx.tenant.id,
+            query,
+            category=category,
+            tag=tag,
+            limit=max(1, min(limit, 20)),
+            embedder=embedder_for(ctx),
+        )
+    return MenuSearchResult(
+        query=query,
+        tag=", ".join(found.tags) or None,
+        category=found.category,
+        overview=found.overview,
+        items=[_summary(r, locale) for r in found.items],
+        more=found.more,
+        categories=found.categories,
+    ).model_dump_json()
 
 
 class ItemDetailsArgs(BaseModel):
@@ -282,46 +266,34 @@ class ItemDetailsArgs(BaseModel):
 async def item_details(item: str, *, runtime: ToolRuntime) -> str:
     """Describe one item: price, description, option groups with price differences, removable ingredients."""
     ctx = cast(TurnContext, runtime.context)
-    try:
-        locale = _locale(runtime)
-        async with ctx.pool.connection() as conn:
-            match = await resolve_item(conn, ctx.tenant.id, item, embedder_for(ctx))
-            if match.status == "unknown":
-                return ToolError(
-                    error="unknown_item",
-                    message=f"No menu item matches {item!r}; offer the suggestions.",
-                    item=item,
-                    suggestions=match.suggestions,
-                ).model_dump_json()
-            if match.status == "ambiguous" or match.item is None:
-                return ToolError(
-                    error="ambiguous_item",
-                    message=f"Several items match {item!r}; ask which one.",
-                    item=item,
-                    suggestions=match.suggestions,
-                ).model_dump_json()
-            full = await menu_repo.by_sku(conn, ctx.tenant.id, match.item.sku)
-        if full is None:
-            return _internal()
-        return item_details_of(full, locale).model_dump_json()
-    except UNAVAILABLE:
-        raise  # the queue retries the turn once Postgres is back
-    except Exception:
-        log.exception("item_details failed in conversation %s", conversation_of(runtime.context))
-        return _internal()
+    locale = _locale(runtime)
+    async with ctx.pool.connection() as conn:
+        match = await resolve_item(conn, ctx.tenant.id, item, embedder_for(ctx))
+        if match.status == "unknown":
+            return ToolError(
+                error="unknown_item",
+                message=f"No menu item matches {item!r}; offer the suggestions.",
+                item=item,
+                suggestions=match.suggestions,
+            ).model_dump_json()
+        if match.status == "ambiguous" or match.item is None:
+            return ToolError(
+                error="ambiguous_item",
+                message=f"Several items match {item!r}; ask which one.",
+                item=item,
+                suggestions=match.suggestions,
+            ).model_dump_json()
+        full = await menu_repo.by_sku(conn, ctx.tenant.id, match.item.sku)
+    if full is None:
+        return internal_error()
+    return item_details_of(full, locale).model_dump_json()
 
 
 @tool("opening_hours", args_schema=NoArgs)
 async def opening_hours(*, runtime: ToolRuntime) -> str:
     """Whether the restaurant is open now, today's hours, the week's hours and the next opening."""
     ctx = cast(TurnContext, runtime.context)
-    try:
-        return hours_info(ctx.tenant.hours, ctx.tenant.timezone, ctx.clock()).model_dump_json()
-    except UNAVAILABLE:
-        raise  # the queue retries the turn once Postgres is back
-    except Exception:
-        log.exception("opening_hours failed in conversation %s", conversation_of(runtime.context))
-        return _internal()
+    return hours_info(ctx.tenant.hours, ctx.tenant.timezone, ctx.clock()).model_dump_json()
 
 
 def _customer(runtime: ToolRuntime[Any, Any]) -> CustomerInfo | None:
@@ -352,39 +324,33 @@ async def delivery_fee(place: str | None = None, *, runtime: ToolRuntime) -> str
     area and its fee when neither is known."""
     ctx = cast(TurnContext, runtime.context)
     locale = _locale(runtime)
-    try:
-        customer = _customer(runtime)
-        asked = (place or "").strip()
-        address_id = None if asked else delivery.chosen_address_id(customer)
-        async with ctx.pool.connection() as conn:
-            setup = await delivery_repo.setup(conn, ctx.tenant.id)
-            if asked:
-                quote = delivery.match(setup, _asked_point(asked), ctx.tenant.delivery_fee)
-            else:
-                quote = await delivery.quote(conn, ctx.tenant, address_id)
-        fee = quote.fee if quote.delivers else None
+    customer = _customer(runtime)
+    asked = (place or "").strip()
+    address_id = None if asked else delivery.chosen_address_id(customer)
+    async with ctx.pool.connection() as conn:
+        setup = await delivery_repo.setup(conn, ctx.tenant.id)
         if asked:
-            where: str | None = asked
-        elif customer is not None:
-            where = next((a.neighborhood for a in customer.addresses if a.id == address_id), None)
+            quote = delivery.match(setup, _asked_point(asked), ctx.tenant.delivery_fee)
         else:
-            where = None
-        # a CEP no area lists may still be in a listed neighbourhood: only a named place is known to be outside
-        outside = quote.status == "outside" and not (asked and _asked_point(asked).postal_code)
-        return DeliveryFeeInfo(
-            fee=fee,
-            fee_text=format_brl(fee, locale) if fee is not None else None,
-            by_area=bool(setup.areas),
-            area=quote.area,
-            outside=outside,
-            place=where,
-            areas=delivery.briefs(setup, locale),
-        ).model_dump_json()
-    except UNAVAILABLE:
-        raise  # the queue retries the turn once Postgres is back
-    except Exception:
-        log.exception("delivery_fee failed in conversation %s", conversation_of(runtime.context))
-        return _internal()
+            quote = await delivery.quote(conn, ctx.tenant, address_id)
+    fee = quote.fee if quote.delivers else None
+    if asked:
+        where: str | None = asked
+    elif customer is not None:
+        where = next((a.neighborhood for a in customer.addresses if a.id == address_id), None)
+    else:
+        where = None
+    # a CEP no area lists may still be in a listed neighbourhood: only a named place is known to be outside
+    outside = quote.status == "outside" and not (asked and _asked_point(asked).postal_code)
+    return DeliveryFeeInfo(
+        fee=fee,
+        fee_text=format_brl(fee, locale) if fee is not None else None,
+        by_area=bool(setup.areas),
+        area=quote.area,
+        outside=outside,
+        place=where,
+        areas=delivery.briefs(setup, locale),
+    ).model_dump_json()
 
 
 MENU_TOOLS: list[BaseTool] = [search_menu, item_details, opening_hours, delivery_fee]

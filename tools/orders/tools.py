@@ -3,7 +3,6 @@
 # No `from __future__ import annotations` here: langchain calls get_type_hints on every tool call, and
 # string annotations are compiled each time (≈1 ms a call in profiles).
 
-import logging
 from decimal import Decimal
 from typing import Any, cast
 
@@ -13,9 +12,8 @@ from langgraph.prebuilt import ToolRuntime
 from langgraph.types import Command
 from pydantic import BaseModel, Field
 
-from memory.db import UNAVAILABLE
 from tools.cart.models import Cart
-from tools.context import TurnContext, conversation_of
+from tools.context import TurnContext
 from tools.customers.models import CustomerInfo
 from tools.handoff.service import open_handoff
 from tools.money import format_brl
@@ -24,8 +22,6 @@ from tools.orders import cpf as cpfs
 from tools.orders import summary as summaries
 from tools.orders.models import Checkout, OrderInfo, PaymentMethod
 from tools.results import NoArgs, ToolError
-
-log = logging.getLogger(__name__)
 
 
 class _View(BaseModel):
@@ -50,33 +46,19 @@ def _reply(runtime: ToolRuntime, result: BaseModel | str, **updates: Any) -> Com
     return Command(update={**updates, "messages": [ToolMessage(body, tool_call_id=runtime.tool_call_id)]})
 
 
-def _internal() -> str:
-    return ToolError(
-        error="internal", message="Something went wrong on our side; apologise and try again."
-    ).model_dump_json()
-
-
 @tool("checkout_summary", args_schema=NoArgs)
 async def checkout_summary(*, runtime: ToolRuntime) -> Command[Any] | str:
     """Show the order before paying: lines at today's prices, delivery fee, total, address, payment method."""
-    try:
-        ctx = cast(TurnContext, runtime.context)
-        st = _state(runtime)
-        async with ctx.pool.connection() as conn:
-            try:
-                summary, cart, checkout = await summaries.summarize(
-                    conn, ctx, st.customer, st.cart, st.checkout, st.locale
-                )
-            except errors.CheckoutError as exc:
-                return exc.tool_error.model_dump_json()
-        checkout = checkout.model_copy(update={"awaiting_confirmation": summary.ready})
-        awaiting = "payment.confirm" if summary.ready else "payment.method"
-        return _reply(runtime, summary, cart=cart, checkout=checkout, awaiting=awaiting)
-    except UNAVAILABLE:
-        raise  # the queue retries the turn once Postgres is back
-    except Exception:
-        log.exception("checkout_summary failed in conversation %s", conversation_of(runtime.context))
-        return _internal()
+    ctx = cast(TurnContext, runtime.context)
+    st = _state(runtime)
+    async with ctx.pool.connection() as conn:
+        try:
+            summary, cart, checkout = await summaries.summarize(conn, ctx, st.customer, st.cart, st.checkout, st.locale)
+        except errors.CheckoutError as exc:
+            return exc.tool_error.model_dump_json()
+    checkout = checkout.model_copy(update={"awaiting_confirmation": summary.ready})
+    awaiting = "payment.confirm" if summary.ready else "payment.method"
+    return _reply(runtime, summary, cart=cart, checkout=checkout, awaiting=awaiting)
 
 
 class SetPaymentMethodArgs(BaseModel):
@@ -93,123 +75,99 @@ async def set_payment_method(
     method: PaymentMethod, change_for: Decimal | None = None, *, runtime: ToolRuntime
 ) -> Command[Any] | str:
     """Set how the customer pays; returns the summary to confirm ("Confirma?")."""
-    try:
-        ctx = cast(TurnContext, runtime.context)
-        st = _state(runtime)
-        needs_cpf = method != "cash" and getattr(ctx.payments, "needs_cpf", False)
-        if needs_cpf and not await cpfs.saved_cpf(ctx, st.customer):
-            # the provider can't charge without it: ask once (save_cpf), then this choice goes on
-            checkout = st.checkout.model_copy(update={"payment_method": method, "awaiting_confirmation": False})
-            return _reply(runtime, CpfNeeded(payment_method=method), checkout=checkout, awaiting="payment.cpf")
-        if st.cart.is_empty and st.order is not None and st.order.status == "awaiting_payment":
-            # the order is placed but its payment failed or the customer wants to pay another way
-            try:
-                placed = await service.retry_payment(ctx, st.customer, st.order.id, method, change_for, st.locale)
-            except errors.CheckoutError as exc:
-                return exc.tool_error.model_dump_json()
-            awaiting = "payment.retry" if placed.payment_failed else None
-            return _reply(runtime, placed, order=service.order_info(placed), awaiting=awaiting)
-        async with ctx.pool.connection() as conn:
-            try:
-                summary, cart, checkout = await summaries.summarize(
-                    conn,
-                    ctx,
-                    st.customer,
-                    st.cart,
-                    st.checkout.model_copy(update={"payment_method": method}),
-                    st.locale,
-                )
-                change = summaries.check_change(method, change_for, summary.total, st.locale)
-            except errors.CheckoutError as exc:
-                return exc.tool_error.model_dump_json()
-        checkout = checkout.model_copy(update={"change_for": change, "awaiting_confirmation": True})
-        summary = summary.model_copy(
-            update={
-                "change_for": change,
-                "change_for_text": format_brl(change, st.locale) if change is not None else None,
-            }
-        )
-        return _reply(runtime, summary, cart=cart, checkout=checkout, awaiting="payment.confirm")
-    except UNAVAILABLE:
-        raise  # the queue retries the turn once Postgres is back
-    except Exception:
-        log.exception("set_payment_method failed in conversation %s", conversation_of(runtime.context))
-        return _internal()
+    ctx = cast(TurnContext, runtime.context)
+    st = _state(runtime)
+    needs_cpf = method != "cash" and getattr(ctx.payments, "needs_cpf", False)
+    if needs_cpf and not await cpfs.saved_cpf(ctx, st.customer):
+        # the provider can't charge without it: ask once (save_cpf), then this choice goes on
+        checkout = st.checkout.model_copy(update={"payment_method": method, "awaiting_confirmation": False})
+        return _reply(runtime, CpfNeeded(payment_method=method), checkout=checkout, awaiting="payment.cpf")
+    if st.cart.is_empty and st.order is not None and st.order.status == "awaiting_payment":
+        # the order is placed but its payment failed or the customer wants to pay another way
+        try:
+            placed = await service.retry_payment(ctx, st.customer, st.order.id, method, change_for, st.locale)
+        except errors.CheckoutError as exc:
+            return exc.tool_error.model_dump_json()
+        awaiting = "payment.retry" if placed.payment_failed else None
+        return _reply(runtime, placed, order=service.order_info(placed), awaiting=awaiting)
+    async with ctx.pool.connection() as conn:
+        try:
+            summary, cart, checkout = await summaries.summarize(
+                conn,
+                ctx,
+                st.customer,
+                st.cart,
+                st.checkout.model_copy(update={"payment_method": method}),
+                st.locale,
+            )
+            change = summaries.check_change(method, change_for, summary.total, st.locale)
+        except errors.CheckoutError as exc:
+            return exc.tool_error.model_dump_json()
+    checkout = checkout.model_copy(update={"change_for": change, "awaiting_confirmation": True})
+    summary = summary.model_copy(
+        update={
+            "change_for": change,
+            "change_for_text": format_brl(change, st.locale) if change is not None else None,
+        }
+    )
+    return _reply(runtime, summary, cart=cart, checkout=checkout, awaiting="payment.confirm")
 
 
 @tool("place_order", args_schema=NoArgs)
 async def place_order(*, runtime: ToolRuntime) -> Command[Any] | str:
     """Place the order after the customer confirmed the summary ("sim", "confirma")."""
+    ctx = cast(TurnContext, runtime.context)
+    st = _state(runtime)
     try:
-        ctx = cast(TurnContext, runtime.context)
-        st = _state(runtime)
-        try:
-            placed = await service.place_order(ctx, st.customer, st.cart, st.checkout, st.locale)
-        except errors.CheckoutError as exc:
-            return exc.tool_error.model_dump_json()
-        cart = Cart(revision=st.cart.revision + 1, next_line_id=st.cart.next_line_id)
-        return _reply(
-            runtime,
-            placed,
-            cart=cart,
-            checkout=Checkout(),
-            order=service.order_info(placed),
-            awaiting="payment.retry" if placed.payment_failed else None,
-        )
-    except UNAVAILABLE:
-        raise  # the queue retries the turn once Postgres is back
-    except Exception:
-        log.exception("place_order failed in conversation %s", conversation_of(runtime.context))
-        return _internal()
+        placed = await service.place_order(ctx, st.customer, st.cart, st.checkout, st.locale)
+    except errors.CheckoutError as exc:
+        return exc.tool_error.model_dump_json()
+    cart = Cart(revision=st.cart.revision + 1, next_line_id=st.cart.next_line_id)
+    return _reply(
+        runtime,
+        placed,
+        cart=cart,
+        checkout=Checkout(),
+        order=service.order_info(placed),
+        awaiting="payment.retry" if placed.payment_failed else None,
+    )
 
 
 @tool("order_status", args_schema=NoArgs)
 async def order_status(*, runtime: ToolRuntime) -> str:
     """The status of the customer's current (or last) order, and its payment link if still unpaid."""
-    try:
-        ctx = cast(TurnContext, runtime.context)
-        st = _state(runtime)
-        result = await aftercare.status_of(ctx, st.customer, st.order.id if st.order else None, st.locale)
-        return result.model_dump_json()
-    except UNAVAILABLE:
-        raise  # the queue retries the turn once Postgres is back
-    except Exception:
-        log.exception("order_status failed in conversation %s", conversation_of(runtime.context))
-        return _internal()
+    ctx = cast(TurnContext, runtime.context)
+    st = _state(runtime)
+    result = await aftercare.status_of(ctx, st.customer, st.order.id if st.order else None, st.locale)
+    return result.model_dump_json()
 
 
 @tool("cancel_order", args_schema=NoArgs)
 async def cancel_order(*, runtime: ToolRuntime) -> Command[Any] | str:
     """Cancel the customer's order when they ask ("cancela meu pedido"): possible until it is paid or in the
     kitchen; after that the conversation goes to a person from the restaurant."""
-    try:
-        ctx = cast(TurnContext, runtime.context)
-        st = _state(runtime)
-        result = await aftercare.cancel_for_customer(ctx, st.customer, st.order.id if st.order else None, st.locale)
-        if isinstance(result, aftercare.OrderCancelled):
-            order = st.order
-            if order is not None and order.id == result.order_id:
-                order = order.model_copy(update={"status": "cancelled"})
-            return _reply(runtime, result, order=order, awaiting=None)
-        if isinstance(result, aftercare.CancelRefused):
-            reason = f"wants to cancel order #{result.order_id}, which is already {result.status}"
-            await open_handoff(
-                ctx.pool,
-                tenant_id=ctx.tenant.id,
-                thread_id=ctx.thread_id,
-                phone=ctx.phone,
-                customer_id=st.customer.id if st.customer else None,
-                reason="cancel after payment or preparation",
-                summary=f"The customer {reason}.",
-            )
-            # the graph pauses the bot after this agent: the restaurant decides (refund, stop the kitchen)
-            return _reply(runtime, result, handoff=True, handoff_reason=reason, awaiting=None)
-        return result.model_dump_json()
-    except UNAVAILABLE:
-        raise  # the queue retries the turn once Postgres is back
-    except Exception:
-        log.exception("cancel_order failed in conversation %s", conversation_of(runtime.context))
-        return _internal()
+    ctx = cast(TurnContext, runtime.context)
+    st = _state(runtime)
+    result = await aftercare.cancel_for_customer(ctx, st.customer, st.order.id if st.order else None, st.locale)
+    if isinstance(result, aftercare.OrderCancelled):
+        order = st.order
+        if order is not None and order.id == result.order_id:
+            order = order.model_copy(update={"status": "cancelled"})
+        return _reply(runtime, result, order=order, awaiting=None)
+    if isinstance(result, aftercare.CancelRefused):
+        reason = f"wants to cancel order #{result.order_id}, which is already {result.status}"
+        await open_handoff(
+            ctx.pool,
+            tenant_id=ctx.tenant.id,
+            thread_id=ctx.thread_id,
+            phone=ctx.phone,
+            customer_id=st.customer.id if st.customer else None,
+            reason="cancel after payment or preparation",
+            summary=f"The customer {reason}.",
+        )
+        # the graph pauses the bot after this agent: the restaurant decides (refund, stop the kitchen)
+        return _reply(runtime, result, handoff=True, handoff_reason=reason, awaiting=None)
+    return result.model_dump_json()
 
 
 class CpfNeeded(BaseModel):
@@ -235,23 +193,17 @@ class CpfSaved(BaseModel):
 @tool("save_cpf", args_schema=SaveCpfArgs)
 async def save_cpf(cpf: str, *, runtime: ToolRuntime) -> Command[Any] | str:
     """Save the customer's CPF (checked by its digits) when online payment asked for it."""
+    ctx = cast(TurnContext, runtime.context)
+    st = _state(runtime)
     try:
-        ctx = cast(TurnContext, runtime.context)
-        st = _state(runtime)
-        try:
-            saved = await cpfs.save_cpf(ctx, st.customer, cpf)
-        except errors.CheckoutError as exc:
-            return exc.tool_error.model_dump_json()
-        if saved is None:
-            return ToolError(
-                error="invalid_field", message="That is not a valid CPF (check digits): ask again.", fields=["cpf"]
-            ).model_dump_json()
-        return _reply(runtime, CpfSaved(payment_method=st.checkout.payment_method), awaiting=None)
-    except UNAVAILABLE:
-        raise  # the queue retries the turn once Postgres is back
-    except Exception:
-        log.exception("save_cpf failed")
-        return _internal()
+        saved = await cpfs.save_cpf(ctx, st.customer, cpf)
+    except errors.CheckoutError as exc:
+        return exc.tool_error.model_dump_json()
+    if saved is None:
+        return ToolError(
+            error="invalid_field", message="That is not a valid CPF (check digits): ask again.", fields=["cpf"]
+        ).model_dump_json()
+    return _reply(runtime, CpfSaved(payment_method=st.checkout.payment_method), awaiting=None)
 
 
 PAYMENT_TOOLS: list[BaseTool] = [

@@ -2,7 +2,6 @@
 
 # No `from __future__ import annotations` here: langchain calls get_type_hints on every tool call.
 
-import logging
 from typing import Any, Literal, cast
 
 from langchain_core.messages import ToolMessage
@@ -11,15 +10,12 @@ from langgraph.prebuilt import ToolRuntime
 from langgraph.types import Command
 from pydantic import BaseModel, ConfigDict, Field
 
-from memory.db import UNAVAILABLE
 from tools.cart.models import Cart
-from tools.context import TurnContext, conversation_of
+from tools.context import TurnContext
 from tools.customers.models import CustomerInfo, RegistrationDraft
 from tools.orders.models import Checkout
 from tools.privacy import service
-from tools.results import NoArgs, ToolError
-
-log = logging.getLogger(__name__)
+from tools.results import NoArgs, internal_error
 
 AWAITING = {"export": "registration.privacy_export", "erase": "registration.privacy_erase"}
 
@@ -73,12 +69,6 @@ def _reply(runtime: ToolRuntime[Any, Any], result: BaseModel, **updates: Any) ->
     )
 
 
-def _internal() -> str:
-    return ToolError(
-        error="internal", message="Something went wrong on our side; apologise and try again."
-    ).model_dump_json()
-
-
 @tool("privacy_request", args_schema=PrivacyRequestArgs)
 async def privacy_request(request: Literal["export", "erase", "cancel"], *, runtime: ToolRuntime) -> Command[Any]:
     """Note a data export or erasure request (LGPD) and ask the customer to confirm it; `cancel` drops it."""
@@ -88,46 +78,32 @@ async def privacy_request(request: Literal["export", "erase", "cancel"], *, runt
 @tool("export_my_data", args_schema=NoArgs)
 async def export_my_data(*, runtime: ToolRuntime) -> Command[Any] | str:
     """After the customer confirmed: send a signed, expiring link to a copy of all their data."""
-    try:
-        ctx = cast(TurnContext, runtime.context)
-        if ctx.export_links is None:
-            return _internal()
-        url = await service.export_link(
-            ctx.pool, ctx.export_links, ctx.tenant.id, ctx.phone, ctx.clock(), actor="customer"
-        )
-        if url is None:
-            return _reply(runtime, NoData(), awaiting=None)
-        return _reply(runtime, ExportReady(url=url, valid_hours=ctx.export_links.ttl_s // 3600), awaiting=None)
-    except UNAVAILABLE:
-        raise  # the queue retries the turn once Postgres is back
-    except Exception:
-        log.exception("export_my_data failed in conversation %s", conversation_of(runtime.context))
-        return _internal()
+    ctx = cast(TurnContext, runtime.context)
+    if ctx.export_links is None:
+        return internal_error()
+    url = await service.export_link(ctx.pool, ctx.export_links, ctx.tenant.id, ctx.phone, ctx.clock(), actor="customer")
+    if url is None:
+        return _reply(runtime, NoData(), awaiting=None)
+    return _reply(runtime, ExportReady(url=url, valid_hours=ctx.export_links.ttl_s // 3600), awaiting=None)
 
 
 @tool("erase_my_data", args_schema=NoArgs)
 async def erase_my_data(*, runtime: ToolRuntime) -> Command[Any] | str:
     """After the customer confirmed: delete all their data (orders are kept for tax purposes, anonymised)."""
-    try:
-        ctx = cast(TurnContext, runtime.context)
-        done = await service.erase_customer(ctx.pool, ctx.tenant.id, ctx.phone, actor="customer")
-        # what the rest of the turn sees forgets the customer; the turn handler then deletes the checkpoint this
-        # turn ends with (server/turns.py), so the conversation can't bring the data back
-        forget: dict[str, Any] = {
-            "awaiting": None,
-            "customer": CustomerInfo(id=None, phone=ctx.phone),
-            "registration": RegistrationDraft(),
-            "memories": [],
-            "summary": None,
-            "cart": Cart(),
-            "checkout": Checkout(),
-        }
-        return _reply(runtime, Erased() if done.erased else NoData(), **forget)
-    except UNAVAILABLE:
-        raise  # the queue retries the turn once Postgres is back
-    except Exception:
-        log.exception("erase_my_data failed in conversation %s", conversation_of(runtime.context))
-        return _internal()
+    ctx = cast(TurnContext, runtime.context)
+    done = await service.erase_customer(ctx.pool, ctx.tenant.id, ctx.phone, actor="customer")
+    # what the rest of the turn sees forgets the customer; the turn handler then deletes the checkpoint this
+    # turn ends with (server/turns.py), so the conversation can't bring the data back
+    forget: dict[str, Any] = {
+        "awaiting": None,
+        "customer": CustomerInfo(id=None, phone=ctx.phone),
+        "registration": RegistrationDraft(),
+        "memories": [],
+        "summary": None,
+        "cart": Cart(),
+        "checkout": Checkout(),
+    }
+    return _reply(runtime, Erased() if done.erased else NoData(), **forget)
 
 
 PRIVACY_TOOLS: list[BaseTool] = [privacy_request, export_my_data, erase_my_data]
