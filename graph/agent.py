@@ -34,15 +34,13 @@ from graph.state import AgentState, Intent
 from memory.db import UNAVAILABLE
 from prompts import PromptSet
 from tools.context import TurnContext
-from tools.results import ToolError
+from tools.results import ToolError, internal_error
 
 # an agent as the parent graph runs it: a compiled subgraph over the agent state, with the turn's context
 Agent = CompiledStateGraph[AgentState, TurnContext, AgentState, AgentState]
 
 MAX_MODEL_CALLS = 6
-_INTERNAL = ToolError(
-    error="internal", message="Something went wrong on our side; apologise and try again."
-).model_dump_json()
+_INTERNAL = internal_error()
 log = logging.getLogger(__name__)
 
 # earlier turns are kept as plain text: their tool exchanges belong to other agents' tools
