@@ -29,6 +29,7 @@ from graph.agents import BUILDERS
 from graph.classifier import FastClassifier
 from graph.language import conversation_locale
 from graph.language.greeting import is_greeting
+from graph.models import summarizer_for
 from graph.router import make_router, turn_text
 from graph.run_context import RunContext, turn_context
 from graph.state import INTENTS, AgentState, ConversationState
@@ -37,7 +38,6 @@ from tools.context import TurnContext
 from tools.customers.address_tools import turn_pin
 from tools.customers.service import identify_customer
 from tools.memory.service import notes_for_turn, standing
-from tools.memory.summary import rolling_summary
 from tools.menu.tools import embedder_for
 
 # enough for the model to follow the conversation; older turns live in the database (orders, customer)
@@ -94,6 +94,7 @@ def build_graph(
     )
 
     classify = make_router(classifier, model, prompts)
+    summarizer = summarizer_for(model, prompts)
 
     async def router(state: ConversationState, runtime: Runtime[RunContext]) -> Command[str]:
         # prepares the turn (customer, memories, language, the guard's answer to what we never route), then routes:
@@ -136,17 +137,21 @@ def build_graph(
             "messages": [AIMessage(prompts.reply("handoff.resumed", state.locale), name="handoff_pause")],
         }
 
-    async def finish(state: ConversationState) -> Command[str]:
+    async def finish(state: ConversationState, runtime: Runtime[RunContext]) -> Command[str]:
         this_turn = state.messages[current_turn_start(state.messages) :]
         failures = state.failures + 1 if _turn_failed(this_turn) else 0
         update: dict[str, Any] = {
             "turns": state.turns + 1,
             "failures": failures,
             "intent": state.route.intent if state.route else state.intent,
-            "messages": _trim(state.messages),
+            "messages": _trim(state.messages, KEEP_MESSAGES - summarizer.trim_slack),
         }
         if dropped := {r.id for r in update["messages"]}:
-            update["summary"] = rolling_summary(state.summary, [m for m in state.messages if m.id in dropped])
+            # in the turn, not a job: the next turn and a handoff read it from this checkpoint (ARCHITECTURE.md)
+            locale = (await turn_context(runtime.context)).tenant.locale  # the staff read it on the ticket
+            update["summary"] = await summarizer.summarize(
+                state.summary, [m for m in state.messages if m.id in dropped], locale
+            )
         if failures >= 2 and not state.handoff:
             # never a silent handoff: offer a person and let the customer answer (the router sends it to handoff)
             offer = AIMessage(prompts.reply("handoff.offer", state.locale), name="handoff_offer")
@@ -195,11 +200,11 @@ def _is_error(message: ToolMessage) -> bool:
     return isinstance(data, dict) and data.get("kind") == "error" and data.get("error") not in _GUARD_RESULTS
 
 
-def _trim(messages: list[AnyMessage]) -> list[BaseMessage]:
-    """Remove the oldest messages beyond KEEP_MESSAGES, cutting only where a customer message starts."""
+def _trim(messages: list[AnyMessage], keep: int = KEEP_MESSAGES) -> list[BaseMessage]:
+    """Past KEEP_MESSAGES, remove the oldest messages down to `keep`, cutting only where a customer message starts."""
     if len(messages) <= KEEP_MESSAGES:
         return []
-    cut = len(messages) - KEEP_MESSAGES
+    cut = len(messages) - keep
     while cut < len(messages) and not isinstance(messages[cut], HumanMessage):
         cut += 1
     return [RemoveMessage(id=m.id) for m in messages[:cut] if m.id]

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 from langchain_core.language_models import BaseChatModel
 
+from prompts import PromptSet
+from tools.memory.summary import ExtractiveSummarizer, ModelSummarizer, Summarizer
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -55,3 +58,13 @@ def make_chat_model(config: ModelConfig) -> BaseChatModel:
             max_retries=config.max_retries,
         )
     raise ValueError(f"unknown model {spec!r}: use offline, bedrock:<model-id> or openai:<model>")
+
+
+def summarizer_for(model: BaseChatModel, prompts: PromptSet) -> Summarizer:
+    """How trimmed history is summarised: extractively for the offline model (it writes no free text), by the model
+    itself from the prompt set's summary prompt for a real one."""
+    from graph.offline.model import OfflineChatModel
+
+    if isinstance(model, OfflineChatModel):
+        return ExtractiveSummarizer()
+    return ModelSummarizer(model, prompts)

@@ -4,6 +4,7 @@ A prompt set is a directory:
 
     manifest.yaml                 version, description, locales
     system/<name>.<locale>.md     one system prompt per subgraph and locale (e.g. system/cart.pt-BR.md)
+    tasks/<name>.<locale>.md      the prompts of the model's other jobs (e.g. tasks/summary.pt-BR.md)
     replies.<locale>.yaml         every sentence the bot says, nested mappings flattened to dotted keys
     routing.yaml                  {intent: [{text, locale}]} labelled routing examples
 
@@ -50,6 +51,13 @@ SYSTEM_FIELDS: frozenset[str] = frozenset(
         "context_json",
     }
 )
+
+# prompts of what the model does besides answering (not a subgraph's), each with exactly these placeholders:
+# summary (the system prompt of a conversation summary) and summary_input (what it is given to summarise)
+TASK_PROMPTS: dict[str, frozenset[str]] = {
+    "summary": frozenset(),
+    "summary_input": frozenset({"previous_summary", "messages"}),
+}
 
 _FORMATTER = string.Formatter()
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -145,6 +153,7 @@ class PromptSet:
         system: Mapping[tuple[str, Locale], _Template],
         replies: Mapping[tuple[str, Locale], _Template],
         routing: Mapping[str, list[Example]],
+        tasks: Mapping[tuple[str, Locale], _Template],
     ) -> None:
         self.path = path
         self.version = manifest.version
@@ -154,6 +163,7 @@ class PromptSet:
         self._system = dict(system)
         self._replies = dict(replies)
         self._routing = {intent: list(examples) for intent, examples in routing.items()}
+        self._tasks = dict(tasks)
         self._reply_keys = tuple(sorted({key for key, _ in self._replies}))
 
     def __repr__(self) -> str:
@@ -197,6 +207,11 @@ class PromptSet:
         if "context_json" in context and not isinstance(context["context_json"], str):
             context["context_json"] = _to_json(context["context_json"])
         return _render(self._template(self._system, "system prompt", name, loc), f"system/{name} [{loc}]", context)
+
+    def task(self, name: str, locale: str, **fields: Any) -> str:
+        """Render the prompt of one of the model's other jobs (TASK_PROMPTS), e.g. the conversation summary."""
+        loc = normalize_locale(locale)
+        return _render(self._template(self._tasks, "task prompt", name, loc), f"tasks/{name} [{loc}]", fields)
 
     def routing_examples(self) -> dict[str, list[Example]]:
         """Labelled routing examples per intent (a fresh copy; examples themselves are frozen)."""
@@ -284,6 +299,7 @@ def _load_dir(path: Path) -> PromptSet:
         system=_load_system(path, locales),
         replies=_load_replies(path, locales),
         routing=_load_routing(path / "routing.yaml"),
+        tasks=_load_tasks(path, locales),
     )
 
 
@@ -319,6 +335,35 @@ def _load_system(path: Path, locales: tuple[Locale, ...]) -> dict[tuple[str, Loc
             prompts[(name, loc)] = _Template(text=text, fields=fields)
         _same_fields(prompts, name, locales, {loc: folder / f"{name}.{loc}.md" for loc in locales})
     return prompts
+
+
+def _load_tasks(path: Path, locales: tuple[Locale, ...]) -> dict[tuple[str, Locale], _Template]:
+    folder = path / "tasks"
+    expected = {f"{name}.{loc}.md" for name in TASK_PROMPTS for loc in locales}
+    if folder.is_dir():
+        for extra in sorted(p.name for p in folder.iterdir() if p.is_file() and p.name not in expected):
+            raise PromptSetError(
+                folder / extra,
+                None,
+                f"unknown task prompt file; expected <name>.<locale>.md with name in "
+                f"{', '.join(TASK_PROMPTS)} and locale in {', '.join(locales)}",
+            )
+    tasks: dict[tuple[str, Locale], _Template] = {}
+    for name, wanted in TASK_PROMPTS.items():
+        for loc in locales:
+            file = folder / f"{name}.{loc}.md"
+            if not file.is_file():
+                raise PromptSetError(file, name, f"missing task prompt for {loc}")
+            text = file.read_text(encoding="utf-8").strip()
+            if not text:
+                raise PromptSetError(file, name, "task prompt is empty")
+            fields = _placeholders(text, file, name)
+            # the code fills exactly these: one missing would leave the model without its material
+            if fields != wanted:
+                expected_fields = ", ".join(sorted(wanted)) or "none"
+                raise PromptSetError(file, name, f"placeholders must be exactly: {expected_fields}")
+            tasks[(name, loc)] = _Template(text=text, fields=fields)
+    return tasks
 
 
 def _load_replies(path: Path, locales: tuple[Locale, ...]) -> dict[tuple[str, Locale], _Template]:

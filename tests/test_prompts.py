@@ -362,6 +362,26 @@ def test_a_system_prompt_with_an_unknown_placeholder_is_refused(v1_copy: Path) -
         load_prompt_set(v1_copy)
 
 
+@pytest.mark.parametrize("locale", LOCALES)
+def test_the_summary_prompt_renders_in_both_languages_with_what_it_summarises(v1: PromptSet, locale: str) -> None:
+    system = v1.task("summary", locale)
+    material = v1.task("summary_input", locale, previous_summary="- pediu pizza", messages="> chegou fria")
+    assert "`>`" in system and "`<`" in system  # it says whose lines are whose
+    assert "- pediu pizza" in material and "> chegou fria" in material
+    with pytest.raises(MissingFieldError, match="summary_input"):
+        v1.task("summary_input", locale, messages="> oi")
+
+
+def test_a_copy_whose_summary_prompt_lost_its_material_is_refused(v1_copy: Path) -> None:
+    prompt = v1_copy / "tasks" / "summary_input.en.md"
+    prompt.write_text(prompt.read_text().replace("{messages}", "the messages"))
+    with pytest.raises(PromptSetError, match=r"summary_input\.en\.md.*exactly: messages, previous_summary"):
+        load_prompt_set(v1_copy)
+    prompt.unlink()
+    with pytest.raises(PromptSetError, match=r"summary_input\.en\.md.*missing task prompt"):
+        load_prompt_set(v1_copy)
+
+
 def test_duplicate_yaml_keys_and_contradicting_examples_are_refused(v1_copy: Path, tmp_path: Path) -> None:
     replies = v1_copy / "replies.en.yaml"
     replies.write_text(replies.read_text() + '\nerror:\n  internal: "again"\n')
