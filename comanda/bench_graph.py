@@ -173,9 +173,11 @@ def _phone(run_tag: str, variant: int, conversation: int) -> str:
 
 
 async def _variant(pool: Pool, label: str, kind: str, prune: bool, phones: list[str]) -> _Variant:
-    saver: BaseCheckpointSaver[Any] = await make_checkpointer(pool) if kind == "postgres" else InMemorySaver()
+    saver: BaseCheckpointSaver[Any] = (
+        await make_checkpointer(pool, prune=prune) if kind == "postgres" else InMemorySaver()
+    )
     graph = build_graph(make_chat_model(ModelConfig(spec="offline")), load_prompt_set(), checkpointer=saver)
-    return _Variant(label, kind, prune, ConversationRunner(graph, prune=prune), phones)
+    return _Variant(label, kind, prune, ConversationRunner(graph), phones)
 
 
 async def _converse(pool: Pool, tenant: tenant_repo.Tenant, v: _Variant, index: int, turns: int) -> None:

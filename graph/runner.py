@@ -18,7 +18,7 @@ from graph.agent import current_turn_start
 from graph.guard import MAX_MESSAGE_CHARS, TRANSCRIBED_KEY, UNREAD_KEY, UnreadMedia
 from graph.state import ConversationState, RouteDecision
 from graph.usage import turn_usage
-from memory.checkpointer import TurnSaver, prune_thread
+from memory.checkpointer import TurnSaver
 from tools.context import TurnContext
 from tools.customers.models import LOCATION_KEY, SharedLocation
 from tools.handoff.service import record_customer_message
@@ -107,11 +107,9 @@ class ConversationRunner:
         self,
         graph: CompiledStateGraph[Any, Any, Any, Any],
         *,
-        prune: bool = True,
         metadata: dict[str, str] | None = None,
     ) -> None:
         self.graph = graph
-        self.prune = prune
         # run metadata (the prompt set's label): LangSmith shows and filters traces by it, with the tenant's slug
         self.metadata = metadata or {}
         # our saver reads the checkpoint once a turn; any other (tests' in-memory one) goes through aget_state
@@ -216,8 +214,6 @@ class ConversationRunner:
         paused = bool(out.get("__interrupt__")) if isinstance(out, dict) else False
         messages = state.messages
         turn = messages[current_turn_start(messages) :] if not resumed else messages[-1:]
-        if self.prune:
-            await prune_thread(ctx.pool, ctx.thread_id)
         return TurnResult(
             replies=_replies(turn),
             route=state.route,

@@ -2,7 +2,8 @@
 
 The stock saver never prunes and rewrites whole message lists at every step, so checkpoints grow
 quadratically. We run turns with `durability="exit"` (one checkpoint per turn; our queue replays a turn that
-dies mid-way) and keep only each thread's latest checkpoint: resuming never needs an older one.
+dies mid-way) and keep only each thread's latest checkpoint: resuming never needs an older one. The older ones go
+in the same round trip that writes the new one.
 """
 
 from __future__ import annotations
@@ -54,8 +55,9 @@ class TurnSaver(AsyncPostgresSaver):
     and deserialising it again (a whole message history, ~0.8 ms of CPU and a query on every turn).
     """
 
-    def __init__(self, pool: Pool, **kwargs: Any) -> None:
+    def __init__(self, pool: Pool, *, prune: bool = True, **kwargs: Any) -> None:
         super().__init__(pool, **kwargs)  # type: ignore[arg-type,unused-ignore]
+        self.latest_only = prune  # False keeps every checkpoint (the graph benchmark's "unpruned" variant)
         # The stock saver serialises every call behind one asyncio.Lock (langgraph #7259), needed only when it
         # shares a single connection. On a pool each call checks out its own connection; with the lock, a
         # worker running many conversations queued all their reads and writes behind each other's round trips.
@@ -149,13 +151,34 @@ class TurnSaver(AsyncPostgresSaver):
                     Jsonb(get_serializable_checkpoint_metadata(config, metadata)),
                 ),
             )
+            if self.latest_only and not checkpoint_ns:
+                await self._prune(cur, thread_id, checkpoint["id"], checkpoint["channel_versions"])
         return next_config
 
+    async def _prune(self, cur: Any, thread_id: str, keep: str, versions: ChannelVersions) -> None:
+        """Queue, in the write's pipeline, the deletion of everything of the thread the new checkpoint doesn't use.
 
-async def make_checkpointer(pool: Pool) -> TurnSaver:
-    """Our Postgres saver on our pool, with its tables created if missing."""
+        Older checkpoints, their pending writes, and blobs of channel versions the new checkpoint doesn't point to
+        (each turn writes new versions of the channels it changed). If the write fails, the pipeline skips these.
+        """
+        await cur.execute(_PRUNE_CHECKPOINTS, (thread_id, keep))
+        await cur.execute(_PRUNE_WRITES, (thread_id, keep))
+        channels = list(versions)
+        await cur.execute(_PRUNE_BLOBS, (thread_id, channels, [str(versions[c]) for c in channels]))
+
+
+_PRUNE_CHECKPOINTS = "DELETE FROM checkpoints WHERE thread_id = %s AND checkpoint_id <> %s"
+_PRUNE_WRITES = "DELETE FROM checkpoint_writes WHERE thread_id = %s AND checkpoint_id <> %s"
+_PRUNE_BLOBS = """DELETE FROM checkpoint_blobs b
+                   WHERE b.thread_id = %s
+                     AND NOT EXISTS (SELECT 1 FROM unnest(%s::text[], %s::text[]) AS v(channel, version)
+                                      WHERE b.checkpoint_ns = '' AND b.channel = v.channel AND b.version = v.version)"""
+
+
+async def make_checkpointer(pool: Pool, *, prune: bool = True) -> TurnSaver:
+    """Our Postgres saver on our pool, with its tables created if missing (`prune=False` keeps old checkpoints)."""
     serde = JsonPlusSerializer(allowed_msgpack_modules=STATE_TYPES)
-    saver = TurnSaver(pool, serde=serde)
+    saver = TurnSaver(pool, serde=serde, prune=prune)
     async with pool.connection() as conn:
         # Poll for the lock instead of blocking on it: the saver's migrations use CREATE INDEX CONCURRENTLY, which
         # waits for every open transaction, including another process's blocked pg_advisory_lock() call, while
@@ -173,38 +196,6 @@ async def _try_lock(conn: Conn, key: int) -> bool:
     cur = await conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", (key,))
     row = await cur.fetchone()
     return bool(row and row["ok"])
-
-
-async def prune_thread(pool: Pool, thread_id: str) -> int:
-    """Delete every checkpoint of a thread but the latest, and blobs/writes nothing points to. Returns rows.
-
-    One statement (one round trip, atomic): it runs after every turn, so its cost is paid on every message.
-    The CTEs share one snapshot, so the blob check looks at the latest checkpoint explicitly.
-    """
-    async with pool.connection() as conn:
-        cur = await conn.execute(
-            """WITH latest AS (
-                   SELECT checkpoint_id FROM checkpoints WHERE thread_id = %(t)s AND checkpoint_ns = ''
-                    ORDER BY checkpoint_id DESC LIMIT 1),
-               c AS (DELETE FROM checkpoints
-                      WHERE thread_id = %(t)s AND checkpoint_id <> (SELECT checkpoint_id FROM latest)
-                     RETURNING 1),
-               w AS (DELETE FROM checkpoint_writes
-                      WHERE thread_id = %(t)s AND checkpoint_id <> (SELECT checkpoint_id FROM latest)
-                     RETURNING 1),
-               b AS (DELETE FROM checkpoint_blobs b
-                      WHERE b.thread_id = %(t)s AND EXISTS (SELECT 1 FROM latest)
-                        AND NOT EXISTS (
-                            SELECT 1 FROM checkpoints k, jsonb_each_text(k.checkpoint -> 'channel_versions') v
-                             WHERE k.thread_id = b.thread_id AND k.checkpoint_ns = b.checkpoint_ns
-                               AND k.checkpoint_id = (SELECT checkpoint_id FROM latest)
-                               AND v.key = b.channel AND v.value = b.version)
-                     RETURNING 1)
-               SELECT (SELECT count(*) FROM c) + (SELECT count(*) FROM w) + (SELECT count(*) FROM b) AS n""",
-            {"t": thread_id},
-        )
-        row = await cur.fetchone()
-        return int(row["n"]) if row else 0
 
 
 async def thread_bytes(pool: Pool, thread_id: str) -> int:
