@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
@@ -33,6 +34,8 @@ log = logging.getLogger("comanda.turns")
 
 TRACE_KEEP = 50  # turns of trace kept per conversation (for `comanda chat --trace`)
 TRACE_TTL_S = 24 * 3600
+WINDOW_TOUCH_S = 300.0  # how stale the recorded last message of a customer may be (WhatsApp's window is 24 h)
+TOUCHED_KEPT = 100_000
 
 
 class TurnTrace(BaseModel):
@@ -77,6 +80,8 @@ class ConversationTurns:
     memory: MemoryJobs | None = None
     # reads voice notes and other media (server/media_in.py); the default has no transcription provider
     reader: MediaReader | None = None
+    # when this process last moved each conversation's 24-hour window (monotonic seconds)
+    _touched: dict[tuple[int, str], float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.tenants is None:
@@ -102,9 +107,21 @@ class ConversationTurns:
         with structlog.contextvars.bound_contextvars(**ids):
             await self._turn(conv, batch, tenant, phone)
 
-    async def _turn(self, conv: str, batch: list[Queued], tenant: Tenant, phone: str) -> None:
+    async def _touch_window(self, tenant_id: int, phone: str) -> None:
+        """Reopen the customer's 24-hour window, at most every WINDOW_TOUCH_S per conversation: a write on every
+        turn moved it by seconds. A window recorded up to that much early only ever closes early, so the worst
+        it does is send a template where a free-form message was still allowed, never the other way round."""
+        now, last = time.monotonic(), self._touched.get((tenant_id, phone))
+        if last is not None and now - last < WINDOW_TOUCH_S:
+            return
         async with self.pool.connection() as conn:
-            await outbound.touch_window(conn, tenant.id, phone)
+            await outbound.touch_window(conn, tenant_id, phone)
+        if len(self._touched) >= TOUCHED_KEPT:
+            self._touched.clear()
+        self._touched[(tenant_id, phone)] = now
+
+    async def _turn(self, conv: str, batch: list[Queued], tenant: Tenant, phone: str) -> None:
+        await self._touch_window(tenant.id, phone)
         assert self.reader is not None
         read = [await self.reader.read(q.message) for q in batch]
         # a shared pin goes along as data for the tools (use_shared_location), beside the words

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -28,6 +29,7 @@ from server.queue import InboundQueue, conversation_key
 from server.tenants import TenantDirectory, TenantLookupUnavailable
 from server.twilio_channel import twilio_status
 
+_ONGOING_KEPT = 100_000  # conversations remembered as under way per API process
 log = logging.getLogger("comanda.webhook")
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
@@ -77,14 +79,26 @@ def twilio_router(deps: TwilioWebhookDeps) -> APIRouter:
     validator = RequestValidator(deps.auth_token)
     prompts = deps.prompts or (load_prompt_set() if deps.limiter is not None or deps.meter_usage else None)
 
+    # conversations known to be under way, until when (monotonic): most messages belong to one, and asking
+    # Postgres again for each was a query on every webhook
+    ongoing: dict[tuple[int, str], float] = {}
+
     async def over_quota(tenant: Tenant, message: InboundMessage) -> bool:
         if not deps.meter_usage:
             return False
+        conv, now = (tenant.id, message.from_phone), time.monotonic()
+        if ongoing.get(conv, 0.0) > now:
+            return False
         try:
-            admission = await within(_admit(deps.pool, tenant.id, message.from_phone), deps.usage_timeout_s)
+            admission, left_s = await within(_admit(deps.pool, tenant.id, message.from_phone), deps.usage_timeout_s)
         except _UNAVAILABLE as exc:
             log.warning("usage of message %s not metered: %s: %s", message.message_sid, type(exc).__name__, exc)
             return False
+        if left_s > 0:
+            if len(ongoing) >= _ONGOING_KEPT:
+                ongoing.clear()  # a crude bound: forgetting only costs a query per customer
+            # an hour at most: an erasure (LGPD) may delete the record, and the next message should count anew
+            ongoing[conv] = now + min(left_s, 3600.0)
         if admission != "over_quota":
             return False
         OVER_QUOTA.labels(tenant.slug).inc()
@@ -222,7 +236,7 @@ async def _set_status(
         return await outbound.set_status_by_provider_sid(conn, sid, state, error)
 
 
-async def _admit(pool: Pool, tenant_id: int, phone: str) -> usage.Admission:
+async def _admit(pool: Pool, tenant_id: int, phone: str) -> tuple[usage.Admission, float]:
     async with pool.connection() as conn:
         return await usage.admit(conn, tenant_id, phone)
 

@@ -11,7 +11,8 @@ from memory.db import Conn
 
 Admission = Literal["ongoing", "new", "over_quota"]
 # a conversation is a customer's messages with no gap of a day (WhatsApp bills the same way)
-_SESSION = "interval '24 hours'"
+SESSION_S = 24 * 3600
+_SESSION = f"interval '{SESSION_S} seconds'"
 
 
 class MonthUsage(BaseModel):
@@ -26,16 +27,19 @@ class MonthUsage(BaseModel):
         return None if self.quota is None else max(0, self.quota - self.conversations)
 
 
-async def admit(conn: Conn, tenant_id: int, phone: str) -> Admission:
+async def admit(conn: Conn, tenant_id: int, phone: str) -> tuple[Admission, float]:
     """Count the customer's message: part of an ongoing conversation, a new one (recorded), or a new one the
-    month's quota has no room for (not recorded: it didn't happen as far as the bot is concerned)."""
+    month's quota has no room for (not recorded: it didn't happen as far as the bot is concerned). With it, the
+    seconds the conversation stays ongoing (0 over quota), so a caller can answer its next messages itself."""
     # most messages belong to a conversation under way: answered without a lock
     cur = await conn.execute(
-        f"SELECT 1 FROM conversation_usage WHERE tenant_id = %s AND phone = %s AND started_at > now() - {_SESSION}",
+        f"""SELECT extract(epoch FROM max(started_at) + {_SESSION} - now())::float8 AS left_s FROM conversation_usage
+             WHERE tenant_id = %s AND phone = %s AND started_at > now() - {_SESSION}""",
         (tenant_id, phone),
     )
-    if await cur.fetchone() is not None:
-        return "ongoing"
+    row = await cur.fetchone()
+    if row is not None and row["left_s"] is not None:
+        return "ongoing", row["left_s"]
     # the restaurant's row lock serialises new conversations: two first messages can't both take the last slot
     async with conn.transaction():
         await conn.execute("SELECT 1 FROM tenants WHERE id = %s FOR UPDATE", (tenant_id,))
@@ -50,11 +54,11 @@ async def admit(conn: Conn, tenant_id: int, phone: str) -> Admission:
         row = await cur.fetchone()
         assert row is not None
         if row["ongoing"]:
-            return "ongoing"
+            return "ongoing", 0.0  # started a moment ago by a message racing this one: the next asks again
         if row["quota"] is not None and row["used"] >= row["quota"]:
-            return "over_quota"
+            return "over_quota", 0.0
         await conn.execute("INSERT INTO conversation_usage (tenant_id, phone) VALUES (%s, %s)", (tenant_id, phone))
-        return "new"
+        return "new", SESSION_S
 
 
 async def month_usage(conn: Conn, tenant_id: int, month: date) -> MonthUsage:
