@@ -19,6 +19,7 @@ from graph.guard import MAX_MESSAGE_CHARS, TRANSCRIBED_KEY, UNREAD_KEY, UnreadMe
 from graph.state import ConversationState, RouteDecision
 from graph.usage import turn_usage
 from memory.checkpointer import TurnSaver
+from prompts import catalog
 from tools.context import TurnContext
 from tools.customers.models import LOCATION_KEY, SharedLocation
 from tools.handoff.service import record_customer_message
@@ -135,9 +136,9 @@ class ConversationRunner:
             paused, existing = await self._load(config)
             if paused:
                 # a person has the conversation: the customer's words go to their ticket, the bot stays silent
-                for text in map(_words, texts):
-                    if text:
-                        await record_customer_message(ctx.pool, ctx.tenant.id, ctx.thread_id, text)
+                for message in texts:
+                    if body := _for_staff(message, ctx.tenant.locale):
+                        await record_customer_message(ctx.pool, ctx.tenant.id, ctx.thread_id, body)
                 return TurnResult(paused=True, elapsed_ms=(time.perf_counter() - started) * 1000)
             return await self._run(ctx, config, texts, message_ids, existing, started)
         finally:
@@ -227,6 +228,18 @@ class ConversationRunner:
 
 def _words(message: str | CustomerMessage) -> str:
     return message if isinstance(message, str) else message.text
+
+
+def _for_staff(message: str | CustomerMessage, locale: str) -> str:
+    """A message as the agent holding the conversation reads it on the ticket: a voice note's words say they were
+    transcribed, and media nobody could read as words are named (a photo sent to a person must not vanish)."""
+    if isinstance(message, str):
+        return message
+    lines = [catalog.text("handoff.customer_voice", locale, text=message.text)] if message.transcribed else []
+    if message.text and not message.transcribed:
+        lines.append(message.text)
+    lines += [catalog.text(f"handoff.customer_{kind}", locale) for kind in message.unread]
+    return "\n".join(lines)
 
 
 def _human(message: str | CustomerMessage, message_id: str | None) -> HumanMessage:

@@ -18,6 +18,7 @@ from langgraph.prebuilt import ToolRuntime
 from support import live_app
 
 from graph.agent import agent_tools
+from graph.runner import CustomerMessage
 from graph.state import AgentState
 from memory.db import Pool
 from prompts import load_prompt_set
@@ -185,6 +186,33 @@ async def test_handoff_pauses_the_bot_until_resolved(demo: Pool, database_url: s
     # the bot is back: it answers again
     reply = await chat.say("qual o horário de vocês?")
     assert reply and not chat.last.paused, chat.dump()
+
+
+async def test_media_sent_while_a_person_has_the_conversation_reaches_their_ticket(demo: Pool) -> None:
+    # a photo or a voice note sent to the person holding the conversation once left nothing on the ticket
+    chat = await open_chat(demo, "+5511999990013")
+    await chat.say("oi")
+    await chat.say("quero falar com um atendente")
+    assert chat.last and chat.last.paused, chat.dump()
+    said = [
+        CustomerMessage(unread=["image"]),
+        CustomerMessage(text="a pizza veio fria", transcribed=True),
+        CustomerMessage(text="olha isso", unread=["document"]),
+    ]
+    result = await chat.runner.run_turn(chat.ctx, said, ["SMm1", "SMm2", "SMm3"])
+    assert result.paused and result.replies == []
+    rows = await _one(
+        demo,
+        "SELECT string_agg(body, ' | ' ORDER BY id) AS bodies FROM handoff_messages WHERE sender = 'customer'",
+    )
+    prompts = load_prompt_set()
+    assert rows["bodies"] == " | ".join(
+        [
+            prompts.reply("handoff.customer_image", "pt-BR"),
+            prompts.reply("handoff.customer_voice", "pt-BR", text="a pizza veio fria"),
+            "olha isso\n" + prompts.reply("handoff.customer_document", "pt-BR"),
+        ]
+    )
 
 
 @pytest.mark.parametrize(
