@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     relay_max_attempts: int = Field(8, ge=1)
     relay_publishers: int = Field(4, ge=1)
 
+    # long-term memory (what customers told us, found again next time): off keeps nothing and reads nothing, so no
+    # "o de sempre" and no allergy warnings from earlier conversations
+    memory: bool = True
     demo_seed: bool = True
     log_level: str = "INFO"
     # json: one object a line with the turn's ids (for a log pipeline); text: for reading in a terminal

@@ -94,7 +94,9 @@ async def build_conversation(settings: Settings, pool: Pool, *, prompts: str | N
     """Model + prompt set + Postgres checkpointer → compiled graph → runner."""
     prompt_set = load_prompt_set(prompts)
     checkpointer = await make_checkpointer(pool)
-    graph = build_graph(make_chat_model(model_config(settings)), prompt_set, checkpointer=checkpointer)
+    graph = build_graph(
+        make_chat_model(model_config(settings)), prompt_set, checkpointer=checkpointer, memory=settings.memory
+    )
     payments = payment_provider(settings, pool)
     runner = ConversationRunner(graph, metadata={"prompt_set": prompt_set.label})
     return Conversation(runner, prompt_set, payments, settings.public_base_url, pool, export_links(settings))
@@ -206,7 +208,7 @@ async def build_worker(
         media=media_signer(settings),
         prefix=settings.queue_prefix,
         provider=settings.model.split(":", 1)[0],
-        memory=MemoryJobs(pool, every_turn=settings.model != "offline"),
+        memory=MemoryJobs(pool, every_turn=settings.model != "offline") if settings.memory else None,
         reader=media_reader(settings),
     )
     return Worker(InboundQueue(redis, queue_settings(settings)), turns, slots=slots or settings.worker_slots)

@@ -82,8 +82,10 @@ def build_graph(
     *,
     checkpointer: Any = None,
     context_schema: type[RunContext] = TurnContext,
+    memory: bool = True,
 ) -> CompiledStateGraph[ConversationState, Any, ConversationState, ConversationState]:
-    """Compile the whole conversation graph around one chat model and one prompt set.
+    """Compile the whole conversation graph around one chat model and one prompt set (`memory=False`: the
+    customer's remembered facts are never read).
 
     Runs take a TurnContext; a graph for LangGraph Platform takes a `ConversationContext` class bound to a resolver
     instead (graph/run_context.py).
@@ -103,8 +105,10 @@ def build_graph(
         text = turn_text(state)
         async with ctx.pool.connection() as conn:
             customer = await identify_customer(conn, ctx.tenant.id, ctx.phone)
-            memories = await notes_for_turn(
-                conn, ctx.tenant.id, ctx.phone, text, embed=lambda q: embedder_for(ctx).query(q)
+            memories = (
+                await notes_for_turn(conn, ctx.tenant.id, ctx.phone, text, embed=lambda q: embedder_for(ctx).query(q))
+                if memory
+                else []
             )
         # once the conversation has a language, only a message clearly in the other one switches it
         locale = conversation_locale(text, state.locale if state.turns else None) or ctx.tenant.locale

@@ -16,10 +16,14 @@ from langchain_core.runnables import RunnableConfig
 from redis.asyncio import Redis
 from support import live_server
 
+from graph.graph import build_graph
+from graph.models import ModelConfig, make_chat_model
+from graph.runner import ConversationRunner
+from memory.checkpointer import make_checkpointer
 from memory.db import Pool
 from memory.embeddings import Embedder
 from memory.repos.tenants import Tenant
-from prompts import catalog
+from prompts import catalog, load_prompt_set
 from server.channels import ConsoleChannel
 from server.jobs import JobDeps, MemoryJobs, ensure_schema, make_app, run_jobs
 from server.queue import InboundQueue, QueueSettings
@@ -76,6 +80,26 @@ async def test_an_allergy_told_days_ago_makes_the_bot_warn_and_ask_before_adding
     assert await _cart(chat) == []
     confirmed = await chat.say("sim")
     assert "Anotado" in confirmed, chat.dump()
+    assert [c.split("|")[0] for c in await _cart(chat)] == ["Pizza Camarão com Catupiry"]
+
+
+async def test_with_memory_off_nothing_told_before_is_read(demo: Pool, embedder: Embedder) -> None:
+    # COMANDA_MEMORY=off: a restaurant that keeps no long-term memory gets no warning from an earlier conversation
+    first = await open_chat(demo, PHONE)
+    await _turn(first, "oi", embedder)
+    await _turn(first, "sou alérgica a camarão", embedder)
+    async with demo.connection() as conn:
+        assert await list_memories(conn, first.ctx.tenant.id, PHONE)  # it was remembered, with memory on
+    forgetful = build_graph(
+        make_chat_model(ModelConfig(spec="offline")),
+        load_prompt_set(),
+        checkpointer=await make_checkpointer(demo),
+        memory=False,
+    )
+    chat = await _days_later(first)
+    chat = Chat(ConversationRunner(forgetful), chat.ctx)
+    reply = await chat.say("quero uma pizza camarão com catupiry grande")
+    assert "alergia" not in reply.lower() and "Anotado" in reply, chat.dump()
     assert [c.split("|")[0] for c in await _cart(chat)] == ["Pizza Camarão com Catupiry"]
 
 
