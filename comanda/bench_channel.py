@@ -443,13 +443,14 @@ def print_e2e(report: E2EReport) -> None:
         # what the service alone could do with every core to itself: a ceiling the load on the machine can't move
         console.print(f"  CPU ceiling     {cores * 60_000 / max(service, 1e-9):,.0f} turns/min on {cores} cores")
     clean = report.lost == 0 and report.duplicated == 0
+    # judged on the stretch when every customer was talking (the load the run is meant to offer), when there is one
+    rate, p50 = report.steady_turns_per_min or report.turns_per_min, report.steady_p50_ms or report.p50_ms
     if report.think_s <= 0:
         # customers who answer at once: a capacity run, its latency is the queue they make
-        ok = report.turns_per_min >= 6000 and clean
-        target = "≥ 6,000 turns/min, 0 lost, 0 duplicated"
+        ok = rate >= 6000 and clean
+        target = "≥ 6,000 turns/min (all talking), 0 lost, 0 duplicated"
     else:
         # customers at a person's pace: the reply time they see, at the load they offer
-        rate, p50 = report.steady_turns_per_min or report.turns_per_min, report.steady_p50_ms or report.p50_ms
         ok = rate >= 6000 and p50 <= 1000 and clean
         target = "reply p50 ≤ 1.0 s at ≥ 6,000 turns/min (all talking), 0 lost, 0 duplicated"
     console.print(f"  target {target}: " + ("[green]meets[/]" if ok else "[red]misses[/]"))
