@@ -191,7 +191,9 @@ def media_reader(settings: Settings) -> MediaReader:
     auth = None
     if settings.twilio_account_sid and settings.twilio_auth_token is not None:
         auth = (settings.twilio_account_sid, settings.twilio_auth_token.get_secret_value())
-    return MediaReader(transcriber, auth=auth, timeout_s=settings.transcribe_timeout_s)
+    return MediaReader(
+        transcriber, auth=auth, timeout_s=settings.transcribe_timeout_s, api_base_url=settings.twilio_api_base_url
+    )
 
 
 async def build_worker(

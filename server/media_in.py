@@ -13,6 +13,7 @@ import logging
 import mimetypes
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
+from urllib.parse import urlsplit
 
 import httpx
 from pydantic import BaseModel, ConfigDict
@@ -87,6 +88,8 @@ class MediaReader:
     transcriber: Transcriber | None = None
     auth: tuple[str, str] | None = None  # Twilio's AccountSid and AuthToken (MediaUrls ask for them by default)
     timeout_s: float = 20.0  # for fetching and transcribing one voice note, together
+    # where else media may be fetched from with those credentials: COMANDA_TWILIO_API_BASE_URL (a test double)
+    api_base_url: str | None = None
 
     async def read(self, message: InboundMessage) -> tuple[CustomerMessage, list[MediaNote]]:
         """The message as the conversation reads it, and what became of each attachment."""
@@ -106,6 +109,10 @@ class MediaReader:
             outcome: MediaOutcome = "no_provider" if kind == "audio" else "not_read"
             return None, MediaNote(kind=kind, content_type=media.content_type, outcome=outcome)
         content_type = media.content_type
+        if not self._twilios(media.url):
+            # the account's credentials go with the request: never to a host that isn't Twilio's
+            log.warning("voice note %s: its MediaUrl is not on Twilio's API; not fetched", sid)
+            return None, MediaNote(kind=kind, content_type=content_type, outcome="fetch_failed", detail="not Twilio")
         try:
             async with asyncio.timeout(self.timeout_s):
                 # no content type given: the media server's answer says what it is
@@ -121,6 +128,14 @@ class MediaReader:
             log.warning("voice note %s: %s (%s)", sid, exc.outcome, exc.detail)
             return None, MediaNote(kind="audio", content_type=content_type, outcome=exc.outcome, detail=exc.detail)
         return text, MediaNote(kind="audio", content_type=content_type, outcome="transcribed")
+
+    def _twilios(self, url: str) -> bool:
+        """Whether a MediaUrl is on Twilio's API (any region's https host), or on the configured test double."""
+        if self.api_base_url and url.startswith(self.api_base_url.rstrip("/") + "/"):
+            return True
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        return parts.scheme == "https" and (host == "twilio.com" or host.endswith(".twilio.com"))
 
     async def _fetch(self, url: str, content_type: str | None) -> tuple[bytes, str | None]:
         # Twilio's MediaUrl answers with a redirect to the file's storage; httpx drops the credentials on the way

@@ -79,8 +79,9 @@ async def stt() -> AsyncIterator[tuple[FakeTranscriptions, str]]:
 
 
 def reader(twilio: Twilio, stt: Stt, timeout_s: float = 10) -> MediaReader:
-    """The reader `comanda worker` builds from these settings."""
-    fake_twilio_, _ = twilio
+    """The reader `comanda worker` builds from these settings (Twilio's API pointed at the fake, as in production
+    it would be at api.twilio.com)."""
+    fake_twilio_, twilio_base = twilio
     fake_stt, stt_base = stt
     settings = Settings(
         transcribe="openai:whisper-1",
@@ -89,8 +90,24 @@ def reader(twilio: Twilio, stt: Stt, timeout_s: float = 10) -> MediaReader:
         openai_api_key=fake_stt.api_key,
         twilio_account_sid=fake_twilio_.account_sid,
         twilio_auth_token=fake_twilio_.auth_token,
+        twilio_api_base_url=twilio_base,
     )
     return media_reader(settings)
+
+
+async def test_a_media_url_off_twilios_api_is_never_fetched_with_the_accounts_credentials(
+    twilio: Twilio, stt: Stt
+) -> None:
+    # a MediaUrl is fetched with the account's SID and token: sent anywhere else, they would leak. The other
+    # server knows the same account, so a fetch would succeed and show in its media_fetches
+    async with fake_twilio(FakeTwilio(media={"ME10": (VOICE, "audio/ogg")})) as (elsewhere, elsewhere_base):
+        url = elsewhere.media_url(elsewhere_base, "ME10")
+        heard, notes = await reader(twilio, stt).read(_inbound(url, "audio/ogg"))
+        assert elsewhere.media_fetches == []
+    assert heard == CustomerMessage(unread=["audio_failed"])
+    assert [(n.outcome, n.detail) for n in notes] == [("fetch_failed", "not Twilio")]
+    assert not MediaReader()._twilios("http://api.twilio.com/2010-04-01/x")  # not over plain http either
+    assert MediaReader()._twilios("https://api.dublin.ie1.twilio.com/2010-04-01/x")  # another region's API
 
 
 def media_form(url: str, content_type: str | None, body: str = "") -> dict[str, str]:
