@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from tools.context import TurnContext
 from tools.customers import service
-from tools.customers.models import LOCATION_KEY, RegistrationDraft, SharedLocation
+from tools.customers.models import LOCATION_KEY, CustomerInfo, RegistrationDraft, SharedLocation
 from tools.customers.tool_support import (
     AddressesChanged,
     AddressList,
@@ -27,9 +27,9 @@ from tools.customers.tool_support import (
     invalid_fields,
     not_registered,
     reply_with,
+    saved_address,
     state_view,
     status_of,
-    which_address,
 )
 from tools.results import NoArgs, ToolError
 
@@ -55,24 +55,29 @@ async def list_addresses(*, runtime: ToolRuntime) -> Command[Any] | str:
     )
 
 
+def _single(_st: StateView, customer: CustomerInfo) -> int | None:
+    # "põe o nome de casa": with one address saved, it can only be that one
+    return 1 if len(customer.addresses) == 1 else None
+
+
+def _this_order(st: StateView, customer: CustomerInfo) -> int | None:
+    # "o número é 510": the address this order goes to, else the default
+    wanted = st.checkout.address_id or customer.default_address_id
+    return next((o.index for o in address_options(customer) if o.id == wanted), 1)
+
+
 @tool("choose_address", args_schema=WhichAddressArgs)
 async def choose_address(
     index: int | None = None, label: str | None = None, *, runtime: ToolRuntime
 ) -> Command[Any] | str:
     """Deliver this order to one of the saved addresses, by number or label (it becomes the default too)."""
-    found = await fresh_customer(runtime)
+    found = await saved_address(runtime, index, label)
     if isinstance(found, str):
         return found
-    ctx, st, fresh = found
-    address = which_address(fresh, index, label)
-    if isinstance(address, str):
-        return address
-    assert address.id is not None
-    customer = await service.choose_address(ctx.pool, ctx.tenant.id, fresh, address.id)
-    checkout = st.checkout.model_copy(update={"address_id": address.id, "awaiting_confirmation": False})
-    return reply_with(
-        runtime, chosen_address(customer, address.id), customer=customer, checkout=checkout, awaiting=None
-    )
+    ctx, st, fresh = found.ctx, found.st, found.customer
+    customer = await service.choose_address(ctx.pool, ctx.tenant.id, fresh, found.id)
+    checkout = st.checkout.model_copy(update={"address_id": found.id, "awaiting_confirmation": False})
+    return reply_with(runtime, chosen_address(customer, found.id), customer=customer, checkout=checkout, awaiting=None)
 
 
 @tool("set_default_address", args_schema=WhichAddressArgs)
@@ -80,16 +85,12 @@ async def set_default_address(
     index: int | None = None, label: str | None = None, *, runtime: ToolRuntime
 ) -> Command[Any] | str:
     """Make a saved address the default for future orders ("deixa o trabalho como padrão")."""
-    found = await fresh_customer(runtime)
+    found = await saved_address(runtime, index, label)
     if isinstance(found, str):
         return found
-    ctx, _st, fresh = found
-    address = which_address(fresh, index, label)
-    if isinstance(address, str):
-        return address
-    assert address.id is not None
-    customer = await service.choose_address(ctx.pool, ctx.tenant.id, fresh, address.id)
-    result = DefaultAddress(address_id=address.id, label=address.label, address_text=address.one_line())
+    ctx, fresh, address = found.ctx, found.customer, found.address
+    customer = await service.choose_address(ctx.pool, ctx.tenant.id, fresh, found.id)
+    result = DefaultAddress(address_id=found.id, label=address.label, address_text=address.one_line())
     return reply_with(runtime, result, customer=customer, awaiting=None)
 
 
@@ -104,21 +105,15 @@ async def rename_address(
     new_label: str, index: int | None = None, label: str | None = None, *, runtime: ToolRuntime
 ) -> Command[Any] | str:
     """Give a saved address a label (or a new one) the customer can pick it by."""
-    found = await fresh_customer(runtime)
+    found = await saved_address(runtime, index, label, _single)
     if isinstance(found, str):
         return found
-    ctx, _st, fresh = found
-    if index is None and label is None and len(fresh.addresses) == 1:
-        index = 1
-    address = which_address(fresh, index, label)
-    if isinstance(address, str):
-        return address
-    assert address.id is not None
+    ctx, fresh = found.ctx, found.customer
     try:
-        customer = await service.rename_address(ctx.pool, ctx.tenant, fresh, address.id, new_label)
+        customer = await service.rename_address(ctx.pool, ctx.tenant, fresh, found.id, new_label)
     except service.InvalidFields as exc:
         return invalid_fields(exc.fields, exc.reasons)
-    changed = chosen_address(customer, address.id)
+    changed = chosen_address(customer, found.id)
     result = AddressesChanged(
         change="renamed", address_text=changed.text, label=changed.label, addresses=address_options(customer)
     )
@@ -154,17 +149,10 @@ async def correct_address(
     runtime: ToolRuntime,
 ) -> Command[Any] | str:
     """Correct a field of a saved address ("o número é 510, não 150"); other fields stay as they are."""
-    found = await fresh_customer(runtime)
+    found = await saved_address(runtime, index, label, _this_order)
     if isinstance(found, str):
         return found
-    ctx, st, fresh = found
-    if index is None and label is None:
-        wanted = st.checkout.address_id or fresh.default_address_id
-        index = next((o.index for o in address_options(fresh) if o.id == wanted), 1)
-    address = which_address(fresh, index, label)
-    if isinstance(address, str):
-        return address
-    assert address.id is not None
+    ctx, st, fresh = found.ctx, found.st, found.customer
     given = service.RegistrationInput(
         street=street,
         number=number,
@@ -180,10 +168,10 @@ async def correct_address(
             error="missing_field", message="Say which field changes and its new value.", fields=["number"]
         ).model_dump_json()
     try:
-        customer = await service.correct_address(ctx.pool, ctx.tenant, fresh, address.id, given)
+        customer = await service.correct_address(ctx.pool, ctx.tenant, fresh, found.id, given)
     except service.InvalidFields as exc:
         return invalid_fields(exc.fields, exc.reasons)
-    changed = chosen_address(customer, address.id)
+    changed = chosen_address(customer, found.id)
     result = AddressesChanged(
         change="corrected", address_text=changed.text, label=changed.label, addresses=address_options(customer)
     )
@@ -197,20 +185,16 @@ async def remove_address(
     index: int | None = None, label: str | None = None, *, runtime: ToolRuntime
 ) -> Command[Any] | str:
     """Delete a saved address (past orders keep their copy)."""
-    found = await fresh_customer(runtime)
+    found = await saved_address(runtime, index, label)
     if isinstance(found, str):
         return found
-    ctx, st, fresh = found
-    address = which_address(fresh, index, label)
-    if isinstance(address, str):
-        return address
-    assert address.id is not None
-    customer = await service.remove_address(ctx.pool, ctx.tenant.id, fresh, address.id)
+    ctx, st, fresh, address = found.ctx, found.st, found.customer, found.address
+    customer = await service.remove_address(ctx.pool, ctx.tenant.id, fresh, found.id)
     result = AddressesChanged(
         change="removed", address_text=address.one_line(), label=address.label, addresses=address_options(customer)
     )
     checkout = st.checkout
-    if checkout.address_id == address.id:
+    if checkout.address_id == found.id:
         checkout = checkout.model_copy(update={"address_id": None, "awaiting_confirmation": False})
     return reply_with(runtime, result, customer=customer, checkout=checkout)
 

@@ -3,6 +3,8 @@
 # No `from __future__ import annotations` here: langchain calls get_type_hints on every tool call, and
 # string annotations are compiled each time (≈1 ms a call in profiles).
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 from langchain_core.messages import ToolMessage
@@ -164,6 +166,38 @@ def which_address(customer: CustomerInfo, index: int | None, label: str | None) 
             fields=exc.fields,
             suggestions=[o.text if not o.label else f"{o.label}: {o.text}" for o in address_options(customer)],
         ).model_dump_json()
+
+
+@dataclass(frozen=True)
+class SavedAddress:
+    """A saved address a tool acts on, with the turn's context, state and the customer as just read."""
+
+    ctx: TurnContext
+    st: StateView
+    customer: CustomerInfo
+    address: AddressInfo
+    id: int
+
+
+# which address a tool means when the customer named none (None: they must name one)
+DefaultIndex = Callable[[StateView, CustomerInfo], int | None]
+
+
+async def saved_address(
+    runtime: ToolRuntime[Any, Any], index: int | None, label: str | None, default: DefaultIndex | None = None
+) -> SavedAddress | str:
+    """The registered customer's saved address meant by number or label (or `default`'s), or the error to return."""
+    found = await fresh_customer(runtime)
+    if isinstance(found, str):
+        return found
+    ctx, st, fresh = found
+    if index is None and label is None and default is not None:
+        index = default(st, fresh)
+    address = which_address(fresh, index, label)
+    if isinstance(address, str):
+        return address
+    assert address.id is not None  # saved addresses have ids
+    return SavedAddress(ctx, st, fresh, address, address.id)
 
 
 def address_options(customer: CustomerInfo) -> list[AddressOption]:
