@@ -206,3 +206,15 @@ async def test_a_declined_handoff_offer_opens_no_ticket(demo: Pool) -> None:
     await chat.say("1 coca lata")
     assert await scalar(demo, "SELECT count(*) FROM handoff_tickets") == 0, chat.dump()
     assert cart_of(chat) == {"BB-COCA-LATA": 1}, chat.dump()
+
+
+async def test_pular_at_the_summary_skips_the_email_and_is_never_the_neighbourhood(demo: Pool) -> None:
+    # a CEP corrected after the address can lead past the e-mail question: the customer's "pular" at the summary was
+    # saved as the neighbourhood ("Rua das Flores, 123 - pular")
+    chat = await open_chat(demo, "+5511988880031")
+    for text in ("oi", "Maria Souza", "Rua das Flores, 123, Jardim Primavera, CEP 0131O-1OO", "CEP 01310-100"):
+        await chat.say(text)
+    reply = await chat.say("pular")
+    assert "pular" not in reply.lower() and "Jardim Primavera" in reply, chat.dump()
+    assert "Cadastro feito" in await chat.say("sim"), chat.dump()
+    assert await scalar(demo, "SELECT neighborhood FROM addresses") == "Jardim Primavera"

@@ -45,6 +45,9 @@ _NO_EMAIL = (
 )
 
 
+# skipping the e-mail, and nothing else ("não quero" at the summary refuses the summary)
+_SKIP_EMAIL = ("pular", "pula", "skip", "sem email", "no email")
+
 # goodbyes that are not also greetings ("boa noite" is both)
 _ONLY_BYE = tuple(w for w in BYE if w not in GREETING)
 
@@ -104,6 +107,10 @@ def registration(view: TurnView, say: Say) -> Decision:
         yes = p.parse_yes_no(text)
         if yes is True:
             return call("confirm_registration")
+        if has_any(text, _SKIP_EMAIL) and not draft.get("email"):
+            # "pular" at the summary answers the e-mail question (a correction can lead past it): it was once
+            # saved as the neighbourhood
+            return call("update_registration", no_email=True)
         fields = _named_fields(text) or _registration_fields(text, "address")
         if fields:
             return call("update_registration", **fields)
