@@ -208,11 +208,24 @@ async def test_a_declined_handoff_offer_opens_no_ticket(demo: Pool) -> None:
     assert cart_of(chat) == {"BB-COCA-LATA": 1}, chat.dump()
 
 
-async def test_pular_at_the_summary_skips_the_email_and_is_never_the_neighbourhood(demo: Pool) -> None:
-    # a CEP corrected after the address can lead past the e-mail question: the customer's "pular" at the summary was
-    # saved as the neighbourhood ("Rua das Flores, 123 - pular")
+async def test_a_corrected_cep_goes_on_to_the_email_question(demo: Pool) -> None:
+    # a CEP with letters moved the conversation on to the e-mail step while the bot asked for the CEP again: the
+    # corrected CEP then went straight to the summary and the e-mail was never offered
+    chat = await open_chat(demo, "+5511988880032")
+    for text in ("oi", "Maria Souza"):
+        await chat.say(text)
+    assert "CEP" in await chat.say("Rua das Flores, 123, Jardim Primavera, CEP 0131O-1OO"), chat.dump()
+    asked = await chat.say("CEP 01310-100")
+    assert "Quer deixar um e-mail" in asked and "Posso salvar" not in asked, chat.dump()
+    summary = await chat.say("pular")
+    assert "Jardim Primavera" in summary and "01310-100" in summary, chat.dump()
+    assert "Cadastro feito" in await chat.say("sim"), chat.dump()
+
+
+async def test_pular_at_the_summary_is_never_the_neighbourhood(demo: Pool) -> None:
+    # "pular" typed again at the summary was read as an address correction: "Rua das Flores, 123 - pular"
     chat = await open_chat(demo, "+5511988880031")
-    for text in ("oi", "Maria Souza", "Rua das Flores, 123, Jardim Primavera, CEP 0131O-1OO", "CEP 01310-100"):
+    for text in ("oi", "Maria Souza", "Rua das Flores, 123, Jardim Primavera", "pular"):
         await chat.say(text)
     reply = await chat.say("pular")
     assert "pular" not in reply.lower() and "Jardim Primavera" in reply, chat.dump()

@@ -101,6 +101,14 @@ async def update_registration(
     status = status_of(draft, customer)
     updates: dict[str, Any] = {"registration": status.draft, "awaiting": f"registration.{status.next_step}"}
     if invalid:
+        # the customer is asked that field again: the conversation waits at its step, not past it (a bad CEP once
+        # moved it on to the e-mail step, so the corrected CEP went straight to the summary and the e-mail was
+        # never offered)
+        step = _STEP_OF.get(invalid[0], status.next_step)
+        updates = {
+            "registration": status.draft.model_copy(update={"awaiting": step}),
+            "awaiting": f"registration.{step}",
+        }
         return Command(
             update={
                 **updates,
@@ -108,6 +116,13 @@ async def update_registration(
             }
         )
     return reply_with(runtime, status, **updates)
+
+
+_STEP_OF: dict[str, service.NextStep] = {
+    "name": "name",
+    "email": "email",
+    **{f: "address" for f in ("street", "number", "complement", "neighborhood", "city", "state", "postal_code")},
+}
 
 
 class ConfirmRegistrationArgs(BaseModel):

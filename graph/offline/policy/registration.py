@@ -107,9 +107,10 @@ def registration(view: TurnView, say: Say) -> Decision:
         yes = p.parse_yes_no(text)
         if yes is True:
             return call("confirm_registration")
-        if has_any(text, _SKIP_EMAIL) and not draft.get("email"):
-            # "pular" at the summary answers the e-mail question (a correction can lead past it): it was once
-            # saved as the neighbourhood
+        if has_any(text, _SKIP_EMAIL):
+            # "pular" at the summary skips the e-mail, or nothing: it was once saved as the neighbourhood
+            if draft.get("email"):
+                return not_understood(say, "registration.confirm_again")
             return call("update_registration", no_email=True)
         fields = _named_fields(text) or _registration_fields(text, "address")
         if fields:
