@@ -18,7 +18,7 @@ import json
 import os
 import re
 import string
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from difflib import get_close_matches
 from functools import lru_cache
 from pathlib import Path
@@ -304,66 +304,56 @@ def _load_dir(path: Path) -> PromptSet:
 
 
 def _load_system(path: Path, locales: tuple[Locale, ...]) -> dict[tuple[str, Locale], _Template]:
-    folder = path / "system"
-    expected = {f"{name}.{loc}.md" for name in SYSTEM_PROMPTS for loc in locales}
-    if folder.is_dir():
-        for extra in sorted(p.name for p in folder.iterdir() if p.is_file() and p.name not in expected):
+    prompts = _load_markdown(path / "system", "system", SYSTEM_PROMPTS, locales)
+    for (name, loc), template in prompts.items():
+        unknown = template.fields - SYSTEM_FIELDS
+        if unknown:
             raise PromptSetError(
-                folder / extra,
-                None,
-                f"unknown system prompt file; expected <name>.<locale>.md with name in "
-                f"{', '.join(SYSTEM_PROMPTS)} and locale in {', '.join(locales)}",
+                path / "system" / f"{name}.{loc}.md",
+                name,
+                f"unknown placeholder(s) {', '.join(sorted(unknown))}; available: {', '.join(sorted(SYSTEM_FIELDS))}",
             )
-    prompts: dict[tuple[str, Locale], _Template] = {}
     for name in SYSTEM_PROMPTS:
-        for loc in locales:
-            file = folder / f"{name}.{loc}.md"
-            if not file.is_file():
-                raise PromptSetError(file, name, f"missing system prompt for {loc}")
-            text = file.read_text(encoding="utf-8").strip()
-            if not text:
-                raise PromptSetError(file, name, "system prompt is empty")
-            fields = _placeholders(text, file, name)
-            unknown = fields - SYSTEM_FIELDS
-            if unknown:
-                raise PromptSetError(
-                    file,
-                    name,
-                    f"unknown placeholder(s) {', '.join(sorted(unknown))}; "
-                    f"available: {', '.join(sorted(SYSTEM_FIELDS))}",
-                )
-            prompts[(name, loc)] = _Template(text=text, fields=fields)
-        _same_fields(prompts, name, locales, {loc: folder / f"{name}.{loc}.md" for loc in locales})
+        _same_fields(prompts, name, locales, {loc: path / "system" / f"{name}.{loc}.md" for loc in locales})
     return prompts
 
 
 def _load_tasks(path: Path, locales: tuple[Locale, ...]) -> dict[tuple[str, Locale], _Template]:
-    folder = path / "tasks"
-    expected = {f"{name}.{loc}.md" for name in TASK_PROMPTS for loc in locales}
+    tasks = _load_markdown(path / "tasks", "task", tuple(TASK_PROMPTS), locales)
+    for (name, loc), template in tasks.items():
+        # the code fills exactly these: one missing would leave the model without its material
+        if template.fields != TASK_PROMPTS[name]:
+            expected_fields = ", ".join(sorted(TASK_PROMPTS[name])) or "none"
+            raise PromptSetError(
+                path / "tasks" / f"{name}.{loc}.md", name, f"placeholders must be exactly: {expected_fields}"
+            )
+    return tasks
+
+
+def _load_markdown(
+    folder: Path, kind: str, names: Sequence[str], locales: tuple[Locale, ...]
+) -> dict[tuple[str, Locale], _Template]:
+    """`<name>.<locale>.md` for every name and locale in `folder`: none missing or empty, nothing else there."""
+    expected = {f"{name}.{loc}.md" for name in names for loc in locales}
     if folder.is_dir():
         for extra in sorted(p.name for p in folder.iterdir() if p.is_file() and p.name not in expected):
             raise PromptSetError(
                 folder / extra,
                 None,
-                f"unknown task prompt file; expected <name>.<locale>.md with name in "
-                f"{', '.join(TASK_PROMPTS)} and locale in {', '.join(locales)}",
+                f"unknown {kind} prompt file; expected <name>.<locale>.md with name in "
+                f"{', '.join(names)} and locale in {', '.join(locales)}",
             )
-    tasks: dict[tuple[str, Locale], _Template] = {}
-    for name, wanted in TASK_PROMPTS.items():
+    templates: dict[tuple[str, Locale], _Template] = {}
+    for name in names:
         for loc in locales:
             file = folder / f"{name}.{loc}.md"
             if not file.is_file():
-                raise PromptSetError(file, name, f"missing task prompt for {loc}")
+                raise PromptSetError(file, name, f"missing {kind} prompt for {loc}")
             text = file.read_text(encoding="utf-8").strip()
             if not text:
-                raise PromptSetError(file, name, "task prompt is empty")
-            fields = _placeholders(text, file, name)
-            # the code fills exactly these: one missing would leave the model without its material
-            if fields != wanted:
-                expected_fields = ", ".join(sorted(wanted)) or "none"
-                raise PromptSetError(file, name, f"placeholders must be exactly: {expected_fields}")
-            tasks[(name, loc)] = _Template(text=text, fields=fields)
-    return tasks
+                raise PromptSetError(file, name, f"{kind} prompt is empty")
+            templates[(name, loc)] = _Template(text=text, fields=_placeholders(text, file, name))
+    return templates
 
 
 def _load_replies(path: Path, locales: tuple[Locale, ...]) -> dict[tuple[str, Locale], _Template]:
