@@ -29,7 +29,7 @@ from server.media_in import MediaReader, OpenAITranscriber
 from server.payments import PaymentDeps
 from server.queue import InboundQueue, QueueSettings
 from server.relay import OutboxRelay, RelaySettings
-from server.turns import ConversationTurns
+from server.turns import ConversationTurns, whole_answer
 from server.twilio_channel import TwilioChannel, TwilioConfig
 from server.worker import Worker
 from tools.context import TurnContext
@@ -213,7 +213,12 @@ async def build_worker(
         memory=MemoryJobs(pool, every_turn=settings.model != "offline") if settings.memory else None,
         reader=media_reader(settings),
     )
-    return Worker(InboundQueue(redis, queue_settings(settings)), turns, slots=slots or settings.worker_slots)
+    return Worker(
+        InboundQueue(redis, queue_settings(settings)),
+        turns,
+        slots=slots or settings.worker_slots,
+        whole_answer=whole_answer,
+    )
 
 
 async def run_jobs_worker(settings: Settings, pool: Pool, channel: OutboundChannel, stop: asyncio.Event) -> None:

@@ -48,26 +48,34 @@ _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
-# Take a conversation: the lock, then when its oldest message came (for the coalescing window) and Redis's clock.
-# -1: another worker has it; 0: nothing waits (the lock is let go again); else {now_ms, oldest id}.
+# Take a conversation: the lock, then what coalescing needs to know of its next batch: Redis's clock, the oldest
+# message's id, how many wait, the oldest message itself and what the bot last asked (`asked:{conv}`).
+# -1: another worker has it; 0: nothing waits (the lock is let go again); else {now_ms, oldest id, n, message, asked}.
 _TAKE = """
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return -1 end
 local first = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)
 if #first == 0 then redis.call('DEL', KEYS[1]) return 0 end
 local t = redis.call('TIME')
-return {tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), first[1][1]}
-"""
-# Redis's clock and the newest waiting message's id: {now_ms, newest id}, or {now_ms} when none waits.
-_NEWEST = """
-local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-if #last == 0 then return {now} end
-return {now, last[1][1]}
+return {tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), first[1][1], redis.call('XLEN', KEYS[2]),
+        first[1][2][4] or '', redis.call('GET', KEYS[3]) or ''}
 """
 # The turn's batch (oldest first), counting one more start of it: {starts, failures, rows}. Failures are counted
-# when a turn raises; a worker that dies mid-turn counts only as a start.
+# when a turn raises; a worker that dies mid-turn counts only as a start. Given ARGV[3] > 0 (the newest message the
+# worker knows of, ms) it first checks the burst is over: a newer message whose quiet time (ARGV[4]) isn't over,
+# with the window (ending at ARGV[5]) still open, means wait on: {-1, now_ms, newest ms}, nothing counted. One
+# round trip where a look and then a start took two.
 _START = """
+if tonumber(ARGV[3]) > 0 then
+  local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+  if #last > 0 then
+    local newest = tonumber(string.match(last[1][1], '^(%d+)'))
+    if newest > tonumber(ARGV[3]) then
+      local t = redis.call('TIME')
+      local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+      if now < math.min(newest + tonumber(ARGV[4]), tonumber(ARGV[5])) then return {-1, now, newest} end
+    end
+  end
+end
 local rows = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', ARGV[1])
 if #rows == 0 then return {0, 0, rows} end
 local n = redis.call('HINCRBY', KEYS[2], 's:' .. rows[1][1], 1)
@@ -77,8 +85,8 @@ return {n, f, rows}
 """
 # A turn is complete (reply sent, checkpoint written): delete its messages. If none wait, let go of the lock in
 # the same step, so a message arriving now finds the conversation free (its ready entry gets it a worker), and
-# acknowledge the ready entry that brought us here. -1: the lock is no longer ours; 0: let go; else
-# {now_ms, oldest id} of the next batch.
+# acknowledge the ready entry that brought us here. -1: the lock is no longer ours; 0: let go; else the next
+# batch's head as _TAKE gives it.
 _FINISH = """
 for i = 4, #ARGV do redis.call('XDEL', KEYS[1], ARGV[i]) end
 redis.call('DEL', KEYS[2])
@@ -87,7 +95,8 @@ local first = {}
 if ours then first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1) end
 if #first > 0 then
   local t = redis.call('TIME')
-  return {tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), first[1][1]}
+  return {tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), first[1][1], redis.call('XLEN', KEYS[1]),
+          first[1][2][4] or '', redis.call('GET', KEYS[5]) or ''}
 end
 redis.call('XACK', KEYS[4], ARGV[2], ARGV[3])
 redis.call('XDEL', KEYS[4], ARGV[3])
@@ -129,10 +138,31 @@ class ReadyEntry:
 
 @dataclass(frozen=True)
 class Head:
-    """A held conversation's next batch, as far as coalescing needs: Redis's clock and its oldest message's time."""
+    """A held conversation's next batch, as far as coalescing needs: Redis's clock, its oldest message's time, how
+    many messages wait, and, for a lone message, the message and what the bot had asked (`asked_key`)."""
 
     now_ms: int
     oldest_ms: int
+    waiting: int = 1
+    first_json: str = ""
+    asked: str | None = None
+
+    def lone_message(self) -> InboundMessage | None:
+        """The one waiting message (None when several wait, or it can't be read)."""
+        if self.waiting != 1 or not self.first_json:
+            return None
+        try:
+            return InboundMessage.model_validate_json(self.first_json)
+        except ValueError:
+            return None
+
+
+@dataclass(frozen=True)
+class Later:
+    """`start` found the burst still going on: Redis's clock and the newest message's time."""
+
+    now_ms: int
+    newest_ms: int
 
 
 @dataclass(frozen=True)
@@ -160,6 +190,11 @@ def conversation_key(tenant_id: int, phone: str) -> str:
     return f"{tenant_id}:{phone}"
 
 
+def asked_key(prefix: str, conv: str) -> str:
+    """Where a turn leaves what the bot asked last (its `awaiting`), for the next take's coalescing."""
+    return f"{prefix}:asked:{conv}"
+
+
 class InboundQueue:
     """Producer and consumer sides of the inbound queue."""
 
@@ -175,7 +210,6 @@ class InboundQueue:
         self._take = redis.register_script(_TAKE)
         self._start = redis.register_script(_START)
         self._finish = redis.register_script(_FINISH)
-        self._newest = redis.register_script(_NEWEST)
 
     def _k(self, kind: str, name: str) -> str:
         return f"{self.settings.prefix}:{kind}:{name}"
@@ -238,17 +272,13 @@ class InboundQueue:
         """Hold a conversation for this worker: its next batch's head, or why not ("held": another worker's lock
         is on it, perhaps a dead worker's that hasn't expired yet; "empty": no message waits)."""
         found = await self._take(
-            keys=[self._k("lock", conv), self._k("conv", conv)], args=[token, self.settings.lock_ttl_ms]
+            keys=[self._k("lock", conv), self._k("conv", conv), asked_key(self.settings.prefix, conv)],
+            args=[token, self.settings.lock_ttl_ms],
         )
         head = _head(found)
         if head is not None:
             return head
         return "held" if int(found) == -1 else "empty"
-
-    async def newest(self, conv: str) -> tuple[int, int | None]:
-        """Redis's clock and when the conversation's newest waiting message arrived (ms), None if none waits."""
-        found = await self._newest(keys=[self._k("conv", conv)])
-        return int(found[0]), int(_s(found[1]).split("-", 1)[0]) if len(found) > 1 else None
 
     async def renew(self, conv: str, token: str) -> bool:
         """Extend our hold on a conversation; False if we lost it."""
@@ -275,13 +305,26 @@ class InboundQueue:
         """Whether the conversation has unprocessed messages."""
         return bool(await self.redis.xlen(self._k("conv", conv)))
 
-    async def start(self, conv: str) -> tuple[int, int, list[Queued]]:
+    async def start(
+        self, conv: str, *, quiet_since_ms: int = 0, window_ends_ms: int = 0
+    ) -> tuple[int, int, list[Queued]] | Later:
         """The held conversation's batch (oldest first, at most `max_batch`), how many turns started on it (this one
-        included) and how many of those failed."""
-        starts, failures, rows = await self._start(
+        included) and how many of those failed. Given `quiet_since_ms` (the newest message the caller knows of),
+        a `Later` instead if a newer one came within the quiet time and the window (ending at `window_ends_ms`)
+        is still open."""
+        found = await self._start(
             keys=[self._k("conv", conv), self._k("attempts", conv)],
-            args=[self.settings.max_batch, 7 * 24 * 3600 * 1000],
+            args=[
+                self.settings.max_batch,
+                7 * 24 * 3600 * 1000,
+                quiet_since_ms,
+                self.settings.coalesce_quiet_ms,
+                window_ends_ms,
+            ],
         )
+        if int(found[0]) == -1:
+            return Later(now_ms=int(found[1]), newest_ms=int(found[2]))
+        starts, failures, rows = found
         return int(starts), int(failures), [_queued(i, f) for i, f in _script_entries(rows)]
 
     async def forgive(self, conv: str, batch: list[Queued]) -> None:
@@ -321,7 +364,13 @@ class InboundQueue:
         """Remove a handled batch; the next batch's head, or None once the conversation is let go (or was lost)
         and the ready entry `entry_id` acknowledged."""
         found = await self._finish(
-            keys=[self._k("conv", conv), self._k("attempts", conv), self._k("lock", conv), self.ready_key],
+            keys=[
+                self._k("conv", conv),
+                self._k("attempts", conv),
+                self._k("lock", conv),
+                self.ready_key,
+                asked_key(self.settings.prefix, conv),
+            ],
             args=[token, self.settings.group, entry_id, *[q.id for q in batch]],
         )
         return _head(found)
@@ -388,8 +437,14 @@ def _script_entries(rows: Any) -> list[tuple[str, dict[str, str]]]:
 def _head(found: Any) -> Head | None:
     if not isinstance(found, list):
         return None  # -1 or 0: not ours, or nothing waits
-    now_ms, oldest_id = found
-    return Head(now_ms=int(now_ms), oldest_ms=int(_s(oldest_id).split("-", 1)[0]))
+    now_ms, oldest_id, waiting, first, asked = found
+    return Head(
+        now_ms=int(now_ms),
+        oldest_ms=int(_s(oldest_id).split("-", 1)[0]),
+        waiting=int(waiting),
+        first_json=_s(first),
+        asked=_s(asked) or None,
+    )
 
 
 def _queued(entry_id: str, fields: dict[str, str]) -> Queued:

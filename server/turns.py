@@ -14,6 +14,7 @@ import structlog
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
+from graph.language.complete import answers_whole
 from graph.runner import ConversationRunner, ToolCallTrace, TurnResult, parse_tool_result
 from memory.db import Pool
 from memory.privacy import customer_ref
@@ -21,11 +22,12 @@ from memory.repos import outbound
 from memory.repos.tenants import Tenant
 from server.channels import OutboundChannel
 from server.faults import fault_point
+from server.inbound import InboundMessage
 from server.jobs import MemoryJobs
 from server.media import MediaSigner
 from server.media_in import MediaNote, MediaReader
 from server.metrics import FALLBACKS, fallback_causes, record_turn
-from server.queue import Queued
+from server.queue import Queued, asked_key
 from server.tenants import TenantDirectory
 from tools.context import TurnContext
 from tools.privacy.service import finish_erasure
@@ -34,6 +36,8 @@ log = logging.getLogger("comanda.turns")
 
 TRACE_KEEP = 50  # turns of trace kept per conversation (for `comanda chat --trace`)
 TRACE_TTL_S = 24 * 3600
+# what the bot asked last outlives no conversation: a day later the answer is no answer to it any more
+ASKED_TTL_S = 24 * 3600
 WINDOW_TOUCH_S = 300.0  # how stale the recorded last message of a customer may be (WhatsApp's window is 24 h)
 TOUCHED_KEPT = 100_000
 
@@ -152,7 +156,8 @@ class ConversationTurns:
             resent=[reply for earlier in result.earlier for reply in earlier.replies],
             **_trace_fields(result),
         )
-        await self._trace(conv, trace)
+        asked = result.state.awaiting if result.state is not None and not result.paused else None
+        await self._trace(conv, trace, asked)
         if self.memory is not None and not result.duplicate:
             try:
                 await self.memory.defer(tenant.id, phone, texts, tenant.locale, sids[-1])
@@ -190,12 +195,25 @@ class ConversationTurns:
                 doomed.append(name)
         await self.redis.delete(*doomed)
 
-    async def _trace(self, conv: str, trace: TurnTrace) -> None:
+    async def _trace(self, conv: str, trace: TurnTrace, asked: str | None) -> None:
+        """Publish the turn's trace and leave what the bot asked for the queue's next take (one round trip)."""
         key = trace_key(self.prefix, conv)
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.xadd(key, {"trace": trace.model_dump_json()}, maxlen=TRACE_KEEP, approximate=True)
             pipe.expire(key, TRACE_TTL_S)
+            if asked:
+                pipe.set(asked_key(self.prefix, conv), asked, ex=ASKED_TTL_S)
+            else:
+                pipe.delete(asked_key(self.prefix, conv))
             await pipe.execute()
+
+
+def whole_answer(asked: str | None, message: InboundMessage) -> bool:
+    """A lone message that answers the bot's question whole (graph/language/complete.py): the queue starts its turn
+    without waiting for more. Attachments and pins are read in the turn, never judged here."""
+    if message.media or message.location is not None:
+        return False
+    return answers_whole(asked, message.text())
 
 
 def _erased(result: TurnResult) -> bool:

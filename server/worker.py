@@ -17,12 +17,15 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from server.queue import Head, InboundQueue, Queued, ReadyEntry
+from server.inbound import InboundMessage
+from server.queue import Head, InboundQueue, Later, Queued, ReadyEntry
 from server.tenants import TenantLookupUnavailable
 
 log = logging.getLogger("comanda.worker")
 
 TurnHandler = Callable[[str, list[Queued]], Coroutine[Any, Any, None]]
+# whether a lone message, given what the bot asked last, is a whole answer that needn't wait for more
+WholeAnswer = Callable[[str | None, InboundMessage], bool]
 
 
 # conversations a worker holds per turn slot: the others wait out their coalescing window, which costs nothing
@@ -71,9 +74,11 @@ class Worker:
         slots: int = 8,
         name: str | None = None,
         shutdown_grace_s: float = 10.0,
+        whole_answer: WholeAnswer | None = None,
     ) -> None:
         self.queue = queue
         self.handle = handle
+        self.whole_answer = whole_answer
         self.slots = slots
         self.shutdown_grace_s = shutdown_grace_s
         self.name = name or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
@@ -175,8 +180,7 @@ class Worker:
         retry_in: float | None = None
         try:
             while head is not None:
-                await self._coalesce(entry.conv, head)
-                starts, failures, batch = await self.queue.start(entry.conv)
+                starts, failures, batch = await self._start(entry.conv, head)
                 settings = self.queue.settings
                 if failures >= settings.max_attempts or starts > settings.max_starts:
                     await self.queue.dead_letter(entry.conv, batch, failures or starts - 1)
@@ -210,25 +214,30 @@ class Worker:
         if not acked:
             await self.queue.ack([entry.id])
 
-    async def _coalesce(self, conv: str, head: Head) -> None:
-        """Wait for a customer's burst to end, so it makes one turn: until the conversation has been quiet for
-        `coalesce_quiet_ms`, and never past `coalesce_window_ms` after its oldest message."""
+    async def _start(self, conv: str, head: Head) -> tuple[int, int, list[Queued]]:
+        """Wait for a customer's burst to end, so it makes one turn, then take it: until the conversation has been
+        quiet for `coalesce_quiet_ms`, and never past `coalesce_window_ms` after its oldest message. A lone
+        message that answers the bot's question whole (`whole_answer`) doesn't wait."""
         window, quiet = self.queue.settings.coalesce_window_ms, self.queue.settings.coalesce_quiet_ms
-        if window <= 0:
-            return
-        last_ms = head.oldest_ms
-        now_ms = head.now_ms
+        if window <= 0 or self._whole(head):
+            found = await self.queue.start(conv)
+            assert not isinstance(found, Later)
+            return found
+        last_ms, now_ms = head.oldest_ms, head.now_ms
         while True:
             start_at = min(last_ms + quiet, head.oldest_ms + window)
-            if now_ms >= start_at:
-                return
-            await asyncio.sleep((start_at - now_ms) / 1000)
-            now_ms, newest = await self.queue.newest(conv)
-            if newest is None or newest <= last_ms:
-                if now_ms >= start_at:
-                    return
-            else:
-                last_ms = newest
+            if now_ms < start_at:
+                await asyncio.sleep((start_at - now_ms) / 1000)
+            found = await self.queue.start(conv, quiet_since_ms=last_ms, window_ends_ms=head.oldest_ms + window)
+            if not isinstance(found, Later):
+                return found
+            now_ms, last_ms = found.now_ms, found.newest_ms
+
+    def _whole(self, head: Head) -> bool:
+        if self.whole_answer is None or head.asked is None:
+            return False
+        message = head.lone_message()
+        return message is not None and self.whole_answer(head.asked, message)
 
     async def _turn(self, conv: str, batch: list[Queued], attempts: int, lost: asyncio.Event) -> float | None:
         """One turn; None if it went through, else seconds to wait before retrying it (its messages stay queued).

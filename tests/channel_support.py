@@ -23,7 +23,7 @@ from server.media import MediaSigner
 from server.media_in import MediaReader
 from server.queue import InboundQueue, QueueSettings, stream_entries
 from server.tenants import TenantDirectory
-from server.turns import ConversationTurns, TurnTrace, trace_key
+from server.turns import ConversationTurns, TurnTrace, trace_key, whole_answer
 from server.twilio_webhook import TwilioWebhookDeps
 from server.worker import Worker
 from tools.context import TurnContext
@@ -112,7 +112,7 @@ async def running_worker(
         return TurnContext(pool=pool, tenant=tenant, phone=phone, payments=payments, clock=lambda: OPEN_CLOCK)
 
     turns = ConversationTurns(pool, runner, ConsoleChannel(pool), context_for, redis, media=media, reader=reader)
-    worker = Worker(InboundQueue(redis, settings), turns, slots=4)
+    worker = Worker(InboundQueue(redis, settings), turns, slots=4, whole_answer=whole_answer)
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop))
     try:

@@ -32,6 +32,7 @@ from worker_support import FAST, conv_of, worker_env
 from memory.db import Pool
 from server.media import MediaSigner
 from server.queue import InboundQueue
+from server.turns import TurnTrace
 from tools.payments.simulated import SimulatedPayments
 
 
@@ -95,6 +96,32 @@ async def test_a_lone_message_waits_only_the_quiet_time_and_a_slow_burst_still_m
         assert len(await wait_traces(redis, conv, 2)) == 2
     assert waited < 2.0, waited  # not the whole 3 s window
     assert burst.texts == ["quero", "uma pizza", "margherita"]
+
+
+async def test_a_whole_answer_to_the_bots_question_starts_at_once_and_anything_else_still_waits(  # type: ignore[no-untyped-def]
+    api, demo: Pool, redis: Redis
+) -> None:
+    http, base = api
+    # a quiet time far longer than the gaps below: whatever waits for it makes one turn of both messages
+    settings = FAST.model_copy(update={"coalesce_window_ms": 4000, "coalesce_quiet_ms": 2000})
+    conv = await conv_of(demo)
+
+    async def two(first: str, then: str, turns: int) -> list[TurnTrace]:
+        await post_signed(http, base, twilio_form(first))
+        await asyncio.sleep(0.8)
+        await post_signed(http, base, twilio_form(then))
+        return await wait_traces(redis, conv, turns)
+
+    async with running_worker(demo, redis, settings):
+        await post_signed(http, base, twilio_form("oi"))
+        await wait_traces(redis, conv, 1)  # the bot asks the name: not a question one word answers whole
+        *_, name = await two("Maria", "Souza", 2)
+        await post_signed(http, base, twilio_form("Rua das Flores, 123, Jardim Primavera"))
+        await wait_traces(redis, conv, 3)  # the bot asks for an e-mail, which "pular" answers whole
+        *_, skipped, after = await two("pular", "tem algo vegetariano?", 5)
+    assert name.texts == ["Maria", "Souza"]
+    assert skipped.texts == ["pular"] and after.texts == ["tem algo vegetariano?"]
+    assert "mail" not in " ".join(after.replies).lower()  # the e-mail question is behind us, not asked again
 
 
 async def _blocked_on_outbound(pool: Pool, timeout_s: float = 30.0) -> None:
