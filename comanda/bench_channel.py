@@ -184,6 +184,7 @@ class E2EReport(BaseModel):
     customers: int
     turns_per_customer: int
     think_s: float  # mean pause between a reply and the customer's next message
+    rounds: int = 1  # conversations each simulated customer has, one after the other (on new phones)
     workers: int
     slots: int
     coalesce_ms: int
@@ -210,6 +211,7 @@ class E2EReport(BaseModel):
 class _Customer:
     phone: str
     script: list[str]
+    slot: int | None = None  # the simulated customer whose conversation this is (None: a customer of its own)
     sids: list[str] = field(default_factory=list)
     unanswered: list[str] = field(default_factory=list)
     first_sent: float = 0.0
@@ -296,25 +298,55 @@ async def _customer(
 
 def _steady(people: dict[str, _Customer]) -> tuple[float, list[float]]:
     """Turns/min and reply latencies while every customer was talking: from the last one's first message to the
-    first one's last reply. With customers pausing between messages, the run's start (customers still arriving)
-    and end (the slowest finishing alone) offer less than the steady load, and would dilute the figures."""
-    ends = [c.answers[-1][0] for c in people.values() if c.answers]
+    first one's last reply (a customer with several conversations: from its first to the end of its last). With
+    customers pausing between messages, the run's start (customers still arriving) and end (the slowest finishing
+    alone) offer less than the steady load, and would dilute the figures."""
+    slots: dict[object, list[_Customer]] = {}
+    for c in people.values():
+        slots.setdefault(c.phone if c.slot is None else c.slot, []).append(c)
+    firsts = [
+        min(c.first_sent for c in convs if c.first_sent) for convs in slots.values() if any(c.first_sent for c in convs)
+    ]
+    ends = [
+        max(c.answers[-1][0] for c in convs if c.answers) for convs in slots.values() if any(c.answers for c in convs)
+    ]
     if not ends:
         return 0.0, []
-    start, end = max(c.first_sent for c in people.values()), min(ends)
+    start, end = max(firsts), min(ends)
     if end - start < 5:
         return 0.0, []  # too short a window to say anything
     inside = [ms for c in people.values() for at, ms in c.answers if start <= at <= end]
     return len(inside) / (end - start) * 60, inside
 
 
+async def _slot(
+    stack: Stack,
+    http: aiohttp.ClientSession,
+    convs: list[_Customer],
+    replies: _Replies,
+    latencies: list[float],
+    timeout_s: float,
+    think_s: float,
+) -> int:
+    """One simulated customer: its conversations one after the other. At a person's pace customers arrive spread
+    over one conversation's length, as a restaurant's do, not all in the same three seconds: in step, 400 of them
+    reached the order's heavy turns together and queued on the CPU for a second while the rest of the run idled."""
+    if think_s > 0:
+        await asyncio.sleep(random.Random(convs[0].phone).uniform(0, len(convs[0].script) * think_s))
+    return sum([await _customer(stack, http, c, replies, latencies, timeout_s, think_s) for c in convs])
+
+
 async def _e2e(
-    stack: Stack, customers: int, turns: int, timeout_s: float, think_s: float
+    stack: Stack, customers: int, turns: int, timeout_s: float, think_s: float, rounds: int = 1
 ) -> tuple[dict[str, _Customer], list[float], int, float]:
-    people = {
-        f"+55218{i:08d}": _Customer(f"+55218{i:08d}", script(turns, NAMES[i % len(NAMES)])[:turns])
+    slots = [
+        [
+            _Customer(f"+5521{8 - r}{i:08d}", script(turns, NAMES[(i + r) % len(NAMES)])[:turns], slot=i)
+            for r in range(rounds)
+        ]
         for i in range(customers)
-    }
+    ]
+    people = {c.phone: c for convs in slots for c in convs}
     latencies: list[float] = []
     stop = asyncio.Event()
     replies = _Replies()
@@ -325,7 +357,7 @@ async def _e2e(
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=15)) as http:
         t0 = time.perf_counter()
         results = await asyncio.gather(
-            *(_customer(stack, http, c, replies, latencies, timeout_s, think_s) for c in people.values())
+            *(_slot(stack, http, convs, replies, latencies, timeout_s, think_s) for convs in slots)
         )
         elapsed = time.perf_counter() - t0
     stop.set()
@@ -362,7 +394,14 @@ async def _audit(stack: Stack, people: dict[str, _Customer]) -> tuple[int, int]:
 
 
 def run_e2e(
-    customers: int, turns: int, workers: int, slots: int, coalesce_ms: int, timeout_s: float, think_s: float
+    customers: int,
+    turns: int,
+    workers: int,
+    slots: int,
+    coalesce_ms: int,
+    timeout_s: float,
+    think_s: float,
+    rounds: int = 1,
 ) -> E2EReport:
     """Simulated customers through the whole path; turns/min, latency percentiles, lost and duplicated replies."""
     cpu: dict[str, float] = {}
@@ -370,7 +409,7 @@ def run_e2e(
 
         async def go() -> tuple[dict[str, _Customer], list[float], int, float, int, int]:
             before = _stack_cpu(stack)
-            people, latencies, unanswered, elapsed = await _e2e(stack, customers, turns, timeout_s, think_s)
+            people, latencies, unanswered, elapsed = await _e2e(stack, customers, turns, timeout_s, think_s, rounds)
             cpu.update(per_turn_ms(before, _stack_cpu(stack), len(latencies)))
             await asyncio.sleep(1.0)  # let late replies land before counting
             lost, duplicated = await _audit(stack, people)
@@ -383,6 +422,7 @@ def run_e2e(
         customers=customers,
         turns_per_customer=turns,
         think_s=think_s,
+        rounds=rounds,
         workers=workers,
         slots=slots,
         coalesce_ms=coalesce_ms,
@@ -419,8 +459,9 @@ def _stack_cpu(stack: Stack) -> dict[str, float]:
 def print_e2e(report: E2EReport) -> None:
     """The figures, one per line."""
     console.print(
-        f"[bold]end to end[/] — {report.customers} customers × {report.turns_per_customer} turns, "
-        f"{report.think_s:g} s to read and answer each reply (mean), {report.workers} worker process(es) × "
+        f"[bold]end to end[/] — {report.customers} customers × {report.rounds} conversation(s) × "
+        f"{report.turns_per_customer} turns, {report.think_s:g} s to read and answer each reply (mean)"
+        f"{', arriving over one conversation' if report.think_s > 0 else ''}, {report.workers} worker process(es) × "
         f"{report.slots} slots, coalescing window {report.coalesce_ms} ms"
     )
     console.print(f"  turns answered  {report.turns_answered} of {report.turns_sent} in {report.elapsed_s:.1f} s")

@@ -219,11 +219,20 @@ def bench_e2e(
     slots: Annotated[int, typer.Option(help="Turns per worker process at once.")] = 4,
     coalesce_ms: Annotated[int, typer.Option(help="The coalescing window.")] = 1500,
     timeout: Annotated[float, typer.Option(help="Seconds a customer waits for a reply.")] = 30,
+    rounds: Annotated[
+        int | None,
+        typer.Option(
+            help="Conversations each customer has, one after the other (default: 1 without pauses, 2 with --think, "
+            "whose customers arrive spread over a conversation's length: the second keeps all of them talking).",
+            min=1,
+        ),
+    ] = None,
 ) -> None:
     """Turns/min and reply latency through webhook → queue → workers → graph → console channel."""
     from comanda.bench_channel import print_e2e, run_e2e
 
-    print_e2e(run_e2e(customers, turns, workers, slots, coalesce_ms, timeout, think))
+    rounds = rounds or (2 if think > 0 else 1)
+    print_e2e(run_e2e(customers, turns, workers, slots, coalesce_ms, timeout, think, rounds))
 
 
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:
