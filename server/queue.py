@@ -56,8 +56,10 @@ if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return -1 e
 local first = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)
 if #first == 0 then redis.call('DEL', KEYS[1]) return 0 end
 local t = redis.call('TIME')
+local message = ''
+for i = 1, #first[1][2], 2 do if first[1][2][i] == 'message' then message = first[1][2][i + 1] end end
 return {tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), first[1][1], redis.call('XLEN', KEYS[2]),
-        first[1][2][4] or '', redis.call('GET', KEYS[3]) or ''}
+        message, redis.call('GET', KEYS[3]) or ''}
 """
 # The turn's batch (oldest first), counting one more start of it: {starts, failures, rows}. Failures are counted
 # when a turn raises; a worker that dies mid-turn counts only as a start. Given ARGV[3] > 0 (the newest message the
@@ -95,8 +97,10 @@ local first = {}
 if ours then first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1) end
 if #first > 0 then
   local t = redis.call('TIME')
+  local message = ''
+  for i = 1, #first[1][2], 2 do if first[1][2][i] == 'message' then message = first[1][2][i + 1] end end
   return {tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), first[1][1], redis.call('XLEN', KEYS[1]),
-          first[1][2][4] or '', redis.call('GET', KEYS[5]) or ''}
+          message, redis.call('GET', KEYS[5]) or ''}
 end
 redis.call('XACK', KEYS[4], ARGV[2], ARGV[3])
 redis.call('XDEL', KEYS[4], ARGV[3])

@@ -16,6 +16,7 @@ import pytest
 from channel_support import (
     CUSTOMER,
     PUBLIC,
+    new_sid,
     post_signed,
     replies_to,
     running_worker,
@@ -30,8 +31,9 @@ from support import live_server
 from worker_support import FAST, conv_of, worker_env
 
 from memory.db import Pool
+from server.inbound import InboundMessage
 from server.media import MediaSigner
-from server.queue import InboundQueue
+from server.queue import Head, InboundQueue, asked_key, conversation_key
 from server.turns import TurnTrace
 from tools.payments.simulated import SimulatedPayments
 
@@ -122,6 +124,25 @@ async def test_a_whole_answer_to_the_bots_question_starts_at_once_and_anything_e
     assert name.texts == ["Maria", "Souza"]
     assert skipped.texts == ["pular"] and after.texts == ["tem algo vegetariano?"]
     assert "mail" not in " ".join(after.replies).lower()  # the e-mail question is behind us, not asked again
+
+
+async def test_only_a_lone_message_reaches_the_worker_with_what_the_bot_asked(redis: Redis) -> None:
+    queue = InboundQueue(redis, FAST)
+    conv = conversation_key(1, CUSTOMER)
+    await redis.set(asked_key(FAST.prefix, conv), "payment.confirm")
+
+    def message(text: str) -> InboundMessage:
+        return InboundMessage(message_sid=new_sid(), from_phone=CUSTOMER, to_phone="+5511900000000", body=text)
+
+    await queue.enqueue(1, message("sim"))
+    lone = await queue.take(conv, "t1")
+    assert isinstance(lone, Head) and lone.asked == "payment.confirm"
+    assert (found := lone.lone_message()) is not None and found.body == "sim"
+    await queue.release(conv, "t1")
+    # a second message waiting: a burst, whatever the first one says; the worker waits for it to end as always
+    await queue.enqueue(1, message("e uma coca"))
+    burst = await queue.take(conv, "t2")
+    assert isinstance(burst, Head) and burst.waiting == 2 and burst.lone_message() is None
 
 
 async def _blocked_on_outbound(pool: Pool, timeout_s: float = 30.0) -> None:
