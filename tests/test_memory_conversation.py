@@ -67,6 +67,19 @@ async def _cart(chat: Chat) -> list[str]:
     return [f"{line.name}|{','.join(line.removed)}" for line in cart.lines] if cart else []
 
 
+async def _regular_back(demo: Pool, embedder: Embedder, order: str, told: str) -> Chat:
+    """A customer who registered, placed `order` (cash), then told us `told` (an allergy, a standing "sem ..."),
+    back in a new conversation days later: the greeting offers that order as their usual."""
+    first = await open_chat(demo, PHONE)
+    for text in ("oi", "Marina Costa", "Rua Harmonia, 250, Vila Madalena", "pular", "sim"):
+        await _turn(first, text, embedder)
+    for text in (order, "fechar pedido", "dinheiro, sem troco"):
+        await _turn(first, text, embedder)
+    assert "#" in await _turn(first, "sim", embedder), first.dump()
+    await _turn(first, told, embedder)
+    return await _days_later(first)
+
+
 async def test_an_allergy_told_days_ago_makes_the_bot_warn_and_ask_before_adding_the_shrimp_pizza(
     demo: Pool, embedder: Embedder
 ) -> None:
@@ -184,16 +197,12 @@ async def test_a_no_to_the_usual_asks_what_it_is_today_and_leaves_the_cart_empty
 async def test_the_usual_repeated_on_a_yes_holds_back_the_item_with_an_allergen_told_since_and_asks(
     demo: Pool, embedder: Embedder
 ) -> None:
-    first = await open_chat(demo, PHONE)
-    for text in ("oi", "Marina Costa", "Rua Harmonia, 250, Vila Madalena", "pular", "sim"):
-        await _turn(first, text, embedder)
-    await _turn(first, "quero 1 x-salada e 1 pizza camarão com catupiry grande", embedder)
-    await _turn(first, "fechar pedido", embedder)
-    await _turn(first, "dinheiro, sem troco", embedder)
-    assert "#" in await _turn(first, "sim", embedder), first.dump()
-    await _turn(first, "da próxima vez sem cebola sempre tá? e descobri que sou alérgica a camarão", embedder)
-
-    chat = await _days_later(first)
+    chat = await _regular_back(
+        demo,
+        embedder,
+        "quero 1 x-salada e 1 pizza camarão com catupiry grande",
+        "da próxima vez sem cebola sempre tá? e descobri que sou alérgica a camarão",
+    )
     greeting = await chat.say("oi")
     assert "o de sempre" in greeting and "Pizza Camarão com Catupiry" in greeting, chat.dump()
     repeated = await chat.say("sim")
@@ -209,14 +218,12 @@ async def test_the_usual_repeated_on_a_yes_holds_back_the_item_with_an_allergen_
 async def test_a_no_after_the_usuals_allergy_warning_keeps_the_rest_of_the_usual(
     demo: Pool, embedder: Embedder
 ) -> None:
-    first = await open_chat(demo, PHONE)
-    for text in ("oi", "Marina Costa", "Rua Harmonia, 250, Vila Madalena", "pular", "sim"):
-        await _turn(first, text, embedder)
-    for text in ("quero 1 x-salada e 1 pizza camarão com catupiry grande", "fechar pedido", "dinheiro, sem troco"):
-        await _turn(first, text, embedder)
-    assert "#" in await _turn(first, "sim", embedder), first.dump()
-    await _turn(first, "sempre sem cebola pra mim. ah, e tenho alergia a camarão", embedder)
-    chat = await _days_later(first)
+    chat = await _regular_back(
+        demo,
+        embedder,
+        "quero 1 x-salada e 1 pizza camarão com catupiry grande",
+        "sempre sem cebola pra mim. ah, e tenho alergia a camarão",
+    )
     assert "o de sempre" in await chat.say("boa noite"), chat.dump()
     assert "alergia a *camarão*" in await chat.say("sim"), chat.dump()
     declined = await chat.say("não")
