@@ -25,7 +25,6 @@ from tools.customers.tool_support import (
     chosen_address,
     fresh_customer,
     invalid_fields,
-    not_registered,
     reply_with,
     saved_address,
     state_view,
@@ -37,12 +36,10 @@ from tools.results import NoArgs, ToolError
 @tool("list_addresses", args_schema=NoArgs)
 async def list_addresses(*, runtime: ToolRuntime) -> Command[Any] | str:
     """List the customer's saved delivery addresses (numbered, default first)."""
-    ctx = cast(TurnContext, runtime.context)
-    st = state_view(runtime)
-    if st.customer is None or st.customer.id is None:
-        return not_registered()
-    async with ctx.pool.connection() as conn:
-        customer = await service.identify_customer(conn, ctx.tenant.id, st.customer.phone)
+    found = await fresh_customer(runtime)
+    if isinstance(found, str):
+        return found
+    _, st, customer = found
     options = address_options(customer)
     default = next((o.index for o in options if o.id == customer.default_address_id), None)
     # the answer ("2", "trabalho") goes back to whoever asked: the checkout when there is something to order
