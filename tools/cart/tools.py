@@ -212,7 +212,13 @@ async def _remembered(
     allergen = await allergy_conflict(conn, ctx.tenant.id, line.sku, view.memories)
     if allergen is None:
         return change
-    held = PendingLine(
+    return CartChange(action=change.action, cart=view.cart, pending=_allergy_hold(line, allergen))
+
+
+def _allergy_hold(line: CartLine | PendingLine, allergen: str) -> PendingLine:
+    """`line` held back until the customer says yes despite `allergen`: a pending choice whose answer goes to
+    choose_option, the same for a single add and a repeated order."""
+    return PendingLine(
         sku=line.sku,
         name=line.name,
         qty=line.qty,
@@ -221,7 +227,6 @@ async def _remembered(
         missing_group=ALLERGY_GROUP,
         choices=[allergen],
     )
-    return CartChange(action=change.action, cart=view.cart, pending=held)
 
 
 class ChooseOptionArgs(BaseModel):
@@ -366,15 +371,7 @@ async def _allergy_checked(
         if allergen is None:
             kept.append(ln)
         elif held is None:
-            held = PendingLine(
-                sku=ln.sku,
-                name=ln.name,
-                qty=ln.qty,
-                options=list(ln.options),
-                removed=list(ln.removed),
-                missing_group=ALLERGY_GROUP,
-                choices=[allergen],
-            )
+            held = _allergy_hold(ln, allergen)
         else:
             left_out.append(ln.name)
     cart = change.cart.model_copy(update={"lines": kept})
