@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from graph.agent import current_turn_start
 from graph.classifier import FastClassifier
 from graph.context import prompt_context
+from graph.language.followup import follow_up_subject
 from graph.language.privacy import privacy_request
 from graph.run_context import RunContext, turn_context
 from graph.state import ConversationState, Intent, RouteDecision
@@ -80,6 +81,12 @@ def make_router(
             if fast and fast.intent != waiting and fast.score >= _OVERRIDE_AWAITING and fast.confident:
                 return RouteDecision(intent=fast.intent, confidence=fast.score, decided_by="fast", reason=fast.example)
             return RouteDecision(intent=waiting, confidence=1.0, decided_by="rule", reason=f"awaiting {state.awaiting}")
+        if state.intent == "menu" and follow_up_subject(text) is not None:
+            # "e pra Vila Mariana?" after a menu answer is the same question for another place or item; the
+            # examples alone read it as the answer to "qual o seu bairro?" (registration), and confidently
+            return RouteDecision(
+                intent="menu", confidence=1.0, decided_by="rule", reason="follow-up of a menu question"
+            )
         if fast and fast.confident:
             return RouteDecision(intent=fast.intent, confidence=fast.score, decided_by="fast", reason=fast.example)
         system = prompts.system("router", state.locale, **prompt_context(dict(state), ctx))

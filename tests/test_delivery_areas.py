@@ -19,7 +19,8 @@ from typer.testing import CliRunner, Result
 
 from comanda.cli_commands import app as cli_app
 from graph.context import prompt_context
-from graph.offline.policy.menu import fee_place
+from graph.offline.policy.menu import fee_follow_up, fee_place
+from graph.offline.view import TurnView
 from graph.state import ConversationState
 from memory.db import Pool
 from memory.embeddings import Embedder
@@ -365,6 +366,22 @@ def test_the_offline_model_reads_the_place_of_a_fee_question() -> None:
         assert fee_place(no_place) is None, no_place
 
 
+def test_a_follow_up_continues_the_fee_question_it_follows() -> None:
+    def view(text: str, *earlier: str) -> TurnView:
+        return TurnView(tools=set(), context={}, text=text, exchanges=[], prompt_tokens=0, earlier=earlier)
+
+    asked = "qual a taxa de entrega pro Jardim Primavera?"
+    assert fee_follow_up(view("e em Moema?", asked)) == "Moema"
+    assert fee_follow_up(view("e pra Vila Mariana?", "e em Moema?", asked)) == "Vila Mariana"
+    assert fee_follow_up(view("e no bairro de Perdizes", asked)) == "Perdizes"
+    assert fee_follow_up(view("what about Pinheiros?", "how much is delivery to Moema?")) == "Pinheiros"
+    # not a fee question before, not a place, not a follow-up
+    assert fee_follow_up(view("e em Moema?", "tem pizza de calabresa?")) is None
+    assert fee_follow_up(view("e pra amanhã?", asked)) is None
+    assert fee_follow_up(view("e pra mim uma coca", asked)) is None
+    assert fee_follow_up(view("Moema", asked)) is None
+
+
 # --- conversations through the real graph (offline model) ------------------------------------------------------
 
 
@@ -428,3 +445,18 @@ async def test_conversation_radius_band_fee_and_a_far_address_refused(db: Pool, 
     await far.say("pix")
     await far.say("sim")
     assert await _orders(db) == [], far.dump()  # the first customer never confirmed; the far one can't order
+
+
+async def test_conversation_a_follow_up_names_only_the_next_neighbourhood(db: Pool, embedder: Embedder) -> None:
+    # "e em Moema?" right after a fee answer is the same question for Moema; it once went unanswered
+    ctx = await _ctx(db, embedder, CANTINA, "cantina")
+    chat = await _chat(db, ctx)
+    first = await chat.say("qual a taxa de entrega pra Vila Madalena?")
+    assert "Vila Madalena" in first and "R$ 7,00" in first, chat.dump()
+    inside = await chat.say("e em Pinheiros?")
+    assert "Pinheiros" in inside and "R$ 5,00" in inside, chat.dump()
+    outside = await chat.say("e pra Moema?")
+    assert "não entregamos em Moema" in outside and "Perdizes e Pompeia: R$ 9,50" in outside, chat.dump()
+    again = await chat.say("e no bairro de Perdizes")
+    assert "Perdizes" in again and "R$ 9,50" in again, chat.dump()
+    assert chat.last and chat.last.state and chat.last.state.cart.is_empty, chat.dump()

@@ -45,6 +45,8 @@ class TurnView:
     prompt_tokens: int
     # what the bot said last before this turn: short answers ("não", "100") answer its question
     last_reply: str = ""
+    # the customer's messages before this turn, newest first: what an elliptical "e em Moema?" continues
+    earlier: tuple[str, ...] = ()
 
     @property
     def locale(self) -> str:
@@ -98,6 +100,7 @@ def read(messages: Sequence[BaseMessage], tools: Sequence[dict[str, Any]]) -> Tu
     last_reply = next(
         (m.text for m in reversed(messages[:first]) if isinstance(m, AIMessage) and not m.tool_calls and m.text), ""
     )
+    earlier = tuple(m.text for m in reversed(messages[:first]) if isinstance(m, HumanMessage) and m.text)
     return TurnView(
         tools=names,
         context=context,
@@ -105,6 +108,7 @@ def read(messages: Sequence[BaseMessage], tools: Sequence[dict[str, Any]]) -> Tu
         exchanges=exchanges,
         prompt_tokens=prompt_tokens,
         last_reply=last_reply,
+        earlier=earlier,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from graph.language.followup import follow_up_subject
 from graph.offline import parsing as p
 from graph.offline.policy.common import Decision, Say, call, error_reply, has_any
 from graph.offline.view import TurnView
@@ -139,10 +140,34 @@ def fee_place(text: str) -> str | None:
     found = _PLACE.search(text)
     if found is None:
         return None
-    place = found.group(1).strip()
+    return _place(found.group(1))
+
+
+def _place(words: str) -> str | None:
+    place = words.strip()
     if not place or has_any(place, _NOT_PLACE) or len(place.split()) > 4:
         return None
     return place
+
+
+def _asks_fee(text: str) -> bool:
+    return has_any(text, _FEE) and not has_any(text, ("quero", "i want"))
+
+
+def fee_follow_up(view: TurnView) -> str | None:
+    """The place of "e em Moema?" when the question it continues asked the delivery fee; None otherwise.
+
+    The question continued is the customer's last message that isn't itself a follow-up, so "e em Pinheiros?"
+    then "e pra Moema?" both go back to "qual a taxa pra Vila Madalena?". The fee is still the tool's answer."""
+    subject = follow_up_subject(view.text)
+    if subject is None:
+        return None
+    asked = next((t for t in view.earlier if follow_up_subject(t) is None), "")
+    if not _asks_fee(asked) or has_any(asked, _HOURS):
+        return None
+    if cep := _CEP.search(subject):
+        return cep.group(0)
+    return _place(subject)
 
 
 def _delivery_fee_text(r: dict[str, Any], say: Say) -> str:
@@ -163,8 +188,10 @@ def menu(view: TurnView, say: Say) -> Decision:
     if view.acting:
         if has_any(text, _HOURS):
             return call("opening_hours")
-        if has_any(text, _FEE) and not has_any(text, ("quero", "i want")):
+        if _asks_fee(text):
             return call("delivery_fee", place=fee_place(text))
+        if (place := fee_follow_up(view)) is not None:
+            return call("delivery_fee", place=place)
         query = _menu_query(text)
         if has_any(text, _DETAILS) and query and not has_any(text, _DIET):
             return call("item_details", item=query)
