@@ -14,6 +14,7 @@ from memory.db import Pool
 from memory.embeddings import Embedder
 from memory.repos import tenants as tenant_repo
 from tools.context import TurnContext
+from tools.memory.service import list_memories, remember_turn
 from tools.menu.importer import import_menu
 from tools.menu.menu_file import parse_json
 
@@ -231,3 +232,22 @@ async def test_pular_at_the_summary_is_never_the_neighbourhood(demo: Pool) -> No
     assert "pular" not in reply.lower() and "Jardim Primavera" in reply, chat.dump()
     assert "Cadastro feito" in await chat.say("sim"), chat.dump()
     assert await scalar(demo, "SELECT neighborhood FROM addresses") == "Jardim Primavera"
+
+
+async def test_a_standing_sem_cebola_sempre_with_an_order_is_a_removal_not_an_option(
+    demo: Pool, embedder: Embedder
+) -> None:
+    # "sem cebola sempre tá?" was read as a removal called "cebola sempre ta", which no item has
+    chat = await registered(demo, "+5511988880011")
+    said = "quero 1 x-salada, e sem cebola sempre tá?"
+    reply = await chat.say(said)
+    assert chat.last and chat.last.state, chat.dump()
+    assert [(line.sku, line.qty, line.removed) for line in chat.last.state.cart.lines] == [
+        ("BG-XSALADA", 1, ["cebola"])
+    ], chat.dump()
+    assert "X-Salada" in reply and "sempre" not in reply, chat.dump()
+    # what the jobs worker does after the turn: the standing preference is remembered
+    await remember_turn(demo, chat.ctx.tenant.id, chat.ctx.phone, [said], embedder=embedder)
+    async with demo.connection() as conn:
+        facts = await list_memories(conn, chat.ctx.tenant.id, chat.ctx.phone)
+    assert [(m.kind, m.subject) for m in facts] == [("preference", "preference:sem cebola")], facts

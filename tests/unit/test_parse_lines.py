@@ -324,3 +324,28 @@ def test_split_order_lines_is_deterministic() -> None:
     text = "qro 2 x-salada sem cebola, 1 coca e meia duzia de coxinha pfv"
     assert split_order_lines(text) == split_order_lines(text)
     assert len(split_order_lines(text)) == 3
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("quero 1 x-salada, e sem cebola sempre tá?", [(1, "x-salada", ["cebola"], [])]),
+        ("1 x-salada sem cebola, sempre tá?", [(1, "x-salada", ["cebola"], [])]),
+        ("quero 1 x-salada e sempre sem cebola", [(1, "x-salada", ["cebola"], [])]),
+        (
+            "2 coca e 1 x-salada sem cebola sempre e 1 batata",
+            [(2, "coca", [], []), (1, "x-salada", ["cebola"], []), (1, "batata", [], [])],
+        ),
+        ("1 cheeseburger no onions always please", [(1, "cheeseburger", ["onions"], [])]),
+        ("1 x-salada sem cebola tá", [(1, "x-salada", ["cebola"], [])]),
+        # "sempre" that goes with no modifier stays: "o de sempre" is the customer's usual
+        ("o de sempre sem cebola", [(None, "sempre", ["cebola"], [])]),
+    ],
+)  # fmt: skip
+def test_a_standing_sempre_said_with_a_modifier_is_not_part_of_it(text: str, expected: list[Line]) -> None:
+    assert lines_of(text) == expected
+
+
+def test_the_raw_line_the_cart_tool_reads_has_no_standing_marker_or_tag_question() -> None:
+    # the cart tool reads the raw line's modifiers too: "sem cebola sempre ta" once reached it whole
+    assert [ln.raw for ln in split_order_lines("quero 1 x-salada, e sem cebola sempre tá?")] == ["x-salada, sem cebola"]

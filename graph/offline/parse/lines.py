@@ -25,6 +25,8 @@ from graph.offline.parse.text import (
     _NUMBERED_NAME_WORDS,
     _REMOVAL_TRIGGERS,
     _SENTENCE_SPLIT_RE,
+    _STANDING,
+    _TAG_QUESTIONS,
     _TOPPINGS,
     _TRAILING_FILLERS,
     _UNIT_WORDS,
@@ -157,6 +159,28 @@ def _remove_anywhere(tokens: list[str], phrases: Iterable[tuple[str, ...]]) -> l
 
 def _strip_fillers(tokens: list[str]) -> list[str]:
     return _strip_leading(_remove_anywhere(tokens, _ANYWHERE_FILLERS), _LEADING_FILLERS)
+
+
+def _drop_standing(tokens: list[str], english: bool, after_modifier: bool) -> list[str]:
+    """The tokens without a standing marker that goes with a modifier: before it ("sempre sem cebola") or closing
+    it ("sem cebola sempre, tá?", `after_modifier`: the piece before ended in one). Elsewhere the word stays
+    ("o de sempre" is the customer's usual)."""
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        size = next((len(m) for m in _STANDING if tuple(tokens[i : i + len(m)]) == m), 0)
+        if size and not (out and out[-1] == "de"):
+            after = i + size
+            before_modifier = after < len(tokens) and _trigger_at(tokens, after, english) is not None
+            rest = _strip_leading(tokens[after:], _TAG_QUESTIONS)
+            modified = _has_pending_modifier(out, english) or (not out and after_modifier)
+            closes_modifier = modified and (not rest or rest[0] in _LIST_CONNECTORS)
+            if before_modifier or closes_modifier:
+                i = after
+                continue
+        out.append(tokens[i])
+        i += 1
+    return out
 
 
 def _trigger_at(tokens: Sequence[str], i: int, english: bool) -> str | None:
@@ -318,7 +342,9 @@ def _parse_modifiers(tokens: list[str], english: bool) -> tuple[list[str], list[
     phrase: list[str] = []
 
     def flush() -> None:
-        text = _clean_phrase(phrase) if phrase else ""
+        # "sem cebola, tá?": the tag question closes the request, it is no part of the ingredient's name
+        words = _strip_trailing(list(phrase), _TAG_QUESTIONS)
+        text = _clean_phrase(words) if words else ""
         if text and mode:
             target = removals if mode == "rem" else additions
             if text not in target:
@@ -358,6 +384,9 @@ def _parse_chunk(tokens: list[str], english: bool) -> LineRequest | None:
     tokens = _strip_trailing(tokens, _TRAILING_FILLERS)
     while tokens and tokens[0] == ",":
         tokens = tokens[1:]
+    if _has_pending_modifier(tokens, english):
+        # "x-salada, sem cebola, tá?": the raw line goes to the cart tool, which reads its modifiers too
+        tokens = _strip_trailing(tokens, (*_TAG_QUESTIONS, (",",)))
     if not tokens:
         return None
     cut = len(tokens)
@@ -410,7 +439,8 @@ def split_order_lines(text: str) -> list[LineRequest]:
             continue
         first_in_sentence = True
         for sep, raw_tokens in _split_pieces(norm):
-            tokens = _strip_fillers(raw_tokens)
+            after_modifier = bool(chunks) and _has_pending_modifier(chunks[-1], english)
+            tokens = _drop_standing(_strip_fillers(raw_tokens), english, after_modifier)
             if not tokens:
                 continue
             pending = False

@@ -81,6 +81,13 @@ _ANYWHERE_FILLERS = _phrases(
 _TRAILING_FILLERS = _phrases(
     "so|apenas|somente|only|too|also|e|and|ou|or|de|of|mesmo|ok|so isso|e so|thats all|that is all|isso"
 )
+# "sem cebola sempre": a standing preference said with the order; it is the memory's to keep (tools/memory), not
+# part of the removal. "da próxima vez" is not here: "da próxima vez sem cebola" is not about this order
+_STANDING = _phrases(
+    "sempre|sempre assim|toda vez|todas as vezes|de agora em diante|daqui pra frente|always|every time|from now on"
+)
+# what closes a request without being part of it: "sem cebola sempre, tá?"
+_TAG_QUESTIONS = _phrases("ta|ta bom|ta bem|ta ok|ok|okay|viu|ne|beleza|blz|certo|combinado|right|alright|yeah")
 _ARTICLES = frozenset("o os as the".split())
 _CONNECTORS = frozenset({"e", "and", "&", "mais", "plus", "n"})
 _LIST_CONNECTORS = frozenset({"e", "and", "&", ",", "ou", "or", "nem", "nor"})
