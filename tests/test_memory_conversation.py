@@ -231,6 +231,36 @@ async def test_a_no_after_the_usuals_allergy_warning_keeps_the_rest_of_the_usual
     assert await _cart(chat) == ["X-Salada|cebola"], chat.dump()
 
 
+async def test_the_usual_with_two_items_with_the_allergen_holds_both_back_names_both_and_a_yes_adds_both(
+    demo: Pool, embedder: Embedder
+) -> None:
+    # the pizza and the petit gâteau both declare milk: neither may go in unasked, and one answer settles both
+    usual = "quero 1 x-salada, 1 pizza calabresa grande e 1 petit gâteau"
+    chat = await _regular_back(demo, embedder, usual, "sempre sem cebola pra mim. ah, e tenho alergia a leite")
+    assert "o de sempre" in await chat.say("oi"), chat.dump()
+    repeated = await chat.say("sim")
+    assert "alergia a *leite*" in repeated and "(sim/não)" in repeated, chat.dump()
+    assert "Pizza Calabresa" in repeated and "Petit Gâteau" in repeated, chat.dump()
+    assert await _cart(chat) == ["X-Salada|cebola"], chat.dump()
+    confirmed = await chat.say("sim")
+    assert "Anotado" in confirmed and "1x Pizza Calabresa e 1x Petit Gâteau" in confirmed, chat.dump()
+    assert sorted(c.split("|")[0] for c in await _cart(chat)) == ["Petit Gâteau", "Pizza Calabresa", "X-Salada"]
+
+
+async def test_a_no_to_the_usuals_warning_about_two_items_leaves_both_out_and_says_so(
+    demo: Pool, embedder: Embedder
+) -> None:
+    usual = "quero 1 x-salada, 1 pizza calabresa grande e 1 petit gâteau"
+    chat = await _regular_back(demo, embedder, usual, "sempre sem cebola pra mim. ah, e tenho alergia a leite")
+    assert "o de sempre" in await chat.say("boa noite"), chat.dump()
+    assert "alergia a *leite*" in await chat.say("sim"), chat.dump()
+    declined = await chat.say("não")
+    assert "não coloquei" in declined and "Pizza Calabresa" in declined and "Petit Gâteau" in declined, chat.dump()
+    assert await _cart(chat) == ["X-Salada|cebola"], chat.dump()
+    # no held line is left waiting for an answer: the next item goes straight in
+    assert "Anotado" in await chat.say("quero uma coca lata"), chat.dump()
+
+
 async def test_another_restaurants_customer_with_the_same_phone_is_not_warned(demo: Pool, embedder: Embedder) -> None:
     async with demo.connection() as conn:
         cur = await conn.execute(

@@ -48,6 +48,7 @@ class ToolError(BaseModel):
     option: str | None = None  # the option or removal the customer asked for that doesn't exist
     suggestions: list[str] = []
     fields: list[str] = []
+    items: list[str] = []  # every item the error is about, when there are several (`item` is the first)
 
 
 class NoArgs(BaseModel):

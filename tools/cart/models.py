@@ -59,3 +59,6 @@ class PendingLine(BaseModel):
     removed: list[str] = []
     missing_group: str
     choices: list[str] = []
+    # more lines held back with this one by an allergy (a repeated order's): the one yes/no answers them all, so
+    # none is left out unasked
+    also: list[PendingLine] = []

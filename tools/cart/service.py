@@ -47,9 +47,8 @@ class CartChange(BaseModel):
     skipped: list[str] = []
     price_changed: list[str] = []
     pending: PendingLine | None = None
-    # a repeated order's lines left out, beyond the one held in `pending`, because they hold one of the customer's
-    # allergens
-    left_out: list[str] = []
+    # lines added with `changed` by the same answer (a repeated order's held lines the customer said yes to)
+    also_changed: list[CartLine] = []
 
 
 # ----------------------------------------------------------------------------- quantities

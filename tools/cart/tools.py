@@ -18,7 +18,7 @@ from memory.repos import menu as menu_repo
 from tools.cart import service
 from tools.cart.models import Cart, CartLine, PendingLine
 from tools.cart.service import CartChange, CartError
-from tools.cart.views import AllergyHold, cart_result, needs_option
+from tools.cart.views import AllergyHold, HeldItem, cart_result, needs_option
 from tools.context import TurnContext, conversation_of
 from tools.customers.models import CustomerInfo
 from tools.delivery import areas
@@ -90,7 +90,9 @@ async def _apply(
                     item, change.pending.qty, change.pending.missing_group, change.pending.options, locale
                 )
                 msg = ToolMessage(question.model_dump_json(), tool_call_id=runtime.tool_call_id)
-                return Command(update={"pending": change.pending, "awaiting": AWAITING_OPTION, "messages": [msg]})
+                # the cart too: held lines said yes to went in before one of them turned out to need a choice
+                update = {"cart": change.cart, "pending": change.pending, "awaiting": AWAITING_OPTION}
+                return Command(update={**update, "messages": [msg]})
             skus = [ln.sku for ln in change.cart.lines] + ([change.changed.sku] if change.changed else [])
             items = await menu_repo.by_skus(conn, ctx.tenant.id, skus) if skus else {}
             delivery = await areas.quote(conn, ctx.tenant, areas.chosen_address_id(view.customer))
@@ -102,6 +104,7 @@ async def _apply(
             locale,
             changed=change.changed,
             changed_no=change.changed_no,
+            also_changed=change.also_changed,
             skipped=change.skipped,
             price_changed=change.price_changed,
             closed_until=_closed_until(ctx) if change.action in ("added", "repeated") else None,
@@ -122,19 +125,20 @@ async def _apply(
 
 
 def _held_from_repeat(change: CartChange) -> AllergyHold | None:
-    """The repeated order's line held back by an allergy: the rest of the order went in, this one waits."""
+    """The repeated order's lines held back by an allergy: the rest of the order went in, these wait for one
+    answer."""
     held = change.pending
     if change.action != "repeated" or held is None or held.missing_group != ALLERGY_GROUP:
         return None
-    rest = "The rest of the last order is in the cart, but " if change.cart.lines else ""
+    lines = [held, *held.also]
+    named = ", ".join(f"{ln.name} (contains {ln.choices[0]})" for ln in lines)
+    rest = "The rest of the last order is in the cart, but these" if change.cart.lines else "These"
     return AllergyHold(
-        item=held.name,
-        allergen=held.choices[0],
-        left_out=change.left_out,
+        items=[HeldItem(item=ln.name, allergen=ln.choices[0]) for ln in lines],
         message=(
-            f"{rest}{held.name} contains {held.choices[0]}, which the customer told us they are allergic to: it is "
-            "not in the cart. Warn them and ask whether to add it anyway (yes/no); their answer goes to choose_option."
-            + (f" Also left out for an allergen: {', '.join(change.left_out)}." if change.left_out else "")
+            f"{rest} hold something the customer told us they are allergic to and are not in the cart: {named}. "
+            "Warn them, naming every one, and ask whether to add them anyway (yes/no); their answer goes to "
+            "choose_option and settles them all."
         ),
     )
 
@@ -240,16 +244,22 @@ async def choose_option(choice: str, *, runtime: ToolRuntime) -> Command[Any] | 
     """Answer the pending choice (asked by add_to_cart) and put the item in the cart."""
     held = _state(runtime).pending
     if held is not None and held.missing_group == ALLERGY_GROUP and not is_yes(choice):
+        names = [ln.name for ln in (held, *held.also)]
         declined = ToolError(
             error="allergy_declined",
-            message=f"The customer chose not to add {held.name} because of their allergy; offer something else.",
+            message=(
+                f"The customer chose not to add {', '.join(names)} because of their allergy; offer something else."
+            ),
             item=held.name,
+            items=names if held.also else [],
         )
         msg = ToolMessage(declined.model_dump_json(), tool_call_id=runtime.tool_call_id)
         return Command(update={"pending": None, "awaiting": None, "messages": [msg]})
 
     async def op(conn: Conn, ctx: TurnContext, view: _View) -> CartChange:
         if view.pending is not None and view.pending.missing_group == ALLERGY_GROUP:
+            if view.pending.also:
+                return await _confirmed_all(conn, ctx, view.cart, [view.pending, *view.pending.also])
             item = await menu_repo.by_sku(conn, ctx.tenant.id, view.pending.sku)
             if item is None or not item.available:
                 return await service.add_item(conn, ctx.tenant.id, view.cart, view.pending.sku)
@@ -258,6 +268,35 @@ async def choose_option(choice: str, *, runtime: ToolRuntime) -> Command[Any] | 
         return await service.choose(conn, ctx.tenant.id, view.cart, view.pending, choice)
 
     return await _apply(runtime, "choose_option", op)
+
+
+async def _confirmed_all(conn: Conn, ctx: TurnContext, cart: Cart, held: list[PendingLine]) -> CartChange:
+    """A repeated order's held lines the customer said yes to, each as it was asked. One gone from the menu since
+    is named in `skipped` rather than failing the rest; the first still missing a choice is asked next (any
+    further one is named as skipped too, since only one question can wait)."""
+    added: list[CartLine] = []
+    skipped: list[str] = []
+    asked: PendingLine | None = None
+    for ln in held:
+        item = await menu_repo.by_sku(conn, ctx.tenant.id, ln.sku)
+        if item is None or not item.available:
+            skipped.append(ln.name)
+            continue
+        step = service.put_line(cart, item, ln.qty, ln.options, ln.removed)
+        if step.pending is not None:
+            if asked is None:
+                asked = step.pending
+            else:
+                skipped.append(ln.name)
+            continue
+        cart = step.cart
+        assert step.changed is not None  # a line put without a missing choice is in the cart
+        added.append(step.changed)
+    if not added and asked is None:
+        # nothing could go in: the first line's own error says why
+        return await service.add_item(conn, ctx.tenant.id, cart, held[0].sku)
+    first = added[0] if added else None
+    return CartChange(action="added", cart=cart, changed=first, also_changed=added[1:], skipped=skipped, pending=asked)
 
 
 class LineArgs(BaseModel):
@@ -361,21 +400,20 @@ async def repeat_last_order(*, runtime: ToolRuntime) -> Command[Any] | str:
 async def _allergy_checked(
     conn: Conn, ctx: TurnContext, view: _View, change: CartChange, lines: list[CartLine]
 ) -> CartChange:
-    """The repeated order through the allergy guard of a single add: a line with an allergen the customer told us
-    about stays out until they say yes. Only one can wait for an answer; any further one is left out and named."""
+    """The repeated order through the allergy guard of a single add: every line with an allergen the customer told
+    us about stays out until they say yes. They wait together as one pending choice (the first, the rest in its
+    `also`), so one answer settles them all and none is left out unasked."""
     kept: list[CartLine] = []
-    held: PendingLine | None = None
-    left_out: list[str] = []
+    held: list[PendingLine] = []
     for ln in lines:
         allergen = await allergy_conflict(conn, ctx.tenant.id, ln.sku, view.memories)
         if allergen is None:
             kept.append(ln)
-        elif held is None:
-            held = _allergy_hold(ln, allergen)
         else:
-            left_out.append(ln.name)
+            held.append(_allergy_hold(ln, allergen))
     cart = change.cart.model_copy(update={"lines": kept})
-    return change.model_copy(update={"cart": cart, "pending": held, "left_out": left_out})
+    pending = held[0].model_copy(update={"also": held[1:]}) if held else None
+    return change.model_copy(update={"cart": cart, "pending": pending})
 
 
 CART_TOOLS: list[BaseTool] = [

@@ -67,14 +67,22 @@ class CartView(BaseModel):
     text: str
 
 
-class AllergyHold(BaseModel):
-    """A repeated order's line kept out of the cart until the customer says whether to add it despite the allergy."""
+class HeldItem(BaseModel):
+    """One line of a repeated order held back by an allergy."""
 
     model_config = ConfigDict(frozen=True)
 
     item: str
     allergen: str  # as the customer said it ("camarão")
-    left_out: list[str] = []  # more of the order's lines with an allergen: left out, not asked about
+
+
+class AllergyHold(BaseModel):
+    """A repeated order's lines kept out of the cart until the customer says whether to add them despite the
+    allergy: every such line, asked about in one yes/no."""
+
+    model_config = ConfigDict(frozen=True)
+
+    items: list[HeldItem]
     message: str
 
 
@@ -86,6 +94,8 @@ class CartResult(BaseModel):
     kind: Literal["cart"] = "cart"
     action: CartAction
     changed_line: CartLineView | None = None
+    # lines added with `changed_line` by the same answer (a repeated order's held lines the customer said yes to)
+    also_changed_lines: list[CartLineView] = []
     skipped: list[str] = []
     price_changed: list[str] = []  # lines whose price changed since they were added (show_cart re-prices)
     # the restaurant is closed now: when it next opens (ISO local time; "" when no opening is scheduled)
@@ -194,19 +204,22 @@ def cart_result(
     *,
     changed: CartLine | None = None,
     changed_no: int | None = None,
+    also_changed: Sequence[CartLine] = (),
     skipped: Sequence[str] = (),
     price_changed: Sequence[str] = (),
     closed_until: str | None = None,
     held: AllergyHold | None = None,
 ) -> CartResult:
     """A cart tool's result."""
-    changed_view = None
-    if changed is not None:
-        no = changed_no or next((i for i, ln in enumerate(cart.lines, 1) if ln.line_id == changed.line_id), 0)
-        changed_view = line_view(changed, no, items.get(changed.sku), locale)
+
+    def view(line: CartLine, given_no: int | None = None) -> CartLineView:
+        no = given_no or next((i for i, ln in enumerate(cart.lines, 1) if ln.line_id == line.line_id), 0)
+        return line_view(line, no, items.get(line.sku), locale)
+
     return CartResult(
         action=action,
-        changed_line=changed_view,
+        changed_line=view(changed, changed_no) if changed is not None else None,
+        also_changed_lines=[view(ln) for ln in also_changed],
         skipped=list(skipped),
         price_changed=list(price_changed),
         closed_until=closed_until,

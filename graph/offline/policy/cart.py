@@ -248,6 +248,22 @@ def _add_line(line: p.LineRequest) -> Decision:
     return call("add_to_cart", item=item, qty=1 if line.qty is None else line.qty, removals=line.removals or None)
 
 
+def _allergy_question(held: list[dict[str, Any]], say: Say) -> str:
+    """One yes/no about every held line of the usual, naming each with what it carries ("A e B levam leite")."""
+    if len(held) == 1:
+        return say("cart.allergy_warning", item=held[0]["item"], option=held[0]["allergen"])
+    by_allergen: dict[str, list[str]] = {}
+    for h in held:
+        by_allergen.setdefault(h["allergen"], []).append(h["item"])
+    contains = [
+        say("cart.allergy_contains", item=names[0], option=allergen)
+        if len(names) == 1
+        else say("cart.allergy_contains_many", items=say.words(names), option=allergen)
+        for allergen, names in by_allergen.items()
+    ]
+    return say("cart.allergy_warning_many", options=say.words(list(by_allergen)), contains=say.words(contains))
+
+
 def _cart_reply(view: TurnView, say: Say) -> tuple[list[tuple[str, dict[str, Any]]], str, bool]:
     parts: list[str] = []
     added: list[str] = []
@@ -261,19 +277,25 @@ def _cart_reply(view: TurnView, say: Say) -> tuple[list[tuple[str, dict[str, Any
             line = r.get("changed_line") or {}
             action = r.get("action")
             if action == "added" and line:
-                added.append(f"{line.get('qty', '')}x {line.get('name', '')}".strip())
+                # a yes to several held lines of the usual adds them all in one result: name every one
+                for ln in (line, *r.get("also_changed_lines", [])):
+                    added.append(f"{ln.get('qty', '')}x {ln.get('name', '')}".strip())
             elif action == "removed":
                 parts.append(say("cart.removed", removed=line.get("name") or ex.args.get("item", ""), cart=""))
             elif action == "cleared":
                 parts.append(say("cart.cleared"))
             elif action == "repeated" and r.get("held"):
-                # the usual went in but for a line with the customer's allergen: say what's in, then ask about it
-                held = r["held"]
+                # the usual went in but for the lines with the customer's allergens: say what's in, then ask about
+                # every one of them in one question
+                held = r["held"]["items"]
+                names = [h["item"] for h in held]
                 if not (r.get("cart") or {}).get("empty"):
-                    parts.append(say("cart.repeated_held", item=held["item"], cart=""))
-                if held.get("left_out"):
-                    parts.append(say("cart.allergy_left_out", items=say.words(held["left_out"])))
-                question = say("cart.allergy_warning", item=held["item"], option=held["allergen"])
+                    parts.append(
+                        say("cart.repeated_held", item=names[0], cart="")
+                        if len(names) == 1
+                        else say("cart.repeated_held_many", items=say.words(names), cart="")
+                    )
+                question = _allergy_question(held, say)
             elif action == "repeated" and r.get("skipped"):
                 parts.append(say("cart.repeated_skipped", skipped=say.words(r["skipped"]), cart=""))
             elif action == "repeated":
@@ -286,6 +308,8 @@ def _cart_reply(view: TurnView, say: Say) -> tuple[list[tuple[str, dict[str, Any
                 for c in r.get("choices", [])
             )
             question = say("cart.needs_option", item=r.get("item", ""), group=r.get("group", ""), choices=choices)
+        elif not ex.ok and r.get("error") == "allergy_declined" and r.get("items"):
+            parts.append(say("cart.allergy_declined", item=say.words(r["items"])))
         elif not ex.ok:
             msg = error_reply(ex, say, "cart")
             if msg:
