@@ -9,7 +9,7 @@ from graph.guard import is_price_injection
 from graph.offline import parsing as p
 from graph.offline.policy.common import Decision, Say, call, error_reply, has_any, not_understood
 from graph.offline.policy.menu import when
-from graph.offline.view import TurnView
+from graph.offline.view import ToolExchange, TurnView
 
 # --- cart -----------------------------------------------------------------------------------------------
 
@@ -117,12 +117,7 @@ def cart(view: TurnView, say: Say) -> Decision:
         return _add_line(lines[0])
     # responding: "sem açúcar" was no ingredient to leave out: it may be the option called "Sem açúcar"
     last = view.exchanges[-1]
-    if (
-        last.name == "add_to_cart"
-        and last.result.get("error") == "invalid_option"
-        and last.args.get("removals")
-        and not last.args.get("options")
-    ):
+    if _refused_removal(last):
         removals = [str(r) for r in last.args["removals"]]
         item = str(last.args.get("item", ""))
         for r in removals:
@@ -145,6 +140,25 @@ def cart(view: TurnView, say: Say) -> Decision:
         if asked and done == len(lines) and view.exchanges[-1].kind != "cart_needs_option":
             return call("add_to_cart", **asked[-1].args)
     return Decision(*_cart_reply(view, say))
+
+
+def _refused_removal(ex: ToolExchange) -> bool:
+    """An add refused for a "sem ..." that named no removable ingredient (retried once as an option)."""
+    return (
+        ex.name == "add_to_cart"
+        and ex.result.get("error") == "invalid_option"
+        and bool(ex.args.get("removals"))
+        and not ex.args.get("options")
+    )
+
+
+def _retry_decided(exchanges: list[ToolExchange], i: int) -> bool:
+    """Whether exchange i says nothing of its own: a refused removal whose option retry worked, or a failed retry."""
+    ex = exchanges[i]
+    if _refused_removal(ex):
+        retry = exchanges[i + 1] if i + 1 < len(exchanges) else None
+        return retry is not None and retry.name == "add_to_cart" and retry.ok
+    return not ex.ok and i > 0 and _refused_removal(exchanges[i - 1]) and bool(ex.args.get("options"))
 
 
 def _edit(norm: str, ctx: dict[str, Any]) -> Decision | None:
@@ -270,8 +284,12 @@ def _cart_reply(view: TurnView, say: Say) -> tuple[list[tuple[str, dict[str, Any
     last_cart: dict[str, Any] | None = None
     question: str | None = None
     understood = True
-    for ex in view.exchanges:
+    for i, ex in enumerate(view.exchanges):
         r = ex.result
+        if _retry_decided(view.exchanges, i):
+            # a refused "sem ..." and its retry as an option are one request, with one answer: the option's line if
+            # the retry worked ("sem açúcar"), else the removal's refusal alone, said once ("sem cebola")
+            continue
         if ex.kind == "cart":
             last_cart = r.get("cart") or last_cart
             line = r.get("changed_line") or {}
