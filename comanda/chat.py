@@ -20,7 +20,7 @@ from memory.repos import outbound
 from memory.repos.outbound import OutboundMessage
 from memory.repos.tenants import Tenant
 from server.queue import conversation_key, stream_entries
-from server.turns import TurnTrace, trace_key
+from server.turns import TurnTrace, farewell_key, trace_key
 
 
 class ServerNotRunning(RuntimeError):
@@ -94,6 +94,10 @@ class ChatSession:
                 trace = TurnTrace.model_validate_json(fields["trace"])
                 if sid in trace.message_sids:
                     return trace
+            # a turn that erased the customer publishes no trace and its reply rows are gone: it leaves the
+            # replies under the message's id instead (ConversationTurns._farewell); read once, then dropped
+            if farewell := await self.redis.getdel(farewell_key(self.prefix, sid)):
+                return TurnTrace.model_validate_json(farewell)
             await asyncio.sleep(0.05)
         return None
 
@@ -119,8 +123,18 @@ def print_messages(console: Console, messages: list[OutboundMessage]) -> None:
             console.print(f"  [dim]media: {escape(m.media_url)}[/]")
 
 
+def print_erased(console: Console, trace: TurnTrace) -> None:
+    """The replies of a turn that erased the customer: the sweep took their rows, the turn handed them over."""
+    if trace.erased:
+        for reply in [*trace.resent, *trace.replies]:
+            console.print(f"[bold cyan]< bot:[/] {escape(reply)}")
+
+
 def print_trace(console: Console, trace: TurnTrace) -> None:
     """Route, tool calls and model calls of a turn, for prompt engineers."""
+    if trace.erased:
+        console.print("  [dim]· the customer's data was erased: this turn kept no trace[/]")
+        return
     if trace.paused:
         console.print("  [yellow]· a human agent has this conversation: the bot stayed silent[/]")
         return
@@ -159,6 +173,7 @@ async def run_script(session: ChatSession, lines: list[str], *, console: Console
             console.print(f"[bold red]no reply within {timeout_s:.0f} s[/] (is a worker running?)")
             return 1
         print_messages(console, await session.new_messages())
+        print_erased(console, done)
         if trace:
             print_trace(console, done)
     return 0
@@ -190,8 +205,10 @@ async def run_interactive(session: ChatSession, *, console: Console, trace: bool
                 print_messages(console, await session.new_messages())
                 if done is None:
                     console.print(f"[yellow]no reply within {timeout_s:.0f} s[/]")
-                elif trace:
-                    print_trace(console, done)
+                else:
+                    print_erased(console, done)
+                    if trace:
+                        print_trace(console, done)
     finally:
         watcher.cancel()
 

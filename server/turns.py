@@ -20,7 +20,7 @@ from memory.db import Pool
 from memory.privacy import customer_ref
 from memory.repos import outbound
 from memory.repos.tenants import Tenant
-from server.channels import OutboundChannel
+from server.channels import ConsoleChannel, OutboundChannel
 from server.faults import fault_point
 from server.inbound import InboundMessage
 from server.jobs import MemoryJobs
@@ -38,6 +38,8 @@ TRACE_KEEP = 50  # turns of trace kept per conversation (for `comanda chat --tra
 TRACE_TTL_S = 24 * 3600
 # what the bot asked last outlives no conversation: a day later the answer is no answer to it any more
 ASKED_TTL_S = 24 * 3600
+# how long the console customer's copy of an erasure's reply waits for `comanda chat` (it polls every 50 ms)
+FAREWELL_TTL_S = 60
 WINDOW_TOUCH_S = 300.0  # how stale the recorded last message of a customer may be (WhatsApp's window is 24 h)
 TOUCHED_KEPT = 100_000
 
@@ -59,12 +61,19 @@ class TurnTrace(BaseModel):
     model_calls: list[dict[str, Any]] = []
     paused: bool = False
     duplicate: bool = False
+    erased: bool = False  # the turn erased the customer's data: only its replies are told (ConversationTurns._farewell)
     elapsed_ms: float = 0.0
 
 
 def trace_key(prefix: str, conv: str) -> str:
     """The Redis stream holding a conversation's recent turn traces."""
     return f"{prefix}:trace:{conv}"
+
+
+def farewell_key(prefix: str, message_sid: str) -> str:
+    """Where the reply to a message whose turn erased the customer waits for `comanda chat`: named by the message,
+    never the phone, since nothing naming the customer may outlive the erasure."""
+    return f"{prefix}:farewell:{message_sid}"
 
 
 @dataclass
@@ -147,6 +156,7 @@ class ConversationTurns:
             # again: finish the erasure now, and leave no trace nor memory job behind (ARCHITECTURE.md)
             await finish_erasure(self.pool, tenant.id, phone)
             await self._forget_keys(conv, tenant.id, phone)
+            await self._farewell(sids, result)
             return
         trace = TurnTrace(
             message_sids=sids,
@@ -194,6 +204,29 @@ class ConversationTurns:
             if not name.startswith((f"{self.prefix}:conv:", f"{self.prefix}:lock:")):
                 doomed.append(name)
         await self.redis.delete(*doomed)
+
+    async def _farewell(self, sids: list[str], result: TurnResult) -> None:
+        """Leave the erasing turn's replies where `comanda chat` finds them, for a minute.
+
+        The console channel's customer reads their replies from `outbound_messages`, and the sweep has just deleted
+        this turn's (they carry the phone), before the CLI could read them: its customer never saw the
+        confirmation. A Twilio customer already has it on their phone, so nothing is kept for them. The copy holds
+        the bot's words and the batch's MessageSids only, under keys that don't name the customer.
+        """
+        if not isinstance(self.channel, ConsoleChannel):
+            return
+        trace = TurnTrace(
+            message_sids=sids,
+            texts=[],
+            replies=result.replies,
+            resent=[reply for earlier in result.earlier for reply in earlier.replies],
+            erased=True,
+            elapsed_ms=round(result.elapsed_ms, 1),
+        )
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for sid in sids:
+                pipe.set(farewell_key(self.prefix, sid), trace.model_dump_json(), ex=FAREWELL_TTL_S)
+            await pipe.execute()
 
     async def _trace(self, conv: str, trace: TurnTrace, asked: str | None) -> None:
         """Publish the turn's trace and leave what the bot asked for the queue's next take (one round trip)."""

@@ -66,6 +66,31 @@ async def test_a_script_runs_through_the_webhook_and_prints_replies_with_their_t
     assert any("ms in the graph" in ln for ln in lines)
 
 
+async def test_the_customer_sees_the_confirmation_of_their_erasure_and_nothing_of_theirs_stays(  # type: ignore[no-untyped-def]
+    demo: Pool, redis: Redis, database_url: str, valkey_url: str, tmp_path: Path
+) -> None:
+    """The erasing turn's reply is swept with the customer's data (server/turns.py): the console customer still reads
+    it, and neither Postgres nor Redis keeps anything naming them."""
+    script = tmp_path / "apagar.txt"
+    lines = ["oi", "Maria Souza", "Rua Capote Valente, 77, apto 12, Pinheiros", "pular", "sim"]
+    script.write_text("\n".join([*lines, "apague meus dados", "sim"]) + "\n")
+    async with live_server(webhook_app(demo, redis, NOW)) as base, running_worker(demo, redis, NOW):
+        args = ["--script", str(script), "--trace", "--url", base, "--timeout", "15"]
+        done = await chat(args, database_url, valkey_url, tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout.splitlines()
+    last = len(out) - 1 - out[::-1].index("> sim")
+    assert any(ln.startswith("< bot:") and "apaguei seus dados" in ln for ln in out[last:]), done.stdout
+    async with demo.connection() as conn:
+        cur = await conn.execute("SELECT count(*) AS n FROM outbound_messages WHERE phone = %s", (CUSTOMER,))
+        assert await cur.fetchone() == {"n": 0}
+        cur = await conn.execute("SELECT count(*) AS n FROM customers WHERE phone = %s", (CUSTOMER,))
+        assert await cur.fetchone() == {"n": 0}
+    assert [k async for k in redis.scan_iter(match=f"*{CUSTOMER}*")] == []
+    # and the reply's copy went once the CLI read it
+    assert [k async for k in redis.scan_iter(match="comanda:farewell:*")] == []
+
+
 async def test_a_reply_that_never_comes_fails_the_script(  # type: ignore[no-untyped-def]
     demo: Pool, redis: Redis, database_url: str, valkey_url: str, tmp_path: Path
 ) -> None:
