@@ -145,6 +145,18 @@ class ConversationRunner:
             if self._saver is not None:
                 self._saver.forget(ctx.thread_id)
 
+    async def read_before(self, ctx: TurnContext, message_ids: Sequence[str]) -> dict[str, CustomerMessage]:
+        """Those of these messages the conversation's checkpoint already holds, as the turn that took them read them.
+
+        A replayed batch (its worker died after the checkpoint) must not be read again: a voice note's transcription
+        is a paid call, and it may come back with other words than the ones the conversation answered. One more
+        checkpoint read, so the worker asks only for a batch whose reading would cost that call.
+        """
+        snapshot = await self.graph.aget_state(self._config(ctx))
+        messages = snapshot.values.get("messages", []) if snapshot.values else []
+        wanted = {human_message_id(i): i for i in message_ids}
+        return {wanted[m.id]: _customer(m) for m in messages if isinstance(m, HumanMessage) and m.id in wanted}
+
     async def _load(self, config: RunnableConfig) -> tuple[bool, list[AnyMessage]]:
         """Whether the conversation waits for a person, and its messages so far (one checkpoint read a turn)."""
         if self._saver is None:
@@ -256,6 +268,18 @@ def _human(message: str | CustomerMessage, message_id: str | None) -> HumanMessa
     if message.location is not None:
         extra[LOCATION_KEY] = message.location.model_dump()
     return HumanMessage(text, id=message_id, additional_kwargs=extra)
+
+
+def _customer(message: HumanMessage) -> CustomerMessage:
+    """A customer message back from the state: the inverse of `_human`."""
+    extra = message.additional_kwargs
+    location = extra.get(LOCATION_KEY)
+    return CustomerMessage(
+        text=message.text,
+        unread=list(extra.get(UNREAD_KEY) or []),
+        transcribed=bool(extra.get(TRANSCRIBED_KEY)),
+        location=SharedLocation.model_validate(location) if location else None,
+    )
 
 
 def _handled_before(ids: Sequence[str | None], known: set[str | None]) -> int:

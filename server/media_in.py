@@ -33,7 +33,15 @@ MAX_MEDIA_BYTES = 25 * 1024 * 1024
 _EXTENSIONS = {"audio/ogg": ".ogg", "audio/mpeg": ".mp3", "audio/mp4": ".m4a", "audio/aac": ".m4a"}
 
 MediaOutcome = Literal[
-    "transcribed", "no_provider", "not_read", "fetch_failed", "too_large", "timeout", "transcribe_failed", "inaudible"
+    "transcribed",
+    "no_provider",
+    "not_read",
+    "fetch_failed",
+    "too_large",
+    "timeout",
+    "transcribe_failed",
+    "inaudible",
+    "read_before",  # a replayed message: what the first run read was taken from the checkpoint
 ]
 
 
@@ -102,10 +110,17 @@ class MediaReader:
         text = "\n".join(part for part in (message.text(), *heard) if part)
         return CustomerMessage(text=text, unread=unread, transcribed=bool(heard)), notes
 
+    def calls_out(self, message: InboundMessage) -> bool:
+        """Whether reading the message would fetch and transcribe something: seconds and a paid call."""
+        return any(self._fetches(media) for media in message.media)
+
+    def _fetches(self, media: Media) -> bool:
+        # only a voice note, or a file we can't tell from its content type, is worth fetching (not a video)
+        return self.transcriber is not None and (media.kind == "audio" or media.content_type is None)
+
     async def _one(self, media: Media, sid: str) -> tuple[str | None, MediaNote]:
         kind = media.kind
-        if self.transcriber is None or (kind != "audio" and media.content_type is not None):
-            # only a voice note, or a file we can't tell from its content type, is worth fetching (not a video)
+        if not self._fetches(media):
             outcome: MediaOutcome = "no_provider" if kind == "audio" else "not_read"
             return None, MediaNote(kind=kind, content_type=media.content_type, outcome=outcome)
         content_type = media.content_type
@@ -171,6 +186,11 @@ class MediaReader:
         if not text:
             raise _Unheard("inaudible", "empty transcription")
         return text
+
+
+def read_before(message: InboundMessage) -> list[MediaNote]:
+    """The trace's notes for a message taken as an earlier run of its turn read it (MediaReader.calls_out)."""
+    return [MediaNote(kind=m.kind, content_type=m.content_type, outcome="read_before") for m in message.media]
 
 
 def _unread(note: MediaNote) -> UnreadMedia:

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from redis.asyncio import Redis
 
 from graph.language.complete import answers_whole
-from graph.runner import ConversationRunner, ToolCallTrace, TurnResult, parse_tool_result
+from graph.runner import ConversationRunner, CustomerMessage, ToolCallTrace, TurnResult, parse_tool_result
 from memory.db import Pool
 from memory.privacy import customer_ref
 from memory.repos import outbound
@@ -25,7 +25,7 @@ from server.faults import fault_point
 from server.inbound import InboundMessage
 from server.jobs import MemoryJobs
 from server.media import MediaSigner
-from server.media_in import MediaNote, MediaReader
+from server.media_in import MediaNote, MediaReader, read_before
 from server.metrics import FALLBACKS, fallback_causes, record_turn
 from server.queue import Queued, asked_key
 from server.tenants import TenantDirectory
@@ -135,14 +135,14 @@ class ConversationTurns:
 
     async def _turn(self, conv: str, batch: list[Queued], tenant: Tenant, phone: str) -> None:
         await self._touch_window(tenant.id, phone)
-        assert self.reader is not None
-        read = [await self.reader.read(q.message) for q in batch]
+        ctx = self.context_for(tenant, phone)
+        read = await self._read(ctx, batch)
         # a shared pin goes along as data for the tools (use_shared_location), beside the words
         messages = [m.model_copy(update={"location": q.message.pin()}) for (m, _), q in zip(read, batch, strict=True)]
         texts = [message.text for message in messages]
         sids = [q.message.message_sid for q in batch]
         fault_point("before_turn")
-        result = await self.runner.run_turn(self.context_for(tenant, phone), messages, sids)
+        result = await self.runner.run_turn(ctx, messages, sids)
         fault_point("after_checkpoint")
         if not result.duplicate:
             self._count(tenant, result)
@@ -174,6 +174,22 @@ class ConversationTurns:
             except Exception:
                 # the customer has their reply; a lost extraction costs a fact, never the conversation
                 log.exception("could not queue memory extraction for %s", conv)
+
+    async def _read(self, ctx: TurnContext, batch: list[Queued]) -> list[tuple[CustomerMessage, list[MediaNote]]]:
+        """Each message as the conversation reads it, and what became of its attachments.
+
+        A message of a replayed batch (its worker died after the checkpoint) is taken as the first run read it, from
+        the checkpoint: transcribing its voice note again would pay the provider twice and could hear other words
+        than those the conversation answered. Only a batch that would call out looks there first.
+        """
+        assert self.reader is not None
+        costly = [q.message.message_sid for q in batch if self.reader.calls_out(q.message)]
+        known = await self.runner.read_before(ctx, costly) if costly else {}
+        read = []
+        for q in batch:
+            earlier = known.get(q.message.message_sid)
+            read.append((earlier, read_before(q.message)) if earlier is not None else await self.reader.read(q.message))
+        return read
 
     def _count(self, tenant: Tenant, result: TurnResult) -> None:
         record_turn(

@@ -148,6 +148,30 @@ async def test_a_voice_note_is_fetched_with_the_account_credentials_transcribed_
     assert "Coca-Cola lata" in "\n".join(await replies_to(demo))
 
 
+async def test_a_replayed_voice_note_is_not_fetched_nor_transcribed_again(
+    api: Api, demo: Pool, redis: Redis, twilio: Twilio, stt: Stt
+) -> None:
+    http, base = api
+    (fake_tw, tw_base), (fake_stt, _) = twilio, stt
+    fake_tw.media["ME05"] = (VOICE, "audio/ogg")
+    fake_stt.transcripts[VOICE] = "quero 2 coca lata"
+    form = media_form(fake_tw.media_url(tw_base, "ME05"), "audio/ogg")
+    async with running_worker(demo, redis, FAST, reader=reader(twilio, stt)) as worker:
+        assert (await post_signed(http, base, form)).is_success
+        [first] = await wait_traces(redis, await conv(demo), 1)
+        # a provider asked again may hear other words: a replay must answer what the first run heard
+        fake_stt.transcripts[VOICE] = "quero 3 x-salada"
+        # the same MessageSid queued again, as a reclaim after a worker died would find it (the dedupe key is past)
+        await worker.queue.redis.delete(f"comanda:seen:{form['MessageSid']}")
+        assert (await post_signed(http, base, form)).is_success
+        _, second = await wait_traces(redis, await conv(demo), 2)
+    assert len(fake_stt.seen) == 1 and fake_tw.media_fetches == ["ME05"]  # one paid call for two runs
+    assert first.texts == second.texts == ["quero 2 coca lata"]
+    assert second.duplicate and second.resent == first.replies
+    assert [(n.kind, n.outcome) for n in second.media] == [("audio", "read_before")]
+    assert await replies_to(demo) == first.replies
+
+
 async def test_staff_see_a_voice_notes_transcription_marked_in_the_console_conversation(
     demo: Pool, redis: Redis, twilio: Twilio, stt: Stt
 ) -> None:
