@@ -64,6 +64,8 @@ def prompt_context(state: Mapping[str, Any], ctx: TurnContext) -> dict[str, Any]
         "customer": _json(customer),
         # allergies are guards (the cart tools enforce them), the rest is for tailoring the answer
         "memories": [_json(m) for m in state.get("memories") or []],
+        # a greeting's: the last order's items the customer is allergic to (repeating it holds them back)
+        "usual_held": [_json(h) for h in state.get("usual_held") or []],
         "earlier_in_conversation": state.get("summary"),
         "registered": bool(customer and customer.registered),
         "cart": cart.model_dump(mode="json"),

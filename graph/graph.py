@@ -34,9 +34,11 @@ from graph.router import make_router, turn_text
 from graph.run_context import RunContext, turn_context
 from graph.state import INTENTS, AgentState, ConversationState
 from prompts import PromptSet, load_prompt_set
+from tools.cart.views import HeldItem
 from tools.context import TurnContext
 from tools.customers.address_tools import turn_pin
 from tools.customers.service import identify_customer
+from tools.memory.guard import held_in_last_order
 from tools.memory.service import notes_for_turn, standing
 from tools.menu.tools import embedder_for
 
@@ -110,9 +112,21 @@ def build_graph(
                 if memory
                 else []
             )
+            # only a greeting lists the last order to the customer: other turns don't pay for reading its lines
+            held = (
+                await held_in_last_order(conn, ctx.tenant.id, customer.id, memories)
+                if customer.id is not None and customer.last_order is not None and is_greeting(text)
+                else []
+            )
         # once the conversation has a language, only a message clearly in the other one switches it
         locale = conversation_locale(text, state.locale if state.turns else None) or ctx.tenant.locale
-        update: dict[str, Any] = {"customer": customer, "memories": memories, "locale": locale, "route": None}
+        update: dict[str, Any] = {
+            "customer": customer,
+            "memories": memories,
+            "locale": locale,
+            "route": None,
+            "usual_held": [HeldItem(item=item, allergen=allergen) for item, allergen in held],
+        }
         this_turn = state.messages[current_turn_start(state.messages) :]
         # a location pin is an answer even with no words (WhatsApp sends a bare pin without any)
         verdict = "ok" if turn_pin(this_turn) else guard.check(text, guard.unread_media(this_turn))

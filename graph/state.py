@@ -9,6 +9,7 @@ from langgraph.graph.message import add_messages
 from pydantic import BaseModel, ConfigDict, Field
 
 from tools.cart.models import Cart, PendingLine
+from tools.cart.views import HeldItem
 from tools.customers.models import CustomerInfo, RegistrationDraft
 from tools.memory.service import MemoryNote
 from tools.orders.models import Checkout, OrderInfo
@@ -39,6 +40,9 @@ class ConversationState(BaseModel):
     memories: list[MemoryNote] = Field(default_factory=list)
     # what history trimming dropped, one line a message (tools/memory/summary.py)
     summary: str | None = None
+    # a greeting turn's: the last order's items with an allergen the customer told us, which repeating it holds back
+    # (the greeting names them rather than offer them as part of the usual); empty on every other turn
+    usual_held: list[HeldItem] = Field(default_factory=list)
     cart: Cart = Field(default_factory=Cart)
     # an item waiting for a required choice ("qual tamanho?"); the next answer completes it
     pending: PendingLine | None = None
@@ -69,6 +73,7 @@ class AgentState(TypedDict, total=False):
     customer: CustomerInfo | None
     memories: list[MemoryNote]
     summary: str | None
+    usual_held: list[HeldItem]
     cart: Cart
     pending: PendingLine | None
     checkout: Checkout

@@ -215,6 +215,36 @@ async def test_the_usual_repeated_on_a_yes_holds_back_the_item_with_an_allergen_
     assert sorted(c.split("|")[0] for c in await _cart(chat)) == ["Pizza Camarão com Catupiry", "X-Salada"]
 
 
+async def test_the_greeting_names_the_usuals_item_with_a_told_allergen_as_held_back(
+    demo: Pool, embedder: Embedder
+) -> None:
+    # the greeting listed the shrimp pizza in "o de sempre (...)" as if nothing were wrong; only a "sim" met the guard
+    chat = await _regular_back(
+        demo,
+        embedder,
+        "quero 1 x-salada e 1 pizza camarão com catupiry grande",
+        "sempre sem cebola pra mim. ah, e tenho alergia a camarão",
+    )
+    greeting = await chat.say("oi")
+    assert "o de sempre" in greeting and "alergia a *camarão*" in greeting, chat.dump()
+    held = catalog.text("greeting.usual_held", "pt-BR", item="Pizza Camarão com Catupiry", option="camarão")
+    assert held in greeting, chat.dump()
+    # the yes still holds it back and asks, as the greeting said it would
+    repeated = await chat.say("sim")
+    assert "(sim/não)" in repeated and await _cart(chat) == ["X-Salada|cebola"], chat.dump()
+
+
+async def test_the_greeting_names_every_item_of_the_usual_with_a_told_allergen(demo: Pool, embedder: Embedder) -> None:
+    usual = "quero 1 x-salada, 1 pizza calabresa grande e 1 petit gâteau"
+    chat = await _regular_back(demo, embedder, usual, "sempre sem cebola pra mim. ah, e tenho alergia a leite")
+    greeting = await chat.say("oi")
+    assert "o de sempre" in greeting and "alergia a *leite*" in greeting, chat.dump()
+    both = "Pizza Calabresa e Petit Gâteau"
+    contains = catalog.text("cart.allergy_contains_many", "pt-BR", items=both, option="leite")
+    held = catalog.text("greeting.usual_held_many", "pt-BR", options="leite", contains=contains)
+    assert held in greeting, chat.dump()
+
+
 async def test_a_no_after_the_usuals_allergy_warning_keeps_the_rest_of_the_usual(
     demo: Pool, embedder: Embedder
 ) -> None:

@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 
 from memory.db import Conn
+from memory.repos import order_history
 from tools.memory.extract import fold, subject_key
 from tools.memory.service import MemoryNote, allergens_in
 
@@ -42,6 +43,21 @@ async def allergy_conflict(conn: Conn, tenant_id: int, sku: str, notes: Sequence
         if key in labelled or (key and set(key.split()) <= said):
             return _spoken(notes, allergen)
     return None
+
+
+async def held_in_last_order(
+    conn: Conn, tenant_id: int, customer_id: int, notes: Sequence[MemoryNote]
+) -> list[tuple[str, str]]:
+    """The customer's last order's items that carry an allergen they told us about, each with that allergen (as they
+    said it): what repeating the order would hold back, so offering it can say so before the customer says yes."""
+    if not allergens_in(notes):
+        return []  # no allergy told: nothing to hold, and no history to read
+    held: list[tuple[str, str]] = []
+    for line in await order_history.last_order_lines(conn, tenant_id, customer_id):
+        allergen = await allergy_conflict(conn, tenant_id, line.sku, notes)
+        if allergen is not None and all(line.name != name for name, _ in held):
+            held.append((line.name, allergen))
+    return held
 
 
 def _spoken(notes: Sequence[MemoryNote], allergen: str) -> str:

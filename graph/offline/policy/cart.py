@@ -7,7 +7,15 @@ from typing import Any
 
 from graph.guard import is_price_injection
 from graph.offline import parsing as p
-from graph.offline.policy.common import Decision, Say, call, error_reply, has_any, not_understood
+from graph.offline.policy.common import (
+    Decision,
+    Say,
+    allergens_held,
+    call,
+    error_reply,
+    has_any,
+    not_understood,
+)
 from graph.offline.policy.menu import when
 from graph.offline.view import ToolExchange, TurnView
 
@@ -266,16 +274,8 @@ def _allergy_question(held: list[dict[str, Any]], say: Say) -> str:
     """One yes/no about every held line of the usual, naming each with what it carries ("A e B levam leite")."""
     if len(held) == 1:
         return say("cart.allergy_warning", item=held[0]["item"], option=held[0]["allergen"])
-    by_allergen: dict[str, list[str]] = {}
-    for h in held:
-        by_allergen.setdefault(h["allergen"], []).append(h["item"])
-    contains = [
-        say("cart.allergy_contains", item=names[0], option=allergen)
-        if len(names) == 1
-        else say("cart.allergy_contains_many", items=say.words(names), option=allergen)
-        for allergen, names in by_allergen.items()
-    ]
-    return say("cart.allergy_warning_many", options=say.words(list(by_allergen)), contains=say.words(contains))
+    options, contains = allergens_held(held, say)
+    return say("cart.allergy_warning_many", options=options, contains=contains)
 
 
 def _cart_reply(view: TurnView, say: Say) -> tuple[list[tuple[str, dict[str, Any]]], str, bool]:

@@ -6,7 +6,7 @@ from typing import Any
 
 from graph.language.greeting import GREETING
 from graph.offline import parsing as p
-from graph.offline.policy.common import Decision, Say, call, has_any, not_understood
+from graph.offline.policy.common import Decision, Say, allergens_held, call, has_any, not_understood
 from graph.offline.view import TurnView
 
 # --- handoff and smalltalk ------------------------------------------------------------------------------
@@ -62,6 +62,17 @@ def usual_preferences(memories: list[dict[str, Any]]) -> list[str]:
     ]
 
 
+def _usual_held(held: list[dict[str, Any]], say: Say) -> str:
+    """The last order's items with an allergen the customer told us: the greeting lists that order, so it says these
+    stay out (a yes holds them back and asks) instead of offering them as if nothing were wrong."""
+    if not held:
+        return ""
+    if len(held) == 1:
+        return say("greeting.usual_held", item=held[0]["item"], option=held[0]["allergen"])
+    options, contains = allergens_held(held, say)
+    return say("greeting.usual_held_many", options=options, contains=contains)
+
+
 def smalltalk(view: TurnView, say: Say) -> Decision:
     """Greetings, thanks, goodbyes, who-are-you, help."""
     text = view.text
@@ -79,15 +90,14 @@ def smalltalk(view: TurnView, say: Say) -> Decision:
         if name and last.get("summary"):
             # a standing "sem cebola" makes it their usual: "o de sempre, sem cebola?" (a yes repeats it)
             usual = usual_preferences(ctx.get("memories") or [])
-            return Decision(
-                text=say(
-                    "greeting.returning_usual" if usual else "greeting.returning",
-                    name=name,
-                    restaurant=view.context.get("restaurant", ""),
-                    last_order=last["summary"],
-                    preference=say.words([say("greeting.without", item=u) for u in usual]),
-                )
+            greeting = say(
+                "greeting.returning_usual" if usual else "greeting.returning",
+                name=name,
+                restaurant=view.context.get("restaurant", ""),
+                last_order=last["summary"],
+                preference=say.words([say("greeting.without", item=u) for u in usual]),
             )
+            return Decision(text=say.join(greeting, _usual_held(ctx.get("usual_held") or [], say)))
         if name:
             return Decision(
                 text=say("greeting.returning_no_orders", name=name, restaurant=view.context.get("restaurant", ""))

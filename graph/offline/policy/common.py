@@ -66,6 +66,21 @@ def has_any(text: str, words: tuple[str, ...]) -> bool:
     return any(f" {w} " in norm for w in words)
 
 
+def allergens_held(held: list[dict[str, Any]], say: Say) -> tuple[str, str]:
+    """Held lines ({item, allergen}) grouped by allergen: the allergens ("leite e camarão") and what carries each
+    ("*A e B* levam leite e *C* leva camarão"), for a one-sentence warning about all of them."""
+    by_allergen: dict[str, list[str]] = {}
+    for h in held:
+        by_allergen.setdefault(h["allergen"], []).append(h["item"])
+    contains = [
+        say("cart.allergy_contains", item=names[0], option=allergen)
+        if len(names) == 1
+        else say("cart.allergy_contains_many", items=say.words(names), option=allergen)
+        for allergen, names in by_allergen.items()
+    ]
+    return say.words(list(by_allergen)), say.words(contains)
+
+
 def error_reply(ex: ToolExchange, say: Say, prefix: str) -> str | None:
     """The sentence for a tool error, if the prompt set has one for this code."""
     r = ex.result
