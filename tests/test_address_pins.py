@@ -143,3 +143,57 @@ async def test_a_bare_pin_from_a_registered_customer_locates_the_address_the_ord
 
     [address] = await saved_addresses(demo)
     assert (address["street"], address["latitude"], address["longitude"]) == ("Rua das Flores", -23.5505, -46.6333)
+
+
+async def test_a_pin_of_a_named_place_saves_the_address_under_the_places_name(
+    api: tuple[httpx.AsyncClient, str], demo: Pool, redis: Redis
+) -> None:
+    http, base = api
+    maria = Customer(http, base, demo, redis, await conv(demo))
+    async with running_worker(demo, redis, FAST):
+        await maria.send("oi")
+        await maria.send("Maria Souza")
+        await maria.send(
+            Latitude="-23.5614",
+            Longitude="-46.6559",
+            Address="Rua Augusta - Consolação, São Paulo - SP",
+            Label="  Edifício   Augusta ",
+        )
+        await maria.send("1200, apto 31")
+        await maria.send("pular")
+        await maria.send("sim")
+
+    [address] = await saved_addresses(demo)
+    # the customer picks it by that name later ("entrega no Edifício Augusta")
+    assert (address["label"], address["street"], address["latitude"]) == ("Edifício Augusta", "Rua Augusta", -23.5614)
+
+
+async def test_a_bare_pin_for_an_address_already_located_moves_its_point_and_adds_no_address(
+    api: tuple[httpx.AsyncClient, str], demo: Pool, redis: Redis
+) -> None:
+    http, base = api
+    async with demo.connection() as conn:
+        tenant = await tenant_repo.by_slug(conn, "demo")
+    assert tenant is not None
+    home = AddressDraft(
+        street="Rua das Flores",
+        number="123",
+        neighborhood="Jardim Primavera",
+        city="São Paulo",
+        state="SP",
+        latitude=-23.5500,
+        longitude=-46.6300,
+    )
+    await customers.confirm_registration(
+        demo, tenant, CUSTOMER, RegistrationDraft(name="Maria Souza", address=home), None
+    )
+    maria = Customer(http, base, demo, redis, await conv(demo))
+    async with running_worker(demo, redis, FAST):
+        await maria.send("quero 2 coca lata")
+        reply = await maria.send(Latitude="-23.5505", Longitude="-46.6333")
+        assert "localização" in reply and "Rua das Flores, 123" in reply and "fechar o pedido" in reply, reply
+        reply = await maria.send("sim")
+        assert "Entregar em: Rua das Flores, 123" in reply, reply
+
+    [address] = await saved_addresses(demo)
+    assert (address["street"], address["latitude"], address["longitude"]) == ("Rua das Flores", -23.5505, -46.6333)

@@ -254,15 +254,19 @@ def _turn_pin(runtime: ToolRuntime[Any, Any]) -> SharedLocation | None:
 async def _locate(
     runtime: ToolRuntime[Any, Any], ctx: TurnContext, st: StateView, pin: SharedLocation
 ) -> Command[Any] | None:
-    """A bare pin for the address this order goes to when it has no location yet (the checkout asked for one to
-    measure a radius delivery area): the address keeps its words and gains the coordinates."""
+    """A bare pin for the address this order goes to: the address keeps its words and takes the coordinates.
+
+    Whether it had none yet (the checkout asked for one to measure a radius delivery area) or had some already (the
+    customer points out their door again, or more exactly): a pin that says no street is no new address, and
+    starting one would ask a registered customer for the street and neighbourhood they have on file. The reply names
+    the address, so a customer who meant another one says so."""
     found = await fresh_customer(runtime)
     if isinstance(found, str):
         return None
     _, _, fresh = found
     wanted = st.checkout.address_id or fresh.default_address_id
     address = next((a for a in fresh.addresses if a.id == wanted), None)
-    if address is None or address.id is None or address.latitude is not None:
+    if address is None or address.id is None:
         return None
     customer = await service.locate_address(ctx.pool, ctx.tenant, fresh, address.id, pin)
     changed = chosen_address(customer, address.id)

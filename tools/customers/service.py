@@ -185,14 +185,17 @@ def merge_registration(
 
 
 def with_location(draft: RegistrationDraft, pin: SharedLocation, tenant: Tenant) -> RegistrationDraft:
-    """The draft with the pin's coordinates (numbers stay numbers: no text field is made from them)."""
+    """The draft with the pin's coordinates (numbers stay numbers: no text field is made from them), and the name of
+    the place picked on the map as its label when the customer gave it none: they can pick it by that name later."""
     city, uf = tenant_city_state(tenant)
+    place = _clean(pin.label)
     address = draft.address.model_copy(
         update={
             "latitude": pin.latitude,
             "longitude": pin.longitude,
             "city": draft.address.city or city,
             "state": draft.address.state or uf,
+            "label": draft.address.label or (place[:60] if place and re.search(r"\w", place) else None),
         }
     )
     return draft.model_copy(update={"address": address})
