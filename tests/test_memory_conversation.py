@@ -291,6 +291,37 @@ async def test_a_no_to_the_usuals_warning_about_two_items_leaves_both_out_and_sa
     assert "Anotado" in await chat.say("quero uma coca lata"), chat.dump()
 
 
+async def _sold_out(pool: Pool, sku: str) -> None:
+    async with pool.connection() as conn:
+        await conn.execute("UPDATE menu_items SET available = false WHERE sku = %s", (sku,))
+
+
+async def test_the_usual_with_a_held_item_and_a_sold_out_one_says_both(demo: Pool, embedder: Embedder) -> None:
+    # the reply asked about the shrimp pizza and never said the coke had left the menu today
+    usual = "quero 1 x-salada, 1 pizza camarão com catupiry grande e 1 coca lata"
+    chat = await _regular_back(demo, embedder, usual, "sempre sem cebola pra mim. ah, e tenho alergia a camarão")
+    await _sold_out(demo, "BB-COCA-LATA")
+    assert "o de sempre" in await chat.say("oi"), chat.dump()
+    repeated = await chat.say("sim")
+    assert "alergia a *camarão*" in repeated and "(sim/não)" in repeated, chat.dump()
+    assert "Coca-Cola lata 350ml" in repeated, chat.dump()
+    gone = catalog.text("cart.unavailable_today", "pt-BR", skipped="Coca-Cola lata 350ml")
+    assert gone in repeated, chat.dump()
+    assert await _cart(chat) == ["X-Salada|cebola"], chat.dump()
+
+
+async def test_a_yes_to_held_lines_says_which_one_left_the_menu_meanwhile(demo: Pool, embedder: Embedder) -> None:
+    usual = "quero 1 x-salada, 1 pizza calabresa grande e 1 petit gâteau"
+    chat = await _regular_back(demo, embedder, usual, "sempre sem cebola pra mim. ah, e tenho alergia a leite")
+    assert "o de sempre" in await chat.say("oi"), chat.dump()
+    assert "alergia a *leite*" in await chat.say("sim"), chat.dump()
+    await _sold_out(demo, "SB-PETIT")  # between the question and the answer
+    confirmed = await chat.say("sim")
+    assert "Anotado" in confirmed and "1x Pizza Calabresa" in confirmed and "Petit Gâteau" in confirmed, chat.dump()
+    assert catalog.text("cart.unavailable_today", "pt-BR", skipped="Petit Gâteau") in confirmed, chat.dump()
+    assert sorted(c.split("|")[0] for c in await _cart(chat)) == ["Pizza Calabresa", "X-Salada"]
+
+
 async def test_another_restaurants_customer_with_the_same_phone_is_not_warned(demo: Pool, embedder: Embedder) -> None:
     async with demo.connection() as conn:
         cur = await conn.execute(

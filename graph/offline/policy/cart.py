@@ -283,6 +283,8 @@ def _cart_reply(view: TurnView, say: Say) -> tuple[list[tuple[str, dict[str, Any
     added: list[str] = []
     last_cart: dict[str, Any] | None = None
     question: str | None = None
+    # what a result kept out because it left the menu, said after the cart whatever else the result says
+    gone: list[str] = []
     understood = True
     for i, ex in enumerate(view.exchanges):
         r = ex.result
@@ -298,6 +300,8 @@ def _cart_reply(view: TurnView, say: Say) -> tuple[list[tuple[str, dict[str, Any
                 # a yes to several held lines of the usual adds them all in one result: name every one
                 for ln in (line, *r.get("also_changed_lines", [])):
                     added.append(f"{ln.get('qty', '')}x {ln.get('name', '')}".strip())
+                # one of those held lines may have left the menu between the question and the yes
+                gone.extend(r.get("skipped", []))
             elif action == "removed":
                 parts.append(say("cart.removed", removed=line.get("name") or ex.args.get("item", ""), cart=""))
             elif action == "cleared":
@@ -314,6 +318,7 @@ def _cart_reply(view: TurnView, say: Say) -> tuple[list[tuple[str, dict[str, Any
                         else say("cart.repeated_held_many", items=say.words(names), cart="")
                     )
                 question = _allergy_question(held, say)
+                gone.extend(r.get("skipped", []))  # the question is about the held lines; these are gone anyway
             elif action == "repeated" and r.get("skipped"):
                 parts.append(say("cart.repeated_skipped", skipped=say.words(r["skipped"]), cart=""))
             elif action == "repeated":
@@ -351,6 +356,9 @@ def _cart_reply(view: TurnView, say: Say) -> tuple[list[tuple[str, dict[str, Any
     elif last_cart is not None and cart_view.get("empty") and question is None:
         if not any(ex.kind == "cart" and ex.result.get("action") == "cleared" for ex in view.exchanges):
             text_parts.append(say("cart.empty"))
+    if gone:
+        key = "cart.unavailable_today" if len(gone) == 1 else "cart.unavailable_today_many"
+        text_parts.append(say(key, skipped=say.words(gone)))
     if question:
         text_parts.append(question)
     elif understood and last_cart and not last_cart.get("empty"):
