@@ -160,6 +160,19 @@ def _refused_removal(ex: ToolExchange) -> bool:
     )
 
 
+def _refusal_kind(ex: ToolExchange) -> str | None:
+    """An option or removal the item doesn't have, told as what it is: a "sem ..." lists what can be left out, not
+    the item's options ("X-Bacon não tem a opção "cebola". As opções são: ." read as if about sizes), and an item
+    with nothing to choose or leave out says so instead of an empty list."""
+    r = ex.result
+    if r.get("error") != "invalid_option":
+        return None
+    removals = [str(x) for x in ex.args.get("removals") or []]
+    removal = bool(removals) and (not ex.args.get("options") or r.get("option") in removals)
+    kind = "invalid_removal" if removal else "invalid_option"
+    return kind if r.get("suggestions") else f"{kind}_none"
+
+
 def _retry_decided(exchanges: list[ToolExchange], i: int) -> bool:
     """Whether exchange i says nothing of its own: a refused removal whose option retry worked, or a failed retry."""
     ex = exchanges[i]
@@ -334,7 +347,7 @@ def _cart_reply(view: TurnView, say: Say) -> tuple[list[tuple[str, dict[str, Any
         elif not ex.ok and r.get("error") == "allergy_declined" and r.get("items"):
             parts.append(say("cart.allergy_declined", item=say.words(r["items"])))
         elif not ex.ok:
-            msg = error_reply(ex, say, "cart")
+            msg = error_reply(ex, say, "cart", _refusal_kind(ex))
             if msg:
                 parts.append(msg)
             # an allergy warning (or the customer declining after it) is the bot doing its job, not a failure

@@ -81,10 +81,11 @@ def allergens_held(held: list[dict[str, Any]], say: Say) -> tuple[str, str]:
     return say.words(list(by_allergen)), say.words(contains)
 
 
-def error_reply(ex: ToolExchange, say: Say, prefix: str) -> str | None:
-    """The sentence for a tool error, if the prompt set has one for this code."""
+def error_reply(ex: ToolExchange, say: Say, prefix: str, code: str | None = None) -> str | None:
+    """The sentence for a tool error (`code`: a finer reading of it than the tool's own code), if the prompt set
+    has one."""
     r = ex.result
-    code = str(r.get("error", "internal"))
+    code = code or str(r.get("error", "internal"))
     key = f"{prefix}.{code}"
     fields = {
         "item": r.get("item") or ex.args.get("item") or "",
