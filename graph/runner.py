@@ -135,10 +135,12 @@ class ConversationRunner:
         try:
             paused, existing = await self._load(config)
             if paused:
-                # a person has the conversation: the customer's words go to their ticket, the bot stays silent
-                for message in texts:
+                # a person has the conversation: the customer's words go to their ticket (once each, by MessageSid:
+                # a replayed batch must not say them twice), the bot stays silent
+                sids: Sequence[str | None] = message_ids or [None] * len(texts)
+                for message, sid in zip(texts, sids, strict=True):
                     if body := _for_staff(message, ctx.tenant.locale):
-                        await record_customer_message(ctx.pool, ctx.tenant.id, ctx.thread_id, body)
+                        await record_customer_message(ctx.pool, ctx.tenant.id, ctx.thread_id, body, message_sid=sid)
                 return TurnResult(paused=True, elapsed_ms=(time.perf_counter() - started) * 1000)
             return await self._run(ctx, config, texts, message_ids, existing, started)
         finally:

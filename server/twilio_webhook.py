@@ -252,4 +252,7 @@ async def _to_staff(pool: Pool, tenant: Tenant, message: InboundMessage) -> None
             reason="over_quota",
             summary="The restaurant's monthly conversation quota is used up: the bot didn't answer.",
         )
-        await handoffs.add_message(conn, tenant.id, ticket.id, "customer", message.text())
+        # by MessageSid: a Twilio retry of this message must not put it on the ticket twice
+        await handoffs.add_message(
+            conn, tenant.id, ticket.id, "customer", message.text(), message_sid=message.message_sid
+        )

@@ -188,6 +188,23 @@ async def test_handoff_pauses_the_bot_until_resolved(demo: Pool, database_url: s
     assert reply and not chat.last.paused, chat.dump()
 
 
+async def test_a_replayed_batch_while_a_person_has_the_conversation_reaches_their_ticket_once(demo: Pool) -> None:
+    # a worker that died after writing the customer's words on the ticket left the batch queued; the next worker ran
+    # it again and the agent read the same message twice
+    chat = await open_chat(demo, "+5511999990014")
+    await chat.say("oi")
+    await chat.say("quero falar com um atendente")
+    assert chat.last and chat.last.paused, chat.dump()
+    for _ in range(2):
+        result = await chat.runner.run_turn(chat.ctx, ["a pizza chegou fria", "cadê o refri?"], ["SMr1", "SMr2"])
+        assert result.paused and result.replies == []
+    rows = await _one(
+        demo,
+        "SELECT string_agg(body, ' | ' ORDER BY id) AS bodies FROM handoff_messages WHERE sender = 'customer'",
+    )
+    assert rows["bodies"] == "a pizza chegou fria | cadê o refri?"
+
+
 async def test_media_sent_while_a_person_has_the_conversation_reaches_their_ticket(demo: Pool) -> None:
     # a photo or a voice note sent to the person holding the conversation once left nothing on the ticket
     chat = await open_chat(demo, "+5511999990013")

@@ -87,16 +87,18 @@ async def open_for_thread(conn: Conn, tenant_id: int, thread_id: str) -> Handoff
     return HandoffTicket.model_validate(row) if row else None
 
 
-async def add_message(conn: Conn, tenant_id: int, ticket_id: int, sender: Sender, body: str) -> HandoffMessage:
-    """Append a message to a ticket."""
+async def add_message(
+    conn: Conn, tenant_id: int, ticket_id: int, sender: Sender, body: str, *, message_sid: str | None = None
+) -> HandoffMessage | None:
+    """Append a message to a ticket; None when the customer's message `message_sid` is on it already (a replay)."""
     cur = await conn.execute(
-        """INSERT INTO handoff_messages (tenant_id, ticket_id, sender, body) VALUES (%s, %s, %s, %s)
+        """INSERT INTO handoff_messages (tenant_id, ticket_id, sender, body, message_sid) VALUES (%s, %s, %s, %s, %s)
+           ON CONFLICT (tenant_id, message_sid) WHERE message_sid IS NOT NULL DO NOTHING
            RETURNING id, ticket_id, sender, body, created_at""",
-        (tenant_id, ticket_id, sender, body),
+        (tenant_id, ticket_id, sender, body, message_sid),
     )
     row = await cur.fetchone()
-    assert row is not None
-    return HandoffMessage.model_validate(row)
+    return HandoffMessage.model_validate(row) if row is not None else None
 
 
 async def list_tickets(

@@ -87,13 +87,16 @@ async def open_handoff(
         )
 
 
-async def record_customer_message(pool: Pool, tenant_id: int, thread_id: str, body: str) -> HandoffTicket | None:
-    """Store a customer's message on the conversation's open ticket; None when no ticket is open."""
+async def record_customer_message(
+    pool: Pool, tenant_id: int, thread_id: str, body: str, *, message_sid: str | None = None
+) -> HandoffTicket | None:
+    """Store a customer's message on the conversation's open ticket, once per `message_sid`; None when no ticket
+    is open."""
     async with pool.connection() as conn:
         ticket = await handoff_repo.open_for_thread(conn, tenant_id, thread_id)
         if ticket is None:
             return None
-        await handoff_repo.add_message(conn, tenant_id, ticket.id, "customer", body)
+        await handoff_repo.add_message(conn, tenant_id, ticket.id, "customer", body, message_sid=message_sid)
         return await handoff_repo.get(conn, ticket.id, tenant_id=tenant_id)
 
 
