@@ -74,6 +74,7 @@ def prompt_context(state: Mapping[str, Any], ctx: TurnContext) -> dict[str, Any]
         "checkout": _json(state.get("checkout") or _DEFAULT_CHECKOUT),
         "order": _json(state.get("order")),
         "awaiting": state.get("awaiting"),
+        "suggested_place": state.get("suggested_place"),
         "last_intent": state.get("intent"),
         # a WhatsApp location pin in this turn: use_shared_location takes its coordinates from the message itself
         "shared_location": _json(turn_pin(state.get("messages") or [])),

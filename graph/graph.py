@@ -62,6 +62,8 @@ _GUARD_REPLIES = {
 
 
 AWAITING_USUAL = "cart.usual"
+# "Você quis dizer *Vila Madalena*?": the delivery_fee tool found the place the customer named misspelt
+AWAITING_PLACE = "menu.place"
 
 
 def _offered_usual(state: ConversationState) -> bool:
@@ -181,6 +183,13 @@ def build_graph(
             update["awaiting"] = AWAITING_USUAL
         elif state.awaiting == AWAITING_USUAL:
             update["awaiting"] = None  # answered (or ignored): one turn only
+        if "awaiting" not in update and (place := _suggested_place(this_turn)) is not None:
+            # the customer's yes goes back to the menu agent, which asks the tool that place's fee
+            update.update(awaiting=AWAITING_PLACE, suggested_place=place)
+        elif state.suggested_place is not None:
+            update["suggested_place"] = None  # answered (or ignored): one turn only
+            if state.awaiting == AWAITING_PLACE and "awaiting" not in update:
+                update["awaiting"] = None
         # a tool handed the conversation to a person (request_human, or cancel_order too late to cancel): wait for them
         return Command(goto="pause" if state.handoff else END, update=update)
 
@@ -207,6 +216,19 @@ def _turn_failed(messages: list[AnyMessage]) -> bool:
         return True
     results = [m for m in messages if isinstance(m, ToolMessage)]
     return bool(results) and all(_is_error(m) for m in results)
+
+
+def _suggested_place(messages: list[AnyMessage]) -> str | None:
+    """The neighbourhood this turn's last delivery_fee result asked "did you mean?" about, if it did."""
+    results = [m for m in messages if isinstance(m, ToolMessage) and m.name == "delivery_fee"]
+    if not results:
+        return None
+    try:
+        data = json.loads(results[-1].text)
+    except ValueError:
+        return None
+    place = data.get("did_you_mean") if isinstance(data, dict) else None
+    return place if isinstance(place, str) and place else None
 
 
 def _is_error(message: ToolMessage) -> bool:

@@ -52,6 +52,8 @@ class ConversationState(BaseModel):
     # the subgraph that spoke last and what it asked for: short answers ("sim", "grande") go back to it
     intent: Intent | None = None
     awaiting: str | None = None
+    # the neighbourhood the bot asked "did you mean?" about last turn (a misspelt one); the customer's yes asks its fee
+    suggested_place: str | None = None
     route: RouteDecision | None = None
     handoff: bool = False
     handoff_reason: str | None = None
@@ -81,5 +83,6 @@ class AgentState(TypedDict, total=False):
     order: OrderInfo | None
     intent: Intent | None
     awaiting: str | None
+    suggested_place: str | None
     handoff: bool
     handoff_reason: str | None

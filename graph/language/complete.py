@@ -21,6 +21,7 @@ YES_NO_QUESTIONS = frozenset(
         "payment.confirm",
         "handoff.offer",
         "cart.usual",
+        "menu.place",
         "registration.privacy_export",
         "registration.privacy_erase",
     }

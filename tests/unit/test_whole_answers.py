@@ -17,6 +17,7 @@ from graph.language.complete import answers_whole
         ("payment.confirm", "👍"),
         ("registration.confirm", "isso mesmo"),
         ("cart.usual", "yes"),
+        ("menu.place", "sim"),
         ("handoff.offer", "no thanks"),
         ("payment.method", "pix"),
         ("payment.method", "Cartão de crédito"),

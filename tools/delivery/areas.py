@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
+from rapidfuzz import fuzz
 
 from memory.db import Conn
 from memory.repos import delivery_areas as repo
@@ -23,6 +24,10 @@ from tools.text import fold
 
 _EARTH_RADIUS_KM = 6371.0088  # the IUGG mean radius
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
+# how alike (rapidfuzz's ratio, 0-100) a name must be to a neighbourhood an area names to be asked about: a letter
+# or two off in a name ("Vila Madalema", "Pinheros", "Perdises"), never another neighbourhood ("Vila Mariana" is 80
+# from "Vila Madalena", "Perdiz" 86 from "Perdizes"). Only ever a question: a fee is quoted after the customer's yes
+_NEAR_SCORE = 87.0
 
 QuoteStatus = Literal["flat", "area", "outside", "unlocated"]
 
@@ -78,6 +83,25 @@ def _names_it(area: DeliveryArea, point: AddressPoint) -> bool:
         return True
     cep = cep_digits(point.postal_code)
     return bool(cep) and any(cep.startswith(prefix) for prefix in area.cep_prefixes)
+
+
+def near_place(setup: DeliverySetup, neighborhood: str) -> str | None:
+    """The one neighbourhood the areas name that `neighborhood`, named by none, is very likely a misspelling of, as
+    the area spells it; None when no name is that close or several are (a guess between two is no guess)."""
+    key = place_key(neighborhood)
+    if not key:
+        return None
+    close: dict[str, str] = {}
+    for area in setup.areas:
+        if area.max_km is not None:
+            continue
+        for name in area.neighborhoods:
+            other = place_key(name)
+            if other == key:
+                return None  # named after all: nothing to correct
+            if fuzz.ratio(key, other) >= _NEAR_SCORE:
+                close.setdefault(other, name)
+    return next(iter(close.values())) if len(close) == 1 else None
 
 
 def match(setup: DeliverySetup, point: AddressPoint | None, flat_fee: Decimal) -> DeliveryQuote:

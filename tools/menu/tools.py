@@ -125,6 +125,9 @@ class DeliveryFeeInfo(BaseModel):
     area: str | None = None  # the area of the customer's address
     outside: bool = False  # the customer's address is in none of the areas: no delivery there
     place: str | None = None  # the neighbourhood of the customer's address
+    # the neighbourhood an area names that `place` (named by none) is very likely a misspelling of: ask whether the
+    # customer meant it ("Vila Madalema" → "Vila Madalena"), never quote its fee before their yes
+    did_you_mean: str | None = None
     areas: list[AreaBrief] = []  # every area with its fee, when the fee is by area
 
 
@@ -340,8 +343,12 @@ async def delivery_fee(place: str | None = None, *, runtime: ToolRuntime) -> str
         where = next((a.neighborhood for a in customer.addresses if a.id == address_id), None)
     else:
         where = None
+    # a misspelt neighbourhood is asked about rather than refused; fuzzy-matching it silently would quote a fee
+    # for a place the customer may not have meant
+    by_cep = bool(asked and _asked_point(asked).postal_code)
+    near = delivery.near_place(setup, asked) if asked and not by_cep and not quote.delivers else None
     # a CEP no area lists may still be in a listed neighbourhood: only a named place is known to be outside
-    outside = quote.status == "outside" and not (asked and _asked_point(asked).postal_code)
+    outside = quote.status == "outside" and not by_cep and near is None
     return DeliveryFeeInfo(
         fee=fee,
         fee_text=format_brl(fee, locale) if fee is not None else None,
@@ -349,6 +356,7 @@ async def delivery_fee(place: str | None = None, *, runtime: ToolRuntime) -> str
         area=quote.area,
         outside=outside,
         place=where,
+        did_you_mean=near,
         areas=delivery.briefs(setup, locale),
     ).model_dump_json()
 

@@ -33,6 +33,7 @@ _HOURS = (
     "hours",
     "que horas",
 )
+AWAITING_PLACE = "menu.place"  # graph.graph.AWAITING_PLACE: the bot asked whether a misspelt place was another
 _FEE = ("taxa", "frete", "entrega", "delivery", "entregam", "fee")
 _DETAILS = (
     "o que vem",
@@ -174,6 +175,9 @@ def _delivery_fee_text(r: dict[str, Any], say: Say) -> str:
     """The flat fee; by area, the customer's address's fee, that it is outside every area, or every area's fee."""
     if not r.get("by_area"):
         return say("menu.delivery_fee", fee=r.get("fee_text") or "")
+    if r.get("did_you_mean"):
+        # a misspelt neighbourhood: ask, never quote a fee for a place the customer may not have meant
+        return say("menu.did_you_mean_place", place=r["did_you_mean"])
     areas = "\n".join(f"• {a.get('text', '')}" for a in r.get("areas") or [])
     if r.get("fee_text") and r.get("place"):
         return say("menu.delivery_fee_area", place=r["place"], fee=r["fee_text"])
@@ -182,10 +186,26 @@ def _delivery_fee_text(r: dict[str, Any], say: Say) -> str:
     return say("menu.delivery_fee_by_area", areas=areas)
 
 
+def _did_you_mean_answer(view: TurnView, say: Say) -> Decision | None:
+    """The customer's answer to "Você quis dizer *Vila Madalena*?": a yes asks the tool that place's fee (the fee
+    is only ever the tool's), a no asks for the place again; None for anything else (a new question)."""
+    place = view.context.get("suggested_place")
+    if view.context.get("awaiting") != AWAITING_PLACE or not place:
+        return None
+    yes = p.parse_yes_no(view.text)
+    if yes is True:
+        return call("delivery_fee", place=str(place))
+    if yes is False:
+        return Decision(text=say("menu.place_not_meant"))
+    return None
+
+
 def menu(view: TurnView, say: Say) -> Decision:
     """Menu questions: search, item details, hours, delivery fee."""
     text = view.text
     if view.acting:
+        if (answer := _did_you_mean_answer(view, say)) is not None:
+            return answer
         if has_any(text, _HOURS):
             return call("opening_hours")
         if _asks_fee(text):
