@@ -6,16 +6,11 @@ import re
 
 from graph.guard import is_price_injection
 from graph.offline import parsing as p
+from graph.offline.policy.addresses import address_error_reply, address_listing, named_fields, which_address
 from graph.offline.policy.common import Decision, Say, call, error_reply, has_any
 from graph.offline.policy.menu import when
-from graph.offline.policy.registration import (
-    _named_fields,
-    _registration_reply,
-    address_error_reply,
-    address_listing,
-    typed_address,
-    which_address,
-)
+from graph.offline.policy.registration import typed_address
+from graph.offline.policy.registration_reply import registration_reply
 from graph.offline.view import TurnView
 
 # --- payment --------------------------------------------------------------------------------------------
@@ -97,7 +92,7 @@ def payment(view: TurnView, say: Say) -> Decision:
             "closed": "payment.closed",
         }.get(str(code))
         if ex.name == "update_registration":
-            return _registration_reply(view, say)
+            return registration_reply(view, say)
         if code == "choose_address":
             return call("list_addresses")
         if (address_error := address_error_reply(ex, say)) is not None:
@@ -131,7 +126,7 @@ def payment(view: TurnView, say: Say) -> Decision:
         return call("checkout_summary")
     if kind == "registration":
         # a new address started or typed at the checkout: the registration's questions, then back here
-        return _registration_reply(view, say)
+        return registration_reply(view, say)
     if kind == "checkout":
         summary = r.get("text", "")
         if r.get("address_text"):
@@ -223,7 +218,7 @@ def _address_step(view: TurnView, checkout: dict[str, object]) -> Decision | Non
     if view.context.get("registered") and (typed := typed_address(text)):
         # "entrega na Rua Augusta, 500": another address, typed right away (confirmed before it is saved)
         return call("update_registration", **typed)
-    if checkout.get("awaiting_confirmation") and (fields := _named_fields(text)):
+    if checkout.get("awaiting_confirmation") and (fields := named_fields(text)):
         # "o número é 510, não 150" at the summary: correct the saved address, then show the summary again
         return call("correct_address", **fields)
     return None

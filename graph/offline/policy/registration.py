@@ -8,9 +8,11 @@ from typing import Any
 from graph.language import fold
 from graph.offline import parsing as p
 from graph.offline.parse.text import _STREET_TYPES
-from graph.offline.policy.chat import BYE, GREETING, HELP, IDENTITY
-from graph.offline.policy.common import Decision, Say, call, error_reply, has_any, not_understood
-from graph.offline.policy.privacy import privacy_notice, privacy_reply, privacy_step, refuses_consent
+from graph.offline.policy.addresses import named_fields, which_address
+from graph.offline.policy.chat import BYE, GREETING
+from graph.offline.policy.common import Decision, Say, call, has_any, not_understood
+from graph.offline.policy.privacy import privacy_step, refuses_consent
+from graph.offline.policy.registration_reply import registration_reply
 from graph.offline.view import TurnView
 
 # --- registration ---------------------------------------------------------------------------------------
@@ -61,7 +63,7 @@ def registration(view: TurnView, say: Say) -> Decision:
     step = draft.get("awaiting")
     registered = bool(ctx.get("registered"))
     if not view.acting:
-        return _registration_reply(view, say)
+        return registration_reply(view, say)
     if (privacy := privacy_step(view, say)) is not None:
         return privacy
     if pin := ctx.get("shared_location"):
@@ -112,7 +114,7 @@ def registration(view: TurnView, say: Say) -> Decision:
             if draft.get("email"):
                 return not_understood(say, "registration.confirm_again")
             return call("update_registration", no_email=True)
-        fields = _named_fields(text) or _registration_fields(text, "address")
+        fields = named_fields(text) or _registration_fields(text, "address")
         if fields:
             return call("update_registration", **fields)
         if yes is False:
@@ -184,134 +186,10 @@ def _registration_fields(text: str, step: str) -> dict[str, Any]:
 _CEP_GIVEN = re.compile(r"\bCEP\b[:\s]*([\w.-]{5,12})", re.IGNORECASE)
 
 
-def _registration_reply(view: TurnView, say: Say) -> Decision:
-    ex = view.exchanges[-1]
-    r = ex.result
-    ctx = view.context
-    if not ex.ok:
-        code = r.get("error")
-        if (address_error := address_error_reply(ex, say)) is not None:
-            return address_error
-        if code == "invalid_field":
-            return Decision(
-                text=say("registration.invalid_field", fields=say.words(r.get("fields", []))), understood=False
-            )
-        return Decision(text=error_reply(ex, say, "registration") or say("error.internal"), understood=False)
-    kind = ex.kind
-    if (privacy := privacy_reply(kind, r, say)) is not None:
-        return privacy
-    if kind == "registration":
-        draft = r.get("draft") or {}
-        name = draft.get("name") or ""
-        step = r.get("next_step")
-        if ex.name == "use_shared_location" and step == "address":
-            missing = [_field_word(m, say) for m in r.get("missing", []) if m in ("street", "neighborhood")]
-            if missing:
-                return Decision(text=say("registration.pin_received_missing", missing=say.words(missing)))
-            return Decision(text=say("registration.pin_received"))
-        if step == "name":
-            if ex.args and "name" in ex.args:
-                return not_understood(say, "registration.ask_name")
-            if ex.args:
-                # an address (or e-mail) kept before the name: progress, so the question isn't a failed turn
-                return Decision(text=say("registration.ask_name"))
-            # a newcomer's first message may be a question: answer it before asking their name
-            return Decision(
-                text=say.join(_first_answer(view, say), say("greeting.new", restaurant=ctx.get("restaurant", "")))
-            )
-        if step == "address":
-            missing = [m for m in r.get("missing", []) if m in _FIELD_WORDS]
-            has_some = any((draft.get("address") or {}).get(k) for k in ("street", "number", "neighborhood"))
-            if has_some and missing:
-                return Decision(
-                    text=say(
-                        "registration.ask_address_missing", missing=say.words([_field_word(m, say) for m in missing])
-                    )
-                )
-            if ex.name == "start_new_address":
-                return Decision(text=say("registration.ask_new_address"))
-            return Decision(text=say("registration.ask_address", name=name.split(" ")[0] if name else ""))
-        if step == "email":
-            return Decision(text=say("registration.ask_email", name=name.split(" ")[0] if name else ""))
-        if step == "confirm":
-            confirm = say("registration.confirm", summary=r.get("summary_text", ""))
-            return Decision(text=say.join(privacy_notice(ctx, say), confirm))
-        return Decision(text=say("registration.updated"))
-    if kind == "registered":
-        customer = r.get("customer") or {}
-        first = (customer.get("name") or "").split(" ")[0]
-        cart_lines = ((ctx.get("cart") or {}).get("lines")) or []
-        follow = say("registration.done_with_cart") if cart_lines else None
-        done = say("registration.done", name=first) if r.get("consent", True) else say("privacy.refused")
-        if r.get("address_added"):
-            done = say("registration.address_saved", address=r["address_added"])
-        return Decision(text=say.join(done, follow))
-    if kind == "addresses":
-        return Decision(text=say("registration.addresses", addresses=address_listing(r.get("addresses", []))))
-    if kind == "address_chosen":
-        return Decision(text=say("registration.address_chosen", address=r.get("text", "")))
-    if kind == "default_address":
-        return Decision(text=say("registration.address_default", address=r.get("address_text", "")))
-    if kind == "addresses_changed":
-        key = _CHANGED.get(r.get("change", ""), "address_removed")
-        address, label = r.get("address_text", ""), r.get("label") or ""
-        follow = say("registration.done_with_cart") if key == "address_located" and _cart_lines(ctx) else None
-        return Decision(text=say.join(say(f"registration.{key}", address=address, label=label), follow))
-    if kind == "customer_updated":
-        return Decision(text=say("registration.updated"))
-    return Decision(text=say("registration.updated"))
-
-
-# a correction naming its field: "não, o número é 510", "o bairro é Pinheiros", "the number is 12"
-_NAMED_FIELD = re.compile(
-    r"\b(?P<field>numero|number|bairro|neighbou?rhood|complemento|complement|rua|street)\b\s*"
-    r"(?:e|eh|is|:|=)?\s*(?P<value>[^,.;]+)"
-)
-_FIELD_KEYS = {
-    "numero": "number", "number": "number", "bairro": "neighborhood", "neighborhood": "neighborhood",
-    "neighbourhood": "neighborhood", "complemento": "complement", "complement": "complement", "rua": "street",
-    "street": "street",
-}  # fmt: skip
-
-
-def _named_fields(text: str) -> dict[str, Any]:
-    m = _NAMED_FIELD.search(p.normalize(text))
-    if not m:
-        return {}
-    # the value as the customer wrote it (accents and capitals), found at the same place in the original text
-    value = m.group("value").strip()
-    original = re.search(re.escape(value), p.normalize(text))
-    if original and len(text) == len(p.normalize(text)):
-        value = text[original.start() : original.end()].strip()
-    return {_FIELD_KEYS[m.group("field")]: value} if value else {}
-
-
 def _listed_addresses(view: TurnView, say: Say) -> bool:
     """Our last reply listed the customer's addresses and asked which one: a bare number answers it."""
     heading = say("registration.addresses", addresses="\x00").split("\x00", 1)[0].strip()
     return bool(heading) and heading in view.last_reply
-
-
-def _first_answer(view: TurnView, say: Say) -> str | None:
-    restaurant = view.context.get("restaurant", "")
-    if has_any(view.text, IDENTITY):
-        return say("smalltalk.identity", restaurant=restaurant)
-    if has_any(view.text, HELP):
-        return say("smalltalk.help", restaurant=restaurant)
-    return None
-
-
-_FIELD_WORDS = {
-    "street": ("a rua", "the street"),
-    "number": ("o número", "the number"),
-    "neighborhood": ("o bairro", "the neighbourhood"),
-    "name": ("o nome", "the name"),
-}
-
-
-def _field_word(field_name: str, say: Say) -> str:
-    pt, en = _FIELD_WORDS.get(field_name, (field_name, field_name))
-    return pt if say.locale == "pt-BR" else en
 
 
 # --- addresses (seed 003 §3.4) ---------------------------------------------------------------------------
@@ -319,7 +197,6 @@ def _field_word(field_name: str, say: Say) -> str:
 _REMOVE = ("apaga", "apague", "apagar", "remove", "remova", "remover", "tira", "tire", "exclui", "exclua", "delete")
 _DEFAULT = ("padrao", "principal", "default", "main address")
 _ADDRESS_WORD = ("endereco", "enderecos", "address", "addresses")
-_ORDINALS = {"primeiro": 1, "segundo": 2, "terceiro": 3, "quarto": 4, "first": 1, "second": 2, "third": 3}
 # "chama o endereço 2 de trabalho", "renomeia o 1 pra casa", "rename address 2 to work"
 _RENAME = re.compile(
     r"\b(?:chama|chame|renomeia|renomeie|rename|call|nomeia|nomeie)\b.*?(?P<which>\d{1,2}|\w+)\s+"
@@ -329,27 +206,6 @@ _RENAME = re.compile(
 _NEW_LABEL = re.compile(
     r"\b(?:do|da|de|pro|pra|for)\s+(?:the\s+)?(?P<label>trabalho|casa|escritorio|work|home|office)\b"
 )
-_CHANGED = {"renamed": "address_renamed", "corrected": "address_corrected", "located": "address_located"}
-
-
-def _labels(view: TurnView) -> list[tuple[int, str]]:
-    customer = view.context.get("customer") or {}
-    return [(i, str(a["label"])) for i, a in enumerate(customer.get("addresses") or [], start=1) if a.get("label")]
-
-
-def which_address(view: TurnView) -> dict[str, Any]:
-    """The saved address the text points at: "2", "o segundo", "trabalho", "a do trabalho" ({} when none)."""
-    norm = p.normalize(view.text)
-    for _index, label in _labels(view):
-        if re.search(rf"\b{re.escape(p.normalize(label))}\b", norm):
-            return {"label": label}
-    number = re.search(r"(?<![\d,.])\b(\d{1,2})\b(?![\d,.])", norm)
-    if number and len(norm.split()) <= 4:
-        return {"index": int(number.group(1))}
-    for word, index in _ORDINALS.items():
-        if re.search(rf"\b{word}\b", norm):
-            return {"index": index}
-    return {}
 
 
 def _new_label(text: str) -> str | None:
@@ -371,7 +227,7 @@ def manage_addresses(view: TurnView) -> Decision | None:
         return call("remove_address", **which)
     if has_any(text, _DEFAULT) and (which := which_address(view)):
         return call("set_default_address", **which)
-    fields = _named_fields(text)
+    fields = named_fields(text)
     if fields and has_any(text, ("nao", "errado", "na verdade", "corrige", "corrigir", "not", "wrong", "actually")):
         # "o número é 510, não 150": the value the customer wants, and the old one says which address it was
         return call("correct_address", **fields, **_address_holding(view, fields))
@@ -390,26 +246,6 @@ def _address_holding(view: TurnView, fields: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def address_listing(addresses: list[dict[str, Any]]) -> str:
-    """ "1. *casa*: Rua das Flores, 123 - Centro, São Paulo/SP" one per line."""
-    return "\n".join(
-        f"{a.get('index')}. *{a['label']}*: {a.get('text')}" if a.get("label") else f"{a.get('index')}. {a.get('text')}"
-        for a in addresses
-    )
-
-
-def address_error_reply(ex: Any, say: Say) -> Decision | None:
-    """The sentence for an address tool's refusal: a CEP that isn't one, an address the customer doesn't have."""
-    r = ex.result
-    fields = r.get("fields") or []
-    if r.get("error") == "invalid_field" and "postal_code" in fields:
-        return Decision(text=say("registration.invalid_cep"), understood=False)
-    if r.get("error") == "invalid_field" and ("index" in fields or "label" in fields):
-        listing = "\n".join(f"{i}. {s}" for i, s in enumerate(r.get("suggestions") or [], start=1))
-        return Decision(text=say("registration.unknown_address", addresses=listing), understood=False)
-    return None
-
-
 def _pin_fields(address_text: str) -> dict[str, Any]:
     """What the map's address text of a pin says (street, neighborhood, city, UF, CEP); never the coordinates."""
     if not address_text.strip():
@@ -426,7 +262,3 @@ def typed_address(text: str) -> dict[str, Any]:
     if not (parts.street and parts.number) or fold(parts.street.split()[0]).strip(".") not in _STREET_TYPES:
         return {}
     return {k: v for k, v in _registration_fields(text, "address").items() if k not in ("email", "cpf")}
-
-
-def _cart_lines(ctx: dict[str, Any]) -> bool:
-    return bool((ctx.get("cart") or {}).get("lines"))
