@@ -6,14 +6,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from conftest import DEMO_MENU
+
 from graph.graph import build_graph
 from graph.models import ModelConfig, make_chat_model
 from graph.runner import ConversationRunner, TurnResult
 from memory.checkpointer import make_checkpointer
 from memory.db import Pool
+from memory.embeddings import Embedder
 from memory.repos import tenants as tenant_repo
+from memory.repos.tenants import Tenant
 from prompts import load_prompt_set
 from tools.context import TurnContext
+from tools.menu.importer import import_menu
+from tools.menu.menu_file import parse_json
 from tools.payments.provider import PaymentProvider
 
 # a Friday 20:00 in São Paulo: the demo restaurant is open
@@ -75,3 +81,29 @@ async def open_chat(
         clock=clock or (lambda: OPEN_CLOCK),
     )
     return Chat(runner or await make_runner(pool), ctx)
+
+
+async def demo_customer(pool: Pool, embedder: Embedder, phone: str) -> tuple[Tenant, int]:
+    """The demo restaurant (its menu imported) and a customer who has ordered there before: registered, with a name
+    and a default delivery address, so a chat goes straight to their order. Returns the tenant and customer id."""
+    await import_menu(pool, "demo", parse_json(DEMO_MENU.read_text()), embedder)
+    async with pool.connection() as conn:
+        tenant = await tenant_repo.by_slug(conn, "demo")
+        assert tenant is not None
+        row = await (
+            await conn.execute(
+                "INSERT INTO customers (tenant_id, phone, name) VALUES (%s, %s, 'Ana Souza') RETURNING id",
+                (tenant.id, phone),
+            )
+        ).fetchone()
+        assert row is not None
+        address = await (
+            await conn.execute(
+                """INSERT INTO addresses (tenant_id, customer_id, street, number, neighborhood, city, state)
+                   VALUES (%s, %s, 'Rua das Flores', '123', 'Centro', 'São Paulo', 'SP') RETURNING id""",
+                (tenant.id, row["id"]),
+            )
+        ).fetchone()
+        assert address is not None
+        await conn.execute("UPDATE customers SET default_address_id = %s WHERE id = %s", (address["id"], row["id"]))
+    return tenant, int(row["id"])

@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import DEMO_MENU
-from conversation_support import open_chat
+from conversation_support import demo_customer, open_chat
 from typer.testing import CliRunner, Result
 
 from comanda.cli_orders import orders_app
@@ -22,8 +21,6 @@ from memory.repos.tenants import Tenant, TenantFields
 from prompts import catalog
 from server.channels import ConsoleChannel
 from server.jobs import JobDeps, run_jobs
-from tools.menu.importer import import_menu
-from tools.menu.menu_file import parse_json
 from tools.orders import lifecycle
 from tools.orders.lifecycle import IllegalTransition, OrderNotFound
 from tools.orders.notify import tell_untold
@@ -192,28 +189,8 @@ async def test_a_move_made_without_a_channel_is_told_later_exactly_once(shop: Sh
 @pytest.fixture
 async def demo(db: Pool, embedder: Embedder) -> Shop:
     """The demo restaurant with a registered customer and the graph's own tools and offline model."""
-    await import_menu(db, "demo", parse_json(DEMO_MENU.read_text()), embedder)
-    async with db.connection() as conn:
-        tenant = await tenant_repo.by_slug(conn, "demo")
-        assert tenant is not None
-        row = await (
-            await conn.execute(
-                "INSERT INTO customers (tenant_id, phone, name) VALUES (%s, %s, 'Ana Souza') RETURNING id",
-                (tenant.id, CUSTOMER),
-            )
-        ).fetchone()
-        assert row is not None
-        # someone who has ordered is registered: a name and a delivery address
-        address = await (
-            await conn.execute(
-                """INSERT INTO addresses (tenant_id, customer_id, street, number, neighborhood, city, state)
-                   VALUES (%s, %s, 'Rua das Flores', '123', 'Centro', 'São Paulo', 'SP') RETURNING id""",
-                (tenant.id, row["id"]),
-            )
-        ).fetchone()
-        assert address is not None
-        await conn.execute("UPDATE customers SET default_address_id = %s WHERE id = %s", (address["id"], row["id"]))
-    return Shop(db, tenant, int(row["id"]))
+    tenant, customer_id = await demo_customer(db, embedder, CUSTOMER)
+    return Shop(db, tenant, customer_id)
 
 
 async def test_where_is_my_order_answers_in_words_and_how_long_ago(demo: Shop) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import DEMO_MENU
-from conversation_support import open_chat
+from conversation_support import demo_customer, open_chat
 from fastapi import FastAPI
 from redis.asyncio import Redis
 from relay_support import Moto, Store, assert_contract, fast_settings, fifo_queue, make_store, receive_all, sqs
@@ -236,28 +236,8 @@ async def test_outbox_tail_follows_a_store_events_as_they_commit_without_aws(sto
 async def test_the_kitchen_accepting_an_order_moves_it_tells_the_customer_and_a_late_accept_moves_nothing(
     db: Pool, embedder: Embedder, moto: Moto, caplog: pytest.LogCaptureFixture
 ) -> None:
-    await import_menu(db, "demo", parse_json(DEMO_MENU.read_text()), embedder)
-    async with db.connection() as conn:
-        tenant = await tenant_repo.by_slug(conn, "demo")
-        assert tenant is not None
-        row = await (
-            await conn.execute(
-                "INSERT INTO customers (tenant_id, phone, name) VALUES (%s, %s, 'Ana Souza') RETURNING id",
-                (tenant.id, "+5511987650001"),
-            )
-        ).fetchone()
-        assert row is not None
-        # someone who has ordered is registered: a name and a delivery address
-        address = await (
-            await conn.execute(
-                """INSERT INTO addresses (tenant_id, customer_id, street, number, neighborhood, city, state)
-                   VALUES (%s, %s, 'Rua das Flores', '123', 'Centro', 'São Paulo', 'SP') RETURNING id""",
-                (tenant.id, row["id"]),
-            )
-        ).fetchone()
-        assert address is not None
-        await conn.execute("UPDATE customers SET default_address_id = %s WHERE id = %s", (address["id"], row["id"]))
-    store = Store(db, tenant, int(row["id"]), "+5511987650001")
+    tenant, customer_id = await demo_customer(db, embedder, "+5511987650001")
+    store = Store(db, tenant, customer_id, "+5511987650001")
     status_url = fifo_queue(moto, "demo-status")
     order_id = await store.place()  # cash: placed, ready for the kitchen
     relay = OutboxRelay(db, fast_settings(moto), ConsoleChannel(db))
