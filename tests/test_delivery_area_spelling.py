@@ -7,42 +7,20 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from conftest import ROOT
-from conversation_support import OPEN_CLOCK, Chat, make_runner
+from conversation_support import Chat, make_runner
+from delivery_support import CANTINA, PLACES, restaurant_ctx
 from tool_harness import call_tool, result
 
 from graph.state import ConversationState
 from memory.db import Pool
 from memory.embeddings import Embedder
-from memory.repos import tenants as tenant_repo
 from memory.repos.delivery_areas import DeliveryArea, DeliverySetup
-from tools.context import TurnContext
 from tools.delivery.areas import near_place
-from tools.menu.importer import import_menu
-from tools.menu.menu_file import parse_json
 from tools.menu.tools import MENU_TOOLS
 
-CANTINA = ROOT / "comanda" / "fixtures" / "cantina-bairros.json"  # Pinheiros R$ 5, Vila Madalena R$ 7, Perdizes R$ 9,50
-PLACES = DeliverySetup(
-    areas=[
-        DeliveryArea(name="Pinheiros", fee=Decimal("5.00"), neighborhoods=["Pinheiros"], cep_prefixes=["05422"]),
-        DeliveryArea(name="Perdizes e Pompeia", fee=Decimal("9.50"), neighborhoods=["Perdizes", "Pompéia"]),
-        DeliveryArea(name="Zona Oeste", fee=Decimal("12.00"), cep_prefixes=["05"]),
-    ]
-)
 BANDS = DeliverySetup(
     latitude=-23.589, longitude=-46.635, areas=[DeliveryArea(name="até 3 km", fee=Decimal("6.00"), max_km=Decimal("3"))]
 )
-
-
-async def _cantina(db: Pool, embedder: Embedder) -> TurnContext:
-    menu = parse_json(CANTINA.read_text())
-    assert menu.restaurant is not None
-    await import_menu(db, menu.restaurant.slug, menu, embedder)
-    async with db.connection() as conn:
-        tenant = await tenant_repo.by_slug(conn, "cantina")
-    assert tenant is not None
-    return TurnContext(pool=db, tenant=tenant, phone="+5511987650001", clock=lambda: OPEN_CLOCK)
 
 
 def test_a_misspelt_neighbourhood_is_near_one_area_name_and_nothing_else_is() -> None:
@@ -64,7 +42,7 @@ def test_a_misspelt_neighbourhood_is_near_one_area_name_and_nothing_else_is() ->
 
 
 async def test_delivery_fee_for_a_misspelt_place_asks_and_quotes_nothing(db: Pool, embedder: Embedder) -> None:
-    ctx = await _cantina(db, embedder)
+    ctx = await restaurant_ctx(db, embedder, CANTINA)
     _, messages = await call_tool(
         MENU_TOOLS, "delivery_fee", {"place": "Vila Madalema"}, state=ConversationState(), ctx=ctx
     )
@@ -76,7 +54,7 @@ async def test_conversation_a_misspelt_neighbourhood_is_asked_about_and_a_yes_ge
     db: Pool, embedder: Embedder
 ) -> None:
     # "Vila Madalema" was read as outside every area: the customer was told the restaurant doesn't deliver there
-    ctx = await _cantina(db, embedder)
+    ctx = await restaurant_ctx(db, embedder, CANTINA)
     chat = Chat(await make_runner(db), ctx)
     asked = await chat.say("vocês entregam na Vila Madalema?")
     assert "Você quis dizer *Vila Madalena*?" in asked and "não entregamos" not in asked, chat.dump()

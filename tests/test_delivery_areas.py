@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT
 from conversation_support import OPEN_CLOCK, Chat, make_runner
+from delivery_support import CANTINA, PLACES, RAIO, restaurant_ctx
 from tool_harness import call_tool, result
 from typer.testing import CliRunner, Result
 
@@ -37,9 +37,6 @@ from tools.menu.menu_file import InvalidMenuFile, parse_json, validate_menu
 from tools.menu.tools import MENU_TOOLS
 from tools.orders.tools import PAYMENT_TOOLS
 
-CANTINA = ROOT / "comanda" / "fixtures" / "cantina-bairros.json"  # Pinheiros R$ 5, Vila Madalena R$ 7, Perdizes R$ 9,50
-RAIO = ROOT / "comanda" / "fixtures" / "burger-raio.json"  # up to 3 km R$ 6, up to 6 km R$ 10, from Vila Mariana
-PHONE = "+5511987650001"
 runner = CliRunner()
 
 # points around Raio Burger (-23.589, -46.635)
@@ -47,13 +44,6 @@ NEAR = (-23.5812, -46.6384)  # Rua Domingos de Morais at Ana Rosa, ~0.9 km
 MID = (-23.5560, -46.6620)  # Paulista at Consolação, ~4.6 km
 FAR = (-23.5020, -46.6250)  # Santana, ~9.7 km
 
-PLACES = DeliverySetup(
-    areas=[
-        DeliveryArea(name="Pinheiros", fee=Decimal("5.00"), neighborhoods=["Pinheiros"], cep_prefixes=["05422"]),
-        DeliveryArea(name="Perdizes e Pompeia", fee=Decimal("9.50"), neighborhoods=["Perdizes", "Pompéia"]),
-        DeliveryArea(name="Zona Oeste", fee=Decimal("12.00"), cep_prefixes=["05"]),
-    ]
-)
 BANDS = DeliverySetup(
     latitude=-23.589,
     longitude=-46.635,
@@ -252,14 +242,6 @@ async def test_cli_menu_import_says_when_it_replaced_the_areas(db: Pool, cli_env
 # --- tools: cart, summary, order, the delivery_fee question -----------------------------------------------------
 
 
-async def _ctx(db: Pool, embedder: Embedder, path: Path, slug: str) -> TurnContext:
-    await _import(db, embedder, path)
-    async with db.connection() as conn:
-        tenant = await tenant_repo.by_slug(conn, slug)
-    assert tenant is not None
-    return TurnContext(pool=db, tenant=tenant, phone=PHONE, clock=lambda: OPEN_CLOCK)
-
-
 async def _customer(
     ctx: TurnContext, neighborhood: str, *, cep: str | None = None, at: tuple[float, float] | None = None
 ) -> CustomerInfo:
@@ -282,7 +264,7 @@ async def _orders(db: Pool) -> list[dict[str, Any]]:
 
 
 async def test_the_areas_fee_is_in_the_cart_the_summary_and_the_order(db: Pool, embedder: Embedder) -> None:
-    ctx = await _ctx(db, embedder, CANTINA, "cantina")
+    ctx = await restaurant_ctx(db, embedder, CANTINA)
     customer = await _customer(ctx, "Vila Madalena")
     state = ConversationState(customer=customer)
     state, messages = await call_tool(CART_TOOLS, "add_to_cart", {"item": "MS-CARBONARA"}, state=state, ctx=ctx)
@@ -303,7 +285,7 @@ async def test_the_agents_prompt_says_the_fee_depends_on_the_area_not_the_flat_f
     db: Pool, embedder: Embedder
 ) -> None:
     # a real model reads the fee from its prompt: a restaurant with areas must not be quoted its flat fee
-    ctx = await _ctx(db, embedder, CANTINA, "cantina")
+    ctx = await restaurant_ctx(db, embedder, CANTINA)
     assert ctx.tenant.has_delivery_areas
     fee = prompt_context({"messages": []}, ctx)["delivery_fee"]
     assert "região" in fee and "delivery_fee" in fee
@@ -315,7 +297,7 @@ async def test_the_agents_prompt_says_the_fee_depends_on_the_area_not_the_flat_f
 
 
 async def test_an_address_outside_every_area_is_refused_before_any_order(db: Pool, embedder: Embedder) -> None:
-    ctx = await _ctx(db, embedder, CANTINA, "cantina")
+    ctx = await restaurant_ctx(db, embedder, CANTINA)
     state = ConversationState(customer=await _customer(ctx, "Moema", cep="04077-000"))
     state, messages = await call_tool(CART_TOOLS, "add_to_cart", {"item": "MS-CARBONARA"}, state=state, ctx=ctx)
     cart = result(messages)["cart"]
@@ -331,7 +313,7 @@ async def test_an_address_outside_every_area_is_refused_before_any_order(db: Poo
 async def test_delivery_fee_question_answers_for_the_customers_address_or_lists_the_areas(
     db: Pool, embedder: Embedder
 ) -> None:
-    ctx = await _ctx(db, embedder, CANTINA, "cantina")
+    ctx = await restaurant_ctx(db, embedder, CANTINA)
     _, messages = await call_tool(MENU_TOOLS, "delivery_fee", {}, state=ConversationState(), ctx=ctx)
     anyone = result(messages)
     assert anyone["by_area"] and anyone["fee"] is None
@@ -343,7 +325,7 @@ async def test_delivery_fee_question_answers_for_the_customers_address_or_lists_
 
 
 async def test_delivery_fee_for_a_place_the_customer_names(db: Pool, embedder: Embedder) -> None:
-    ctx = await _ctx(db, embedder, CANTINA, "cantina")
+    ctx = await restaurant_ctx(db, embedder, CANTINA)
     state = ConversationState()
     _, messages = await call_tool(MENU_TOOLS, "delivery_fee", {"place": "vila madalena"}, state=state, ctx=ctx)
     assert (result(messages)["fee"], result(messages)["area"]) == ("7.00", "Vila Madalena")
@@ -390,7 +372,7 @@ async def _chat(db: Pool, ctx: TurnContext) -> Chat:
 
 
 async def test_conversation_neighbourhood_area_fee_in_summary_and_order(db: Pool, embedder: Embedder) -> None:
-    ctx = await _ctx(db, embedder, CANTINA, "cantina")
+    ctx = await restaurant_ctx(db, embedder, CANTINA)
     await _customer(ctx, "Pinheiros")
     chat = await _chat(db, ctx)
     fee = await chat.say("qual a taxa de entrega?")
@@ -406,7 +388,7 @@ async def test_conversation_neighbourhood_area_fee_in_summary_and_order(db: Pool
 
 
 async def test_conversation_asks_about_a_neighbourhood_before_ordering(db: Pool, embedder: Embedder) -> None:
-    ctx = await _ctx(db, embedder, CANTINA, "cantina")
+    ctx = await restaurant_ctx(db, embedder, CANTINA)
     chat = await _chat(db, ctx)
     inside = await chat.say("vocês entregam em Perdizes?")
     assert "Perdizes" in inside and "R$ 9,50" in inside, chat.dump()
@@ -415,7 +397,7 @@ async def test_conversation_asks_about_a_neighbourhood_before_ordering(db: Pool,
 
 
 async def test_conversation_outside_every_area_is_told_and_nothing_is_ordered(db: Pool, embedder: Embedder) -> None:
-    ctx = await _ctx(db, embedder, CANTINA, "cantina")
+    ctx = await restaurant_ctx(db, embedder, CANTINA)
     await _customer(ctx, "Moema")
     chat = await _chat(db, ctx)
     await chat.say("quero 1 espaguete à carbonara")
@@ -428,7 +410,7 @@ async def test_conversation_outside_every_area_is_told_and_nothing_is_ordered(db
 
 
 async def test_conversation_radius_band_fee_and_a_far_address_refused(db: Pool, embedder: Embedder) -> None:
-    ctx = await _ctx(db, embedder, RAIO, "raio")
+    ctx = await restaurant_ctx(db, embedder, RAIO)
     await _customer(ctx, "Consolação", at=MID)
     chat = await _chat(db, ctx)
     await chat.say("quero 1 burger clássico")
@@ -449,7 +431,7 @@ async def test_conversation_radius_band_fee_and_a_far_address_refused(db: Pool, 
 
 async def test_conversation_a_follow_up_names_only_the_next_neighbourhood(db: Pool, embedder: Embedder) -> None:
     # "e em Moema?" right after a fee answer is the same question for Moema; it once went unanswered
-    ctx = await _ctx(db, embedder, CANTINA, "cantina")
+    ctx = await restaurant_ctx(db, embedder, CANTINA)
     chat = await _chat(db, ctx)
     first = await chat.say("qual a taxa de entrega pra Vila Madalena?")
     assert "Vila Madalena" in first and "R$ 7,00" in first, chat.dump()
