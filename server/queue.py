@@ -48,19 +48,28 @@ _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
+# What _TAKE and _FINISH both answer about a conversation's next batch (`first`: its oldest entry, from XRANGE).
+_HEAD = """
+local function head(first, stream, asked)
+  local t = redis.call('TIME')
+  local message = ''
+  for i = 1, #first[2], 2 do if first[2][i] == 'message' then message = first[2][i + 1] end end
+  return {tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), first[1], redis.call('XLEN', stream), message,
+          redis.call('GET', asked) or ''}
+end
+"""
 # Take a conversation: the lock, then what coalescing needs to know of its next batch: Redis's clock, the oldest
 # message's id, how many wait, the oldest message itself and what the bot last asked (`asked:{conv}`).
 # -1: another worker has it; 0: nothing waits (the lock is let go again); else {now_ms, oldest id, n, message, asked}.
-_TAKE = """
+_TAKE = (
+    _HEAD
+    + """
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return -1 end
 local first = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)
 if #first == 0 then redis.call('DEL', KEYS[1]) return 0 end
-local t = redis.call('TIME')
-local message = ''
-for i = 1, #first[1][2], 2 do if first[1][2][i] == 'message' then message = first[1][2][i + 1] end end
-return {tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), first[1][1], redis.call('XLEN', KEYS[2]),
-        message, redis.call('GET', KEYS[3]) or ''}
+return head(first[1], KEYS[2], KEYS[3])
 """
+)
 # The turn's batch (oldest first), counting one more start of it: {starts, failures, rows}. Failures are counted
 # when a turn raises; a worker that dies mid-turn counts only as a start. Given ARGV[3] > 0 (the newest message the
 # worker knows of, ms) it first checks the burst is over: a newer message whose quiet time (ARGV[4]) isn't over,
@@ -89,19 +98,15 @@ return {n, f, rows}
 # the same step, so a message arriving now finds the conversation free (its ready entry gets it a worker), and
 # acknowledge the ready entry that brought us here. -1: the lock is no longer ours; 0: let go; else the next
 # batch's head as _TAKE gives it.
-_FINISH = """
+_FINISH = (
+    _HEAD
+    + """
 for i = 4, #ARGV do redis.call('XDEL', KEYS[1], ARGV[i]) end
 redis.call('DEL', KEYS[2])
 local ours = redis.call('GET', KEYS[3]) == ARGV[1]
 local first = {}
 if ours then first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1) end
-if #first > 0 then
-  local t = redis.call('TIME')
-  local message = ''
-  for i = 1, #first[1][2], 2 do if first[1][2][i] == 'message' then message = first[1][2][i + 1] end end
-  return {tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), first[1][1], redis.call('XLEN', KEYS[1]),
-          message, redis.call('GET', KEYS[5]) or ''}
-end
+if #first > 0 then return head(first[1], KEYS[1], KEYS[5]) end
 redis.call('XACK', KEYS[4], ARGV[2], ARGV[3])
 redis.call('XDEL', KEYS[4], ARGV[3])
 if not ours then return -1 end
@@ -109,6 +114,7 @@ redis.call('DEL', KEYS[1])
 redis.call('DEL', KEYS[3])
 return 0
 """
+)
 
 
 class QueueSettings(BaseModel):
