@@ -120,15 +120,24 @@ async def test_a_bare_pin_asks_for_what_the_map_did_not_say_and_the_coordinates_
     assert (address["latitude"], address["longitude"]) == (-23.5505, -46.6333)
 
 
-async def test_a_bare_pin_from_a_registered_customer_locates_the_address_the_order_goes_to(
-    api: tuple[httpx.AsyncClient, str], demo: Pool, redis: Redis
+async def _bare_pin_at_checkout(
+    api: tuple[httpx.AsyncClient, str], demo: Pool, redis: Redis, at: tuple[float, float] | None
 ) -> None:
+    """Maria, registered with her home (located at `at`, or not), sends a bare pin while ordering: it is her
+    home's point now, and no other address is saved."""
     http, base = api
     async with demo.connection() as conn:
         tenant = await tenant_repo.by_slug(conn, "demo")
     assert tenant is not None
+    lat, lon = at if at else (None, None)
     home = AddressDraft(
-        street="Rua das Flores", number="123", neighborhood="Jardim Primavera", city="São Paulo", state="SP"
+        street="Rua das Flores",
+        number="123",
+        neighborhood="Jardim Primavera",
+        city="São Paulo",
+        state="SP",
+        latitude=lat,
+        longitude=lon,
     )
     await customers.confirm_registration(
         demo, tenant, CUSTOMER, RegistrationDraft(name="Maria Souza", address=home), None
@@ -143,6 +152,12 @@ async def test_a_bare_pin_from_a_registered_customer_locates_the_address_the_ord
 
     [address] = await saved_addresses(demo)
     assert (address["street"], address["latitude"], address["longitude"]) == ("Rua das Flores", -23.5505, -46.6333)
+
+
+async def test_a_bare_pin_from_a_registered_customer_locates_the_address_the_order_goes_to(
+    api: tuple[httpx.AsyncClient, str], demo: Pool, redis: Redis
+) -> None:
+    await _bare_pin_at_checkout(api, demo, redis, None)
 
 
 async def test_a_pin_of_a_named_place_saves_the_address_under_the_places_name(
@@ -171,29 +186,4 @@ async def test_a_pin_of_a_named_place_saves_the_address_under_the_places_name(
 async def test_a_bare_pin_for_an_address_already_located_moves_its_point_and_adds_no_address(
     api: tuple[httpx.AsyncClient, str], demo: Pool, redis: Redis
 ) -> None:
-    http, base = api
-    async with demo.connection() as conn:
-        tenant = await tenant_repo.by_slug(conn, "demo")
-    assert tenant is not None
-    home = AddressDraft(
-        street="Rua das Flores",
-        number="123",
-        neighborhood="Jardim Primavera",
-        city="São Paulo",
-        state="SP",
-        latitude=-23.5500,
-        longitude=-46.6300,
-    )
-    await customers.confirm_registration(
-        demo, tenant, CUSTOMER, RegistrationDraft(name="Maria Souza", address=home), None
-    )
-    maria = Customer(http, base, demo, redis, await conv(demo))
-    async with running_worker(demo, redis, FAST):
-        await maria.send("quero 2 coca lata")
-        reply = await maria.send(Latitude="-23.5505", Longitude="-46.6333")
-        assert "localização" in reply and "Rua das Flores, 123" in reply and "fechar o pedido" in reply, reply
-        reply = await maria.send("sim")
-        assert "Entregar em: Rua das Flores, 123" in reply, reply
-
-    [address] = await saved_addresses(demo)
-    assert (address["street"], address["latitude"], address["longitude"]) == ("Rua das Flores", -23.5505, -46.6333)
+    await _bare_pin_at_checkout(api, demo, redis, (-23.5500, -46.6300))
